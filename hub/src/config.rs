@@ -1,0 +1,357 @@
+//! Configuration: one typed struct, loaded once from an optional TOML file and
+//! `CROSSROADS_*` environment variables, then from command-line overrides.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables that start with the prefix but are not configuration keys.
+const NOT_CONFIG_KEYS: &[&str] = &["config", "test_postgres_url"];
+
+/// The hub's effective configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the embedded database and generated keys.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; absent means SQLite in `data_dir`.
+    pub database_url: Option<DatabaseUrl>,
+    /// Maximum number of pooled database connections.
+    pub database_pool_size: u32,
+    /// How long an SQLite connection waits for a lock, in milliseconds.
+    pub sqlite_busy_timeout_ms: u32,
+    /// Address the HTTP server listens on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Number of HTTP worker threads; absent means one per core.
+    pub workers: Option<usize>,
+    /// Run pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds that in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// A `tracing` filter such as `info` or `hub=debug,info`.
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("crossroads-data"),
+            database_url: None,
+            database_pool_size: 8,
+            sqlite_busy_timeout_ms: 5_000,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: None,
+            migrate_on_start: true,
+            max_body_bytes: 1024 * 1024,
+            shutdown_timeout_secs: 10,
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration that could not be loaded; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads the configuration: defaults, then the TOML file (if any), then
+    /// `CROSSROADS_*` environment variables, then `overrides` (from the CLI).
+    pub fn load(file: Option<&Path>, overrides: &[(&str, String)]) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "configuration file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(
+            Env::prefixed("CROSSROADS_").filter(|key| !NOT_CONFIG_KEYS.contains(&key.as_str())),
+        );
+        for (key, value) in overrides {
+            figment = figment.merge(Serialized::default(key, value));
+        }
+        let config: Config = figment.extract().map_err(|e| ConfigError(describe(e)))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.database_pool_size == 0 {
+            return Err(ConfigError(
+                "database_pool_size: must be at least 1".to_owned(),
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError(
+                "max_body_bytes: must be at least 1024".to_owned(),
+            ));
+        }
+        if self.workers == Some(0) {
+            return Err(ConfigError("workers: must be at least 1".to_owned()));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| ConfigError(format!("log_level: {e}")))?;
+        Ok(())
+    }
+
+    /// The database to use: the configured URL, or SQLite in the data directory.
+    pub fn database(&self) -> DatabaseUrl {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl::Sqlite {
+                path: self.data_dir.join("crossroads.db"),
+            })
+    }
+
+    /// The configuration as TOML, with secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = Some(self.database());
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Turns figment's error into one line per problem, each naming its key.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                "configuration".to_owned()
+            } else {
+                e.path.join(".")
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            format!("{key}: {}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Where the data lives. The password of a PostgreSQL URL never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An SQLite file.
+    Sqlite {
+        /// Path of the database file.
+        path: PathBuf,
+    },
+    /// A PostgreSQL server.
+    Postgres {
+        /// The full connection URL (a secret: it may hold a password).
+        url: url::Url,
+    },
+}
+
+impl DatabaseUrl {
+    /// The backend's short name.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite { .. } => "sqlite",
+            DatabaseUrl::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// The URL with its password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite { path } => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres { url } => {
+                let mut shown = url.clone();
+                if shown.password().is_some() {
+                    // Setting a password only fails on URLs that cannot have one.
+                    let _ = shown.set_password(Some("***"));
+                }
+                shown.to_string()
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Some(path) = s.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(
+                    "sqlite:// needs a file path, e.g. sqlite://crossroads-data/crossroads.db"
+                        .to_owned(),
+                );
+            }
+            return Ok(DatabaseUrl::Sqlite {
+                path: PathBuf::from(path),
+            });
+        }
+        let url = url::Url::parse(s).map_err(|e| {
+            format!("not a database URL ({e}); expected sqlite://PATH or postgres://USER@HOST/DB")
+        })?;
+        match url.scheme() {
+            "postgres" | "postgresql" => {
+                if url.host_str().is_none_or(str::is_empty) {
+                    return Err("a postgres:// URL needs a host".to_owned());
+                }
+                Ok(DatabaseUrl::Postgres { url })
+            }
+            other => Err(format!(
+                "unsupported scheme `{other}://`; expected sqlite://PATH or postgres://USER@HOST/DB"
+            )),
+        }
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
+}
+
+impl<'de> Deserialize<'de> for DatabaseUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl DatabaseUrl {
+    /// The URL as configured, password included: never log it.
+    pub fn expose_url(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite { path } => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres { url } => url.to_string(),
+        }
+    }
+
+    /// The connection string to hand to the driver.
+    pub(crate) fn connection_string(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite { path } => path.display().to_string(),
+            DatabaseUrl::Postgres { url } => url.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_without_a_file() {
+        let config = Config::default();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            config.database(),
+            DatabaseUrl::Sqlite {
+                path: PathBuf::from("crossroads-data/crossroads.db")
+            }
+        );
+    }
+
+    #[test]
+    fn database_url_schemes() {
+        assert!(matches!(
+            "sqlite://x/y.db".parse::<DatabaseUrl>(),
+            Ok(DatabaseUrl::Sqlite { .. })
+        ));
+        assert!(matches!(
+            "postgres://u:p@localhost/db".parse::<DatabaseUrl>(),
+            Ok(DatabaseUrl::Postgres { .. })
+        ));
+        let err = "bogus://x".parse::<DatabaseUrl>().err().unwrap_or_default();
+        assert!(err.contains("unsupported scheme `bogus://`"), "{err}");
+        assert!("sqlite://".parse::<DatabaseUrl>().is_err());
+        assert!("just words".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn password_never_prints() {
+        let url: DatabaseUrl = "postgres://user:hunter2@db.example/crossroads"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{url:?} {url}").contains("hunter2"));
+        let config = Config {
+            database_url: Some(url),
+            ..Config::default()
+        };
+        let shown = config.to_redacted_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = Config::load(None, &[("database_url", "bogus://x".to_owned())])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("database_url"), "{err}");
+        assert!(err.contains("bogus"), "{err}");
+
+        let err = Config::load(None, &[("listen", "not-an-address".to_owned())])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn toml_file_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("crossroads.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\nmax_body_bytes = 4096\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let config = Config::load(Some(&file), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.listen.port(), 9999);
+        assert_eq!(config.max_body_bytes, 4096);
+
+        std::fs::write(&file, "lisen = \"127.0.0.1:9999\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let err = Config::load(Some(&file), &[])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("lisen"), "{err}");
+    }
+}

@@ -1,0 +1,65 @@
+//! Middleware and the construction of the actix-web application.
+
+pub mod middleware;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpResponse, web};
+
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// The application: every route, every middleware, the shared state.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.config.max_body_bytes;
+    let metrics = state.metrics.clone();
+    App::new()
+        .app_data(state)
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(|err, _req| {
+                    let api = match &err {
+                        actix_web::error::JsonPayloadError::Overflow { limit }
+                        | actix_web::error::JsonPayloadError::OverflowKnownLength {
+                            limit, ..
+                        } => ApiError::PayloadTooLarge { limit: *limit },
+                        other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
+                    };
+                    api.into()
+                }),
+        )
+        .app_data(web::QueryConfig::default().error_handler(|err, _req| {
+            ApiError::BadRequest(format!("invalid query: {err}")).into()
+        }))
+        .app_data(
+            web::PathConfig::default().error_handler(|err, _req| {
+                ApiError::BadRequest(format!("invalid path: {err}")).into()
+            }),
+        )
+        .configure(crate::api::routes)
+        .default_service(web::to(not_found))
+        // Innermost first: bare error statuses become problem documents, the
+        // body limit is enforced before any handler reads, metrics see every
+        // response, and the request id wraps everything.
+        .wrap(ErrorHandlers::new().default_handler(middleware::bare_error_to_problem))
+        .wrap(from_fn(middleware::body_limit))
+        .wrap(metrics)
+        .wrap(from_fn(middleware::request_id))
+}
+
+async fn not_found() -> HttpResponse {
+    Problem::for_status(actix_web::http::StatusCode::NOT_FOUND).response()
+}

@@ -1,0 +1,100 @@
+//! `crossroads`: the hub's one binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hub::config::Config;
+use hub::server;
+use hub::state::AppState;
+use hub::time::Clock;
+
+/// Crossroads: an identity and data-exchange hub.
+#[derive(Debug, Parser)]
+#[command(name = "crossroads", version, about)]
+struct Cli {
+    /// A TOML configuration file.
+    #[arg(long, global = true, env = "CROSSROADS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Overrides `database_url` (sqlite://PATH or postgres://…).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// Overrides `data_dir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub's HTTP server.
+    Serve {
+        /// Overrides `listen` (e.g. 127.0.0.1:8080; port 0 picks a free one).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Do not apply pending migrations at start.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Print the effective configuration, secrets redacted.
+    Config,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut overrides: Vec<(&str, String)> = Vec::new();
+    if let Some(url) = &cli.database_url {
+        overrides.push(("database_url", url.clone()));
+    }
+    if let Some(dir) = &cli.data_dir {
+        overrides.push(("data_dir", dir.clone()));
+    }
+    if let Command::Serve { listen, no_migrate } = &cli.command {
+        if let Some(listen) = listen {
+            overrides.push(("listen", listen.clone()));
+        }
+        if *no_migrate {
+            overrides.push(("migrate_on_start", "false".to_owned()));
+        }
+    }
+    let config = match Config::load(cli.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("crossroads: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    server::init_logging(&config);
+    match run(cli.command, config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("crossroads: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { .. } => actix_web::rt::System::new().block_on(server::serve(config)),
+        Command::Migrate => {
+            let database = config.database();
+            let state = AppState::new(config, Clock::System)?;
+            let applied = server::migrate(&state)?;
+            if applied.is_empty() {
+                println!("{database}: up to date");
+            }
+            for version in applied {
+                println!("{database}: applied {version}");
+            }
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", config.to_redacted_toml());
+            Ok(())
+        }
+    }
+}

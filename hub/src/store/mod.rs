@@ -1,0 +1,166 @@
+//! Storage: one diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2
+//! pool, embedded migrations. One file per table family.
+
+pub mod migrations;
+pub mod schema;
+pub mod settings;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+use crate::config::DatabaseUrl;
+
+/// A connection to either backend; queries written once run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// The embedded default.
+    Sqlite(diesel::SqliteConnection),
+    /// Production, and every deployment with more than one hub process.
+    Postgres(diesel::PgConnection),
+}
+
+impl DbConnection {
+    /// The backend's short name.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            DbConnection::Sqlite(_) => "sqlite",
+            DbConnection::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// A pool of connections.
+pub type Pool = r2d2::Pool<Manager>;
+/// A connection borrowed from the pool.
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the connection.
+    #[error("cannot connect to the {backend} database: {source}")]
+    Connect {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// The driver's message.
+        source: diesel::ConnectionError,
+    },
+    /// A statement failed.
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// The pool had no connection to give.
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// Migrations could not be listed or applied.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The data directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Opens connections of the backend named by the URL, and sets each one up.
+///
+/// The derived `MultiConnection::establish` tries every backend in turn and
+/// hides the real error, so the backend is chosen here from the URL.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+    busy_timeout: Duration,
+}
+
+/// Why a pooled connection could not be made or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    /// Connecting failed.
+    #[error(transparent)]
+    Connect(#[from] diesel::ConnectionError),
+    /// Setting the connection up failed.
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+impl Manager {
+    /// A manager for `url`.
+    pub fn new(url: DatabaseUrl, busy_timeout: Duration) -> Self {
+        Self { url, busy_timeout }
+    }
+
+    /// Opens and sets up one connection.
+    pub fn open(&self) -> Result<DbConnection, ManagerError> {
+        let target = self.url.connection_string();
+        match &self.url {
+            DatabaseUrl::Sqlite { .. } => {
+                let mut conn = diesel::SqliteConnection::establish(&target)?;
+                // WAL lets readers run beside the writer; FULL makes every
+                // commit durable, which the audit log relies on.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {};
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = FULL;
+                     PRAGMA foreign_keys = ON;",
+                    self.busy_timeout.as_millis()
+                ))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres { .. } => {
+                let mut conn = diesel::PgConnection::establish(&target)?;
+                conn.batch_execute("SET TIME ZONE 'UTC'")?;
+                Ok(DbConnection::Postgres(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = ManagerError;
+
+    fn connect(&self) -> Result<DbConnection, ManagerError> {
+        self.open()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
+        conn.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Builds a pool for `url`, failing with the driver's own message when the
+/// database cannot be reached.
+pub fn connect(url: &DatabaseUrl, size: u32, busy_timeout: Duration) -> Result<Pool, StoreError> {
+    if let DatabaseUrl::Sqlite { path } = url
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let manager = Manager::new(url.clone(), busy_timeout);
+    // One connection first, so that a bad URL reports the real cause.
+    manager.open().map_err(|e| match e {
+        ManagerError::Connect(source) => StoreError::Connect {
+            backend: url.backend(),
+            source,
+        },
+        ManagerError::Query(e) => StoreError::Query(e),
+    })?;
+    let pool = r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .build(manager)?;
+    Ok(pool)
+}

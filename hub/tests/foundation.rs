@@ -1,0 +1,216 @@
+//! The foundation on both backends: migrations, storage, and the HTTP
+//! skeleton (health, readiness, metrics, OpenAPI, problem details, limits).
+
+use actix_web::http::StatusCode;
+use actix_web::test as web;
+use hub::storage_test;
+use hub::store::{migrations, settings};
+use hub::testing::TestApp;
+use serde_json::Value;
+
+async fn call(
+    app: &TestApp,
+    req: web::TestRequest,
+) -> (StatusCode, actix_web::http::header::HeaderMap, Vec<u8>) {
+    let service = web::init_service(hub::http::app(app.state.clone())).await;
+    let res = web::call_service(&service, req.to_request()).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = web::read_body(res).await.to_vec();
+    (status, headers, body)
+}
+
+fn problem(headers: &actix_web::http::header::HeaderMap, body: &[u8]) -> Value {
+    assert_eq!(
+        headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("application/problem+json"),
+        "not a problem document: {}",
+        String::from_utf8_lossy(body)
+    );
+    serde_json::from_slice(body).unwrap()
+}
+
+#[test]
+fn both_backends_have_the_same_migrations() {
+    let (sqlite, postgres) = migrations::names().unwrap();
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, postgres);
+}
+
+storage_test!(
+    each_migration_runs_up_down_and_up_again,
+    |app: TestApp| async move {
+        let mut conn = app.conn();
+        let all = migrations::applied(&mut conn).unwrap();
+        assert!(!all.is_empty());
+        for _ in 0..all.len() {
+            migrations::revert_last(&mut conn).unwrap();
+        }
+        assert!(migrations::applied(&mut conn).unwrap().is_empty());
+        for version in &all {
+            assert_eq!(&migrations::run_next(&mut conn).unwrap(), version);
+            assert_eq!(&migrations::revert_last(&mut conn).unwrap(), version);
+            assert_eq!(&migrations::run_next(&mut conn).unwrap(), version);
+        }
+        assert!(migrations::pending(&mut conn).unwrap().is_empty());
+    }
+);
+
+storage_test!(settings_round_trip, |app: TestApp| async move {
+    let mut conn = app.conn();
+    let now = app.clock.now();
+    assert_eq!(settings::get(&mut conn, "instance_id").unwrap(), None);
+    let first = settings::get_or_init(&mut conn, "instance_id", now, || "a".to_owned()).unwrap();
+    let again = settings::get_or_init(&mut conn, "instance_id", now, || "b".to_owned()).unwrap();
+    assert_eq!((first.as_str(), again.as_str()), ("a", "a"));
+    settings::put(&mut conn, "instance_id", "c", now).unwrap();
+    assert_eq!(
+        settings::get(&mut conn, "instance_id").unwrap().as_deref(),
+        Some("c")
+    );
+});
+
+storage_test!(health_and_readiness, |app: TestApp| async move {
+    let (status, _, body) = call(&app, web::TestRequest::get().uri("/healthz")).await;
+    assert_eq!(status, StatusCode::OK);
+    let health: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+
+    let (status, _, body) = call(&app, web::TestRequest::get().uri("/readyz")).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let ready: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["database"], app.db.url.backend());
+});
+
+storage_test!(
+    not_ready_while_migrations_are_pending,
+    |app: TestApp| async move {
+        migrations::revert_last(&mut app.conn()).unwrap();
+        let (status, headers, body) = call(&app, web::TestRequest::get().uri("/readyz")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let p = problem(&headers, &body);
+        assert_eq!(p["code"], "not_ready");
+        assert!(p["detail"].as_str().unwrap().contains("pending"));
+    }
+);
+
+#[actix_web::test]
+async fn unknown_route_is_a_404_problem() {
+    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let (status, headers, body) = call(&app, web::TestRequest::get().uri("/no/such/thing")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let p = problem(&headers, &body);
+    assert_eq!(p["code"], "not_found");
+    assert_eq!(p["status"], 404);
+    assert_eq!(p["type"], "urn:crossroads:problem:not_found");
+}
+
+#[actix_web::test]
+async fn wrong_method_is_a_405_problem() {
+    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let (status, headers, body) = call(&app, web::TestRequest::delete().uri("/healthz")).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(problem(&headers, &body)["code"], "method_not_allowed");
+}
+
+#[actix_web::test]
+async fn a_ten_megabyte_body_is_a_413_problem() {
+    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let big = vec![b'x'; 10 * 1024 * 1024];
+    for uri in ["/healthz", "/nowhere"] {
+        let req = web::TestRequest::post()
+            .uri(uri)
+            .insert_header(("content-type", "application/json"))
+            .set_payload(big.clone());
+        let (status, headers, body) = call(&app, req).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{uri}");
+        assert_eq!(problem(&headers, &body)["code"], "payload_too_large");
+    }
+}
+
+#[actix_web::test]
+async fn request_ids_are_kept_or_made() {
+    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let req = web::TestRequest::get()
+        .uri("/healthz")
+        .insert_header(("x-request-id", "abc-123"));
+    let (_, headers, _) = call(&app, req).await;
+    assert_eq!(headers.get("x-request-id").unwrap(), "abc-123");
+
+    let (_, headers, _) = call(&app, web::TestRequest::get().uri("/nowhere")).await;
+    let made = headers.get("x-request-id").unwrap().to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
+
+    // A header that could forge log lines is replaced.
+    let req = web::TestRequest::get()
+        .uri("/healthz")
+        .insert_header(("x-request-id", "a b\tc"));
+    let (_, headers, _) = call(&app, req).await;
+    assert_ne!(headers.get("x-request-id").unwrap(), "a b\tc");
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let service = web::init_service(hub::http::app(app.state.clone())).await;
+    for uri in ["/healthz", "/healthz", "/missing/1", "/missing/2"] {
+        web::call_service(&service, web::TestRequest::get().uri(uri).to_request()).await;
+    }
+    let res = web::call_service(
+        &service,
+        web::TestRequest::get().uri("/metrics").to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = String::from_utf8(web::read_body(res).await.to_vec()).unwrap();
+    assert!(
+        text.contains(
+            r#"crossroads_http_requests_total{endpoint="/healthz",method="GET",status="200"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"crossroads_http_requests_total{endpoint="unmatched",method="GET",status="404"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("crossroads_http_requests_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+#[actix_web::test]
+async fn openapi_document_and_docs_page() {
+    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let (status, _, body) = call(&app, web::TestRequest::get().uri("/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+    for path in ["/healthz", "/readyz", "/openapi.json"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    assert!(doc["components"]["schemas"].get("Problem").is_some());
+
+    let (status, headers, body) = call(&app, web::TestRequest::get().uri("/docs")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("/readyz"));
+    // Nothing is loaded from elsewhere.
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "{html}"
+    );
+}

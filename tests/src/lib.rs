@@ -1,0 +1,149 @@
+//! Helpers for end-to-end tests that run the `crossroads` binary as a real
+//! process and talk to it over real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The `crossroads` binary: `CROSSROADS_BIN`, or the one cargo built beside
+/// this test (`cargo test --workspace` builds it).
+pub fn crossroads_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CROSSROADS_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    // target/<profile>/deps/<test> -> target/<profile>/crossroads
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("unexpected test path {}", exe.display()));
+    let bin = profile_dir.join(format!("crossroads{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p hub` or the whole workspace's tests",
+        bin.display()
+    );
+    bin
+}
+
+/// A `crossroads` command with no `CROSSROADS_*` setting inherited, so that
+/// each test states its own.
+pub fn crossroads() -> Command {
+    let mut cmd = Command::new(crossroads_bin());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CROSSROADS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("CROSSROADS_LOG_FORMAT", "json");
+    cmd
+}
+
+/// A running `crossroads serve`, stopped when dropped.
+pub struct Hub {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// Everything written to standard error, collected by a thread.
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Hub {
+    /// Starts `crossroads serve` on a free loopback port with `args` and
+    /// waits until it listens.
+    pub fn start(cmd: Command) -> Hub {
+        Self::start_with(cmd, &[])
+    }
+
+    /// Like [`Hub::start`], with extra arguments after `serve`.
+    pub fn start_with(mut cmd: Command, args: &[&str]) -> Hub {
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start crossroads: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let (url_tx, url_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("crossroads listening on ") {
+                    let _ = url_tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let (err_tx, err_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = err_tx.send(line);
+            }
+        });
+        let base_url = match url_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let log: Vec<String> = err_rx.try_iter().collect();
+                panic!("crossroads did not start listening:\n{}", log.join("\n"));
+            }
+        };
+        Hub {
+            child: Some(child),
+            base_url,
+            stderr: err_rx,
+        }
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// Sends `signal` (e.g. `TERM`) and waits for the process to exit.
+    pub fn stop(mut self, signal: &str) -> (ExitStatus, Vec<String>) {
+        let mut child = self
+            .child
+            .take()
+            .unwrap_or_else(|| panic!("already stopped"));
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("kill: {e}"));
+        assert!(sent.success(), "kill -{signal} failed");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("wait: {e}")) {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("crossroads did not stop within 30 s of SIG{signal}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let log = self.stderr.try_iter().collect();
+        (status, log)
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! `crossroads serve` and `migrate` as real processes, on both backends.
+
+use std::time::Duration;
+
+use e2e::{Hub, crossroads};
+use hub::testing::{Backend, TestDb, skip};
+use serde_json::Value;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Serves on `backend`, checks health, readiness, a 404 and a 413 over real
+/// HTTP, then stops with SIGTERM and expects a clean exit.
+async fn serve_and_stop(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else {
+        skip("serve::serve_and_stop_on_postgres");
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = crossroads();
+    cmd.env("CROSSROADS_DATA_DIR", data.path())
+        .env("CROSSROADS_DATABASE_URL", db.url.expose_url());
+    let hub = Hub::start(cmd);
+    let http = client();
+
+    let health: Value = http
+        .get(hub.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+
+    let res = http.get(hub.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("x-request-id"));
+    let ready: Value = res.json().await.unwrap();
+    assert_eq!(ready["database"], db.url.backend());
+
+    let res = http.get(hub.url("/no/such/route")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], "not_found");
+
+    let res = http
+        .post(hub.url("/healthz"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 10 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], "payload_too_large");
+
+    let (status, log) = hub.stop("TERM");
+    assert!(status.success(), "exit {status:?}\n{}", log.join("\n"));
+    assert!(
+        log.iter().any(|l| l.contains("crossroads stopped")),
+        "{}",
+        log.join("\n")
+    );
+    // Every request's log line carries its request id.
+    let completed: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("request completed"))
+        .collect();
+    assert!(completed.len() >= 4, "{}", log.join("\n"));
+    assert!(
+        completed.iter().all(|l| l.contains("\"request_id\"")),
+        "{completed:?}"
+    );
+}
+
+#[tokio::test]
+async fn serve_and_stop_on_sqlite() {
+    serve_and_stop(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn serve_and_stop_on_postgres() {
+    serve_and_stop(Backend::Postgres).await;
+}
+
+#[test]
+fn defaults_put_sqlite_in_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crossroads()
+        .current_dir(dir.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("crossroads-data/crossroads.db").exists());
+    let again = crossroads()
+        .current_dir(dir.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"));
+}
+
+#[test]
+fn a_bogus_database_url_names_the_setting() {
+    let out = crossroads()
+        .args(["serve", "--database-url", "bogus://x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("database_url"), "{err}");
+    assert!(err.contains("bogus"), "{err}");
+}
+
+#[test]
+fn an_unreachable_database_is_reported_with_its_cause() {
+    let out = crossroads()
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot connect to the postgres database"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_prints_the_effective_settings_without_secrets() {
+    let out = crossroads()
+        .env(
+            "CROSSROADS_DATABASE_URL",
+            "postgres://u:s3cret@db.example/crossroads",
+        )
+        .env("CROSSROADS_LISTEN", "0.0.0.0:9000")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("listen = \"0.0.0.0:9000\""), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+
+    let out = crossroads()
+        .env("CROSSROADS_LISTEN", "nowhere")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+}
