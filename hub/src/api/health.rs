@@ -35,7 +35,6 @@ pub struct Readiness {
     tag = "operations",
     responses((status = 200, description = "Alive", body = Health))
 )]
-
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok".to_owned(),
@@ -53,7 +52,6 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json")
     )
 )]
-
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let readiness = state
         .db(|conn| {
