@@ -87,9 +87,11 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment.merge(
-            Env::prefixed("CROSSROADS_").filter(|key| !NOT_CONFIG_KEYS.contains(&key.as_str())),
-        );
+        figment = figment.merge(Env::prefixed("CROSSROADS_").filter(|key| {
+            !NOT_CONFIG_KEYS
+                .iter()
+                .any(|k| key.as_str().eq_ignore_ascii_case(k))
+        }));
         for (key, value) in overrides {
             figment = figment.merge(Serialized::default(key, value));
         }

@@ -92,6 +92,9 @@ pub enum ApiError {
     /// The request is malformed; the detail says how.
     #[error("{0}")]
     BadRequest(String),
+    /// No credential, or one that is not valid.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
     /// The body is larger than the configured limit.
     #[error("the request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -114,6 +117,7 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
@@ -144,7 +148,14 @@ impl ResponseError for ApiError {
         if self.status_code().is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        self.problem().response()
+        let mut res = self.problem().response();
+        if let ApiError::Unauthenticated(_) = self {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"crossroads\""),
+            );
+        }
+        res
     }
 }
 

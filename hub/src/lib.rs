@@ -5,6 +5,7 @@
 //! `schemas`, `consent`, `audit`) and map the result to a response.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod http;

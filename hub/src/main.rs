@@ -41,6 +41,26 @@ enum Command {
     Migrate,
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Manage operator credentials.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Make a new operator token and print it once.
+    Token {
+        /// Who will hold it.
+        #[arg(long)]
+        name: String,
+    },
+    /// List operator credentials (never the tokens).
+    List,
+    /// Revoke an operator credential by id.
+    Revoke {
+        /// The credential's id (`op-…`).
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -96,5 +116,52 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
             print!("{}", config.to_redacted_toml());
             Ok(())
         }
+        Command::Operator(command) => operator(command, config),
     }
+}
+
+/// Opens the database for a one-off command, applying pending migrations.
+fn open(config: Config) -> anyhow::Result<AppState> {
+    let state = AppState::new(config, Clock::System)?;
+    server::migrate(&state)?;
+    Ok(state)
+}
+
+fn operator(command: OperatorCommand, config: Config) -> anyhow::Result<()> {
+    let state = open(config)?;
+    let mut conn = state.pool.get()?;
+    let now = state.clock.now();
+    match command {
+        OperatorCommand::Token { name } => {
+            let issued = hub::auth::operator::issue(&mut conn, &name, now)?;
+            eprintln!(
+                "operator credential {} made for {name}; the token is shown once:",
+                issued.id
+            );
+            println!("{}", issued.token);
+        }
+        OperatorCommand::List => {
+            for row in hub::store::operators::list(&mut conn)? {
+                let state = if row.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    row.id,
+                    row.name,
+                    row.created().to_rfc3339(),
+                    state
+                );
+            }
+        }
+        OperatorCommand::Revoke { id } => {
+            if !hub::store::operators::revoke(&mut conn, &id, now)? {
+                anyhow::bail!("no active operator credential {id}");
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
 }

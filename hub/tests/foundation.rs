@@ -1,5 +1,6 @@
 //! The foundation on both backends: migrations, storage, and the HTTP
 //! skeleton (health, readiness, metrics, OpenAPI, problem details, limits).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use actix_web::http::StatusCode;
 use actix_web::test as web;

@@ -1,4 +1,5 @@
 //! `crossroads serve` and `migrate` as real processes, on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 //! pool, embedded migrations. One file per table family.
 
 pub mod migrations;
+pub mod operators;
 pub mod schema;
 pub mod settings;
 

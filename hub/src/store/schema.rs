@@ -8,3 +8,14 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Credentials of operators; only a digest of each token is kept.
+    operator_tokens (id) {
+        id -> Text,
+        name -> Text,
+        token_digest -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}

@@ -1,0 +1,26 @@
+//! Who is calling: extractors that authenticate a request before a handler
+//! runs, so that no endpoint can forget to.
+
+pub mod operator;
+
+pub use operator::OperatorCaller;
+
+/// A bearer token from the `Authorization` header, if there is one.
+pub fn bearer(req: &actix_web::HttpRequest) -> Option<&str> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// SHA-256 of `data`, as lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
