@@ -26,6 +26,10 @@ pub struct Config {
     pub sqlite_busy_timeout_ms: u32,
     /// Address the HTTP server listens on (port 0 picks a free port).
     pub listen: SocketAddr,
+    /// The hub's externally visible base URL, e.g. `https://hub.example.gov`:
+    /// the token issuer, and the base of schema `$id`s. Absent means
+    /// `http://<listen>`.
+    pub public_url: Option<PublicUrl>,
     /// Number of HTTP worker threads; absent means one per core.
     pub workers: Option<usize>,
     /// Run pending migrations when `serve` starts.
@@ -48,6 +52,7 @@ impl Default for Config {
             database_pool_size: 8,
             sqlite_busy_timeout_ms: 5_000,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
             workers: None,
             migrate_on_start: true,
             max_body_bytes: 1024 * 1024,
@@ -128,6 +133,14 @@ impl Config {
             })
     }
 
+    /// The hub's externally visible base URL, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.0.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     /// The configuration as TOML, with secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
@@ -155,6 +168,41 @@ fn describe(error: figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// An http(s) base URL with no query or fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(url::Url);
+
+impl std::str::FromStr for PublicUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let url = url::Url::parse(s.trim()).map_err(|e| format!("not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("must be an http:// or https:// URL".to_owned());
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("must have no query and no fragment".to_owned());
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("must name a host".to_owned());
+        }
+        Ok(PublicUrl(url))
+    }
+}
+
+impl Serialize for PublicUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Where the data lives. The password of a PostgreSQL URL never prints.
@@ -334,6 +382,21 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_listen_address() {
+        assert_eq!(Config::default().public_base(), "http://127.0.0.1:8080");
+        let config = Config::load(None, &[("public_url", "https://hub.example.gov/".to_owned())])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.public_base(), "https://hub.example.gov");
+        for bad in ["ftp://x", "https://x/?q=1", "nonsense"] {
+            let err = Config::load(None, &[("public_url", bad.to_owned())])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("public_url"), "{bad}: {err}");
+        }
     }
 
     #[test]
