@@ -23,3 +23,7 @@ pub use person::{
     TransitionError, normalize_name,
 };
 pub use pseudonym::{PseudonymError, PseudonymService, SectorPseudonym, compute_pseudonym};
+
+pub mod jwt;
+pub mod keys;
+pub mod x509;
