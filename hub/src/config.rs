@@ -30,6 +30,26 @@ pub struct Config {
     /// the token issuer, and the base of schema `$id`s. Absent means
     /// `http://<listen>`.
     pub public_url: Option<PublicUrl>,
+    /// PEM bundle of the CA certificates that agency certificates must chain to.
+    pub trust_anchors_file: Option<PathBuf>,
+    /// PKCS#8 file of the hub's signing key; absent means keys generated and
+    /// kept in `<data_dir>/keys/`.
+    pub hub_key_file: Option<PathBuf>,
+    /// File of the secret (at least 32 bytes) behind sector pseudonyms;
+    /// absent means one generated in `<data_dir>/keys/`.
+    pub pseudonym_secret_file: Option<PathBuf>,
+    /// Argon2id memory per password hash, in KiB.
+    pub argon2_memory_kib: u32,
+    /// Argon2id passes per password hash.
+    pub argon2_iterations: u32,
+    /// Lifetime of the access tokens the hub issues, in seconds (at most 900).
+    pub access_token_ttl_secs: u32,
+    /// The audit log's origin line in checkpoints; absent means
+    /// `<public_url host>/log`.
+    pub log_origin: Option<String>,
+    /// File holding the audit log's note signer key; absent means
+    /// `<data_dir>/keys/log.key`, made on first use.
+    pub log_signer_key_file: Option<PathBuf>,
     /// Number of HTTP worker threads; absent means one per core.
     pub workers: Option<usize>,
     /// Run pending migrations when `serve` starts.
@@ -53,6 +73,14 @@ impl Default for Config {
             sqlite_busy_timeout_ms: 5_000,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
+            trust_anchors_file: None,
+            hub_key_file: None,
+            pseudonym_secret_file: None,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            access_token_ttl_secs: 600,
+            log_origin: None,
+            log_signer_key_file: None,
             workers: None,
             migrate_on_start: true,
             max_body_bytes: 1024 * 1024,
@@ -116,6 +144,25 @@ impl Config {
                 "max_body_bytes: must be at least 1024".to_owned(),
             ));
         }
+        if !(30..=900).contains(&self.access_token_ttl_secs) {
+            return Err(ConfigError(
+                "access_token_ttl_secs: must be between 30 and 900".to_owned(),
+            ));
+        }
+        if let Some(origin) = &self.log_origin
+            && (origin.is_empty()
+                || origin.contains('+')
+                || origin.chars().any(char::is_whitespace))
+        {
+            return Err(ConfigError(
+                "log_origin: must be non-empty, without '+' or whitespace".to_owned(),
+            ));
+        }
+        if self.argon2_memory_kib < 8 || self.argon2_iterations < 1 {
+            return Err(ConfigError(
+                "argon2_memory_kib / argon2_iterations: at least 8 KiB and 1 pass".to_owned(),
+            ));
+        }
         if self.workers == Some(0) {
             return Err(ConfigError("workers: must be at least 1".to_owned()));
         }
@@ -131,6 +178,40 @@ impl Config {
             .unwrap_or_else(|| DatabaseUrl::Sqlite {
                 path: self.data_dir.join("crossroads.db"),
             })
+    }
+
+    /// Where generated hub keys are kept.
+    pub fn keys_dir(&self) -> PathBuf {
+        self.data_dir.join("keys")
+    }
+
+    /// The origin of a new audit log (the name of its key, fixed when the
+    /// key is made): `log_origin`, or `<host[:port]>/log` of `public_url`,
+    /// or `localhost/log`.
+    pub fn log_origin(&self) -> String {
+        if let Some(origin) = &self.log_origin {
+            return origin.clone();
+        }
+        let host = self
+            .public_url
+            .as_ref()
+            .and_then(|u| {
+                let u = &u.0;
+                let host = u.host_str()?.to_owned();
+                Some(match u.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host,
+                })
+            })
+            .unwrap_or_else(|| "localhost".to_owned());
+        format!("{host}/log")
+    }
+
+    /// Where the audit log's signer key is kept.
+    pub fn log_signer_key_path(&self) -> PathBuf {
+        self.log_signer_key_file
+            .clone()
+            .unwrap_or_else(|| self.keys_dir().join("log.key"))
     }
 
     /// The hub's externally visible base URL, without a trailing slash.
@@ -387,8 +468,11 @@ mod tests {
     #[test]
     fn public_url_defaults_to_the_listen_address() {
         assert_eq!(Config::default().public_base(), "http://127.0.0.1:8080");
-        let config = Config::load(None, &[("public_url", "https://hub.example.gov/".to_owned())])
-            .unwrap_or_else(|e| panic!("{e}"));
+        let config = Config::load(
+            None,
+            &[("public_url", "https://hub.example.gov/".to_owned())],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.public_base(), "https://hub.example.gov");
         for bad in ["ftp://x", "https://x/?q=1", "nonsense"] {
             let err = Config::load(None, &[("public_url", bad.to_owned())])

@@ -29,6 +29,23 @@ pub struct Problem {
     /// The exchange this problem belongs to, where there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exchange_id: Option<String>,
+    /// The existing person a registration may duplicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<String>,
+    /// Each reason a document was refused, where there are several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violations: Option<Vec<ProblemViolation>>,
+}
+
+/// One reason a submitted document was refused, located by a JSON Pointer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProblemViolation {
+    /// JSON Pointer into the submitted document (`""` is the whole document).
+    pub pointer: String,
+    /// The rule broken, in snake_case (e.g. `required_added`, `lint`).
+    pub rule: String,
+    /// What is wrong there, for people.
+    pub detail: String,
 }
 
 impl Problem {
@@ -41,6 +58,8 @@ impl Problem {
             detail: detail.into(),
             code: code.to_owned(),
             exchange_id: None,
+            candidate: None,
+            violations: None,
         }
     }
 
@@ -92,9 +111,91 @@ pub enum ApiError {
     /// The request is malformed; the detail says how.
     #[error("{0}")]
     BadRequest(String),
+    /// The thing named does not exist.
+    #[error("{detail}")]
+    NotFound {
+        /// Stable code, e.g. `agency_not_found`.
+        code: &'static str,
+        /// What was looked for.
+        detail: String,
+    },
+    /// The request conflicts with what exists.
+    #[error("{detail}")]
+    Conflict {
+        /// Stable code, e.g. `agency_exists`.
+        code: &'static str,
+        /// What conflicts.
+        detail: String,
+    },
+    /// The request is well-formed but its content is refused.
+    #[error("{detail}")]
+    Invalid {
+        /// Stable code naming the failed check.
+        code: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// The caller is known but may not do this.
+    #[error("{detail}")]
+    Forbidden {
+        /// Stable code, e.g. `insufficient_scope`.
+        code: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// An access token was refused; the code names the check.
+    #[error("{detail}")]
+    InvalidToken {
+        /// Stable code, e.g. `token_expired`.
+        code: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// A registration matches a person already registered.
+    #[error(
+        "a person with the same identifying attributes is registered already: {candidate}; if this is someone else, register again with `distinct_from: [\"{candidate}\"]`"
+    )]
+    PossibleDuplicate {
+        /// The existing person, as the caller names them.
+        candidate: String,
+    },
+    /// Sign-in or activation with wrong credentials.
+    #[error("{0}")]
+    InvalidCredentials(&'static str),
+    /// Too many failures: the account is locked until the given time.
+    #[error("too many failed attempts: the account is locked until {until}")]
+    Locked {
+        /// The end of the lock.
+        until: chrono::DateTime<chrono::Utc>,
+    },
     /// No credential, or one that is not valid.
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// No such record type, or no such version of it.
+    #[error("{0}")]
+    SchemaNotFound(String),
+    /// This version of the record type is already published.
+    #[error("{0} is already published")]
+    SchemaExists(String),
+    /// The schema document is not fit for publication.
+    #[error("{detail}")]
+    SchemaInvalid {
+        /// Why, for people.
+        detail: String,
+        /// Each problem, with its pointer.
+        violations: Vec<ProblemViolation>,
+    },
+    /// A new minor version breaks compatibility with the previous minor.
+    #[error("{detail}")]
+    SchemaIncompatible {
+        /// Why, for people.
+        detail: String,
+        /// Each breaking change, with its pointer.
+        violations: Vec<ProblemViolation>,
+    },
+    /// The version number does not follow the published versions.
+    #[error("{0}")]
+    SchemaVersionRefused(String),
     /// The body is larger than the configured limit.
     #[error("the request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -118,6 +219,23 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::SchemaNotFound(_) => (StatusCode::NOT_FOUND, "schema_not_found"),
+            ApiError::SchemaExists(_) => (StatusCode::CONFLICT, "schema_exists"),
+            ApiError::SchemaInvalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "schema_invalid"),
+            ApiError::SchemaIncompatible { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "schema_incompatible")
+            }
+            ApiError::SchemaVersionRefused(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "schema_version_refused")
+            }
+            ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
+            ApiError::InvalidCredentials(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "account_locked"),
+            ApiError::PossibleDuplicate { .. } => (StatusCode::CONFLICT, "possible_duplicate"),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::InvalidToken { code, .. } => (StatusCode::UNAUTHORIZED, code),
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
@@ -135,7 +253,16 @@ impl ApiError {
         } else {
             self.to_string()
         };
-        Problem::new(status, code, detail)
+        let mut problem = Problem::new(status, code, detail);
+        if let ApiError::PossibleDuplicate { candidate } = self {
+            problem.candidate = Some(candidate.clone());
+        }
+        if let ApiError::SchemaInvalid { violations, .. }
+        | ApiError::SchemaIncompatible { violations, .. } = self
+        {
+            problem.violations = Some(violations.clone());
+        }
+        problem
     }
 }
 
@@ -149,11 +276,28 @@ impl ResponseError for ApiError {
             tracing::error!(error = %self, "request failed");
         }
         let mut res = self.problem().response();
-        if let ApiError::Unauthenticated(_) = self {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"crossroads\""),
-            );
+        match self {
+            ApiError::Unauthenticated(_) => {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"crossroads\""),
+                );
+            }
+            ApiError::Locked { until } => {
+                let wait = (*until - chrono::Utc::now()).num_seconds().max(1);
+                if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            ApiError::InvalidToken { .. } => {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Bearer realm=\"crossroads\", error=\"invalid_token\"",
+                    ),
+                );
+            }
+            _ => {}
         }
         res
     }
@@ -162,5 +306,62 @@ impl ResponseError for ApiError {
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::Internal(e.to_string())
+    }
+}
+
+/// An error of the OAuth token endpoint, in the RFC 6749 §5.2 shape
+/// (`{"error": …, "error_description": …}`), which OAuth clients expect.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}: {description}")]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unsupported_grant_type`, `invalid_scope` or `server_error`.
+    pub error: &'static str,
+    /// For people.
+    pub description: String,
+}
+
+impl OAuthError {
+    /// An error of kind `error`.
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            description: description.into(),
+        }
+    }
+}
+
+impl From<ApiError> for OAuthError {
+    fn from(e: ApiError) -> Self {
+        tracing::error!(error = %e, "token endpoint failed");
+        OAuthError::new(
+            "server_error",
+            "an internal error occurred; it has been logged",
+        )
+    }
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        match self.error {
+            "invalid_client" => StatusCode::UNAUTHORIZED,
+            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({
+                "error": self.error,
+                "error_description": self.description,
+            }))
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        ApiError::Store(StoreError::Query(e))
     }
 }

@@ -4,13 +4,22 @@
 //! Handlers are thin: they parse, call the domain crates (`identity`,
 //! `schemas`, `consent`, `audit`) and map the result to a response.
 
+pub mod agencies;
 pub mod api;
+pub mod audit_log;
 pub mod auth;
+pub mod citizens;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod keys;
+pub mod persons;
+pub mod pseudonyms;
+pub mod registry;
 pub mod server;
 pub mod state;
 pub mod store;
 pub mod testing;
 pub mod time;
+pub mod tokens;

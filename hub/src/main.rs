@@ -44,6 +44,18 @@ enum Command {
     /// Manage operator credentials.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Verify the audit log and print its checkpoint.
+    #[command(subcommand)]
+    Audit(hub::audit_log::cli::AuditCommand),
+    /// Onboard and manage agencies.
+    #[command(subcommand)]
+    Agency(hub::cli::agency::AgencyCommand),
+    /// The hub's signing keys.
+    #[command(subcommand)]
+    Keys(hub::cli::keys::KeysCommand),
+    /// Read, check and publish interoperability schemas.
+    #[command(subcommand)]
+    Schema(hub::cli::schema::SchemaCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +129,10 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Operator(command) => operator(command, config),
+        Command::Audit(command) => hub::audit_log::cli::run(command, config),
+        Command::Agency(command) => hub::cli::agency::run(command, &open(config)?),
+        Command::Keys(command) => hub::cli::keys::run(command, &open(config)?),
+        Command::Schema(command) => hub::cli::schema::run(command, &open(config)?),
     }
 }
 
@@ -134,6 +150,12 @@ fn operator(command: OperatorCommand, config: Config) -> anyhow::Result<()> {
     match command {
         OperatorCommand::Token { name } => {
             let issued = hub::auth::operator::issue(&mut conn, &name, now)?;
+            let event = hub::audit_log::NewEntry::new(
+                "operator.token_issued",
+                audit::Actor::new(audit::ActorType::Operator, issued.id.clone()),
+                audit::Outcome::Recorded,
+            )?;
+            state.audit.append_blocking(event)?;
             eprintln!(
                 "operator credential {} made for {name}; the token is shown once:",
                 issued.id

@@ -5,7 +5,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
 use crate::state::AppState;
-use crate::store::migrations;
+use crate::store::{migrations, schemas};
 use crate::time::Clock;
 
 /// Sets up logging to standard error, as text or JSON lines.
@@ -26,15 +26,47 @@ pub fn init_logging(config: &Config) {
     drop(result);
 }
 
-/// Runs pending migrations and reports what was applied.
+/// Runs pending migrations, then stores the versions of the shipped schema
+/// catalog not stored yet; reports the migrations applied.
 pub fn migrate(state: &AppState) -> anyhow::Result<Vec<String>> {
     let mut conn = state.pool.get()?;
     let applied = migrations::run_pending(&mut conn)?;
+    for record_type in schemas::seed_shipped_catalog(&mut conn, state.clock.now())? {
+        tracing::info!(%record_type, "schema seeded from the shipped catalog");
+    }
     Ok(applied)
 }
 
+/// Loads the schema registry from the database. When that fails (say,
+/// migrations are pending) the registry loads on first use instead.
+fn load_schemas(state: &AppState) {
+    let loaded = state
+        .pool
+        .get()
+        .map_err(|e| e.to_string())
+        .and_then(|mut conn| state.schemas.load(&mut conn).map_err(|e| e.to_string()));
+    match loaded {
+        Ok(schemas) => {
+            let versions = schemas.catalog().list().len();
+            tracing::info!(
+                versions,
+                base = state.schemas.base_url(),
+                "schema registry loaded"
+            );
+        }
+        Err(error) => {
+            tracing::warn!(%error, "schema registry not loaded; it loads on first use");
+        }
+    }
+}
+
 /// Serves until SIGTERM or SIGINT, then lets requests in flight finish.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+pub async fn serve(mut config: Config) -> anyhow::Result<()> {
+    // Bind first, so that with port 0 the address (and so the default
+    // public URL, the token issuer) is the one really in use.
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| anyhow::anyhow!("listen: cannot bind {}: {e}", config.listen))?;
+    config.listen = listener.local_addr()?;
     let database = config.database();
     let state = web::block({
         let config = config.clone();
@@ -52,6 +84,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::info!(version, "migration applied");
         }
     }
+    web::block({
+        let state = state.clone();
+        move || load_schemas(&state)
+    })
+    .await?;
     let mut server = HttpServer::new({
         let state = state.clone();
         move || crate::http::app(state.clone())
@@ -61,8 +98,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         server = server.workers(workers);
     }
     let server = server
-        .bind(config.listen)
-        .map_err(|e| anyhow::anyhow!("listen: cannot bind {}: {e}", config.listen))?;
+        .listen(listener)
+        .map_err(|e| anyhow::anyhow!("listen: cannot serve on {}: {e}", config.listen))?;
     for addr in server.addrs() {
         tracing::info!(%addr, database = %database, "crossroads listening");
         // A plain line on standard output, for scripts that wait for it.

@@ -20,6 +20,18 @@ pub struct AppState {
     pub metrics: PrometheusMetrics,
     /// The clock every decision reads.
     pub clock: Clock,
+    /// The hub's signing keys.
+    pub keys: Arc<crate::keys::HubKeys>,
+    /// The CAs agency certificates must chain to (none: no agency can be onboarded).
+    pub trust_anchors: Option<Arc<identity::x509::TrustAnchors>>,
+    /// Sector pseudonyms.
+    pub pseudonyms: Arc<identity::PseudonymService>,
+    /// Access tokens already verified, by digest, until they expire.
+    pub verified_tokens: Arc<crate::auth::agency::TokenCache>,
+    /// The interoperability schemas, loaded from the database.
+    pub schemas: Arc<crate::registry::SchemaRegistry>,
+    /// The audit log: append path, checkpoints, proofs.
+    pub audit: Arc<crate::audit_log::AuditLog>,
 }
 
 impl AppState {
@@ -35,11 +47,39 @@ impl AppState {
 
     /// The state over an existing pool.
     pub fn with_pool(config: Config, pool: Pool, clock: Clock) -> Result<Self, StartError> {
+        let trust_anchors = match &config.trust_anchors_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    StartError::Config(format!(
+                        "trust_anchors_file: cannot read {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                let anchors = identity::x509::TrustAnchors::from_pem(&pem).map_err(|e| {
+                    StartError::Config(format!("trust_anchors_file: {}: {e}", path.display()))
+                })?;
+                Some(Arc::new(anchors))
+            }
+            None => None,
+        };
+        let pseudonyms = Arc::new(crate::pseudonyms::load(&config).map_err(StartError::Config)?);
+        let config = Arc::new(config);
+        let audit = Arc::new(crate::audit_log::AuditLog::new(
+            Arc::clone(&config),
+            pool.clone(),
+            clock.clone(),
+        ));
         Ok(Self {
-            config: Arc::new(config),
+            audit,
+            pseudonyms,
+            keys: Arc::new(crate::keys::HubKeys::new(Arc::clone(&config))),
+            schemas: Arc::new(crate::registry::SchemaRegistry::new(&config.public_base())),
+            config,
             pool,
             metrics: build_metrics()?,
             clock,
+            trust_anchors,
+            verified_tokens: Arc::new(crate::auth::agency::TokenCache::default()),
         })
     }
 
@@ -65,6 +105,9 @@ pub enum StartError {
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A setting names something unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// The metrics registry refused a metric.
     #[error("cannot set up metrics: {0}")]
     Metrics(String),

@@ -40,7 +40,7 @@ pub fn postgres_url() -> Option<String> {
 pub struct TestDb {
     /// Where it is.
     pub url: DatabaseUrl,
-    _dir: Option<tempfile::TempDir>,
+    dir: Option<tempfile::TempDir>,
     drop_from: Option<(String, String)>,
 }
 
@@ -56,7 +56,7 @@ impl TestDb {
                 };
                 Some(TestDb {
                     url,
-                    _dir: Some(dir),
+                    dir: Some(dir),
                     drop_from: None,
                 })
             }
@@ -74,7 +74,7 @@ impl TestDb {
                 url.set_path(&name);
                 Some(TestDb {
                     url: DatabaseUrl::Postgres { url },
-                    _dir: None,
+                    dir: Some(tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"))),
                     drop_from: Some((admin, name)),
                 })
             }
@@ -85,9 +85,21 @@ impl TestDb {
     pub fn config(&self) -> Config {
         Config {
             database_url: Some(self.url.clone()),
+            data_dir: self.data_dir(),
             database_pool_size: 4,
+            // Cheap password hashing: tests check behaviour, not cost.
+            argon2_memory_kib: 8,
+            argon2_iterations: 1,
             ..Config::default()
         }
+    }
+
+    /// A private data directory (keys and other files), removed when dropped.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir
+            .as_ref()
+            .map(|d| d.path().join("data"))
+            .unwrap_or_else(|| std::path::PathBuf::from("crossroads-data"))
     }
 
     /// A pool on this database, without migrations.
@@ -130,7 +142,7 @@ impl TestApp {
         let mut config = db.config();
         change(&mut config);
         let clock = Clock::fixed(
-            chrono::DateTime::parse_from_rfc3339("2026-01-15T09:00:00Z")
+            chrono::DateTime::parse_from_rfc3339("2027-01-15T09:00:00Z")
                 .map(|t| t.to_utc())
                 .unwrap_or_else(|e| panic!("{e}")),
         );
@@ -138,6 +150,8 @@ impl TestApp {
         {
             let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
             migrations::run_pending(&mut conn).unwrap_or_else(|e| panic!("migrations: {e}"));
+            store::schemas::seed_shipped_catalog(&mut conn, clock.now())
+                .unwrap_or_else(|e| panic!("schema seeding: {e}"));
         }
         let state = AppState::with_pool(config, pool, clock.clone())
             .unwrap_or_else(|e| panic!("state: {e}"));
@@ -167,6 +181,27 @@ pub fn skip(test: &str) {
 /// returning a future.
 #[macro_export]
 macro_rules! storage_test {
+    ($name:ident, setup = $setup:expr, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[actix_web::test]
+            async fn sqlite() {
+                let app =
+                    ($setup)($crate::testing::Backend::Sqlite).expect("SQLite is always available");
+                ($body)(app).await;
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                match ($setup)($crate::testing::Backend::Postgres) {
+                    Some(app) => ($body)(app).await,
+                    None => $crate::testing::skip(concat!(module_path!(), "::postgres")),
+                }
+            }
+        }
+    };
     ($name:ident, $body:expr) => {
         mod $name {
             #[allow(unused_imports)]
@@ -188,4 +223,68 @@ macro_rules! storage_test {
             }
         }
     };
+}
+
+/// A compact JWS over `claims` signed with the PKCS#8 key in `key_pem`
+/// (`ES256`, `EdDSA`, `RS256` or `PS256`), as an agency's own JOSE library
+/// would make a client assertion. For tests and tools.
+pub fn sign_jws(
+    alg: &str,
+    key_pem: &str,
+    extra_header: &serde_json::Value,
+    claims: &serde_json::Value,
+) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use ring::signature;
+
+    let mut header = serde_json::json!({"alg": alg, "typ": "JWT"});
+    if let (Some(h), Some(extra)) = (header.as_object_mut(), extra_header.as_object()) {
+        h.extend(extra.clone());
+    }
+    let encode =
+        |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap_or_default());
+    let input = format!("{}.{}", encode(&header), encode(claims));
+    let body: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = STANDARD
+        .decode(body)
+        .unwrap_or_else(|e| panic!("key PEM: {e}"));
+    let rng = ring::rand::SystemRandom::new();
+    let sig: Vec<u8> = match alg {
+        "ES256" => {
+            let key = signature::EcdsaKeyPair::from_pkcs8(
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &der,
+                &rng,
+            )
+            .unwrap_or_else(|e| panic!("P-256 key: {e}"));
+            key.sign(&rng, input.as_bytes())
+                .unwrap_or_else(|e| panic!("sign: {e}"))
+                .as_ref()
+                .to_vec()
+        }
+        "EdDSA" => signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
+            .unwrap_or_else(|e| panic!("Ed25519 key: {e}"))
+            .sign(input.as_bytes())
+            .as_ref()
+            .to_vec(),
+        "RS256" | "PS256" => {
+            let key =
+                signature::RsaKeyPair::from_pkcs8(&der).unwrap_or_else(|e| panic!("RSA key: {e}"));
+            let mut sig = vec![0; key.public().modulus_len()];
+            let padding: &dyn signature::RsaEncoding = if alg == "RS256" {
+                &signature::RSA_PKCS1_SHA256
+            } else {
+                &signature::RSA_PSS_SHA256
+            };
+            key.sign(padding, &rng, input.as_bytes(), &mut sig)
+                .unwrap_or_else(|e| panic!("sign: {e}"));
+            sig
+        }
+        other => panic!("unsupported algorithm {other}"),
+    };
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }

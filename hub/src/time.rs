@@ -37,6 +37,13 @@ impl Clock {
         }
     }
 
+    /// Sets a fixed clock to `at`; the system clock cannot be set.
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Clock::Fixed(now) = self {
+            *now.lock().unwrap_or_else(|p| p.into_inner()) = at;
+        }
+    }
+
     /// Moves a fixed clock forward; the system clock cannot be moved.
     pub fn advance(&self, by: chrono::Duration) {
         if let Clock::Fixed(at) = self {

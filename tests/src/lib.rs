@@ -7,12 +7,15 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The `crossroads` binary: `CROSSROADS_BIN`, or the one cargo built beside
-/// this test (`cargo test --workspace` builds it).
+/// The `crossroads` binary: `CROSSROADS_BIN`, or the one cargo builds beside
+/// this test. It is (re)built once per test process, so a test never runs
+/// a stale binary (`cargo test -p e2e` alone does not build it).
 pub fn crossroads_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("CROSSROADS_BIN") {
         return PathBuf::from(bin);
     }
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_binary);
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
     // target/<profile>/deps/<test> -> target/<profile>/crossroads
     let profile_dir = exe
@@ -26,6 +29,22 @@ pub fn crossroads_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+fn build_binary() {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    let release = exe.components().any(|c| c.as_os_str() == "release");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--quiet", "-p", "hub", "--bin", "crossroads"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    if release {
+        cargo.arg("--release");
+    }
+    let status = cargo
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build crossroads: {e}"));
+    assert!(status.success(), "building crossroads failed");
 }
 
 /// A `crossroads` command with no `CROSSROADS_*` setting inherited, so that

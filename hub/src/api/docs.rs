@@ -3,11 +3,8 @@
 
 use actix_web::HttpResponse;
 use maud::{DOCTYPE, Markup, html};
-use utoipa::OpenApi;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{HttpMethod, RefOr};
-
-use super::ApiDoc;
 
 /// The OpenAPI 3.1 description of this hub.
 #[utoipa::path(
@@ -17,7 +14,7 @@ use super::ApiDoc;
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
 )]
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(super::document())
 }
 
 /// A readable page of the API, made from the same document.
@@ -28,7 +25,7 @@ pub async fn docs_page() -> HttpResponse {
             "Content-Security-Policy",
             "default-src 'none'; style-src 'unsafe-inline'",
         ))
-        .body(render(&ApiDoc::openapi()).into_string())
+        .body(render(&super::document()).into_string())
 }
 
 const METHODS: [(HttpMethod, &str); 8] = [

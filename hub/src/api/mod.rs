@@ -1,7 +1,14 @@
 //! The HTTP API: one resource a folder, one action a file.
 
+pub mod agencies;
+pub mod audit;
+pub mod citizen;
 pub mod docs;
 pub mod health;
+pub mod log;
+pub mod oauth;
+pub mod persons;
+pub mod schemas;
 
 use actix_web::web;
 use utoipa::OpenApi;
@@ -20,9 +27,45 @@ use crate::error::Problem;
     components(schemas(Problem, health::Health, health::Readiness)),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this description")
-    )
+    ),
+    modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
+
+/// The whole OpenAPI document: the core merged with each area's part.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(agencies::AgenciesApi::openapi());
+    doc.merge(audit::AuditApi::openapi());
+    doc.merge(log::LogApi::openapi());
+    doc.merge(oauth::OAuthApi::openapi());
+    doc.merge(persons::PersonsApi::openapi());
+    doc.merge(citizen::CitizenApi::openapi());
+    doc.merge(schemas::SchemasApi::openapi());
+    doc
+}
+
+/// The bearer credentials the API knows.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut operator = Http::new(HttpAuthScheme::Bearer);
+        operator.description =
+            Some("An operator token from `crossroads operator token`.".to_owned());
+        components.add_security_scheme("operator", SecurityScheme::Http(operator));
+        let mut agency = Http::new(HttpAuthScheme::Bearer);
+        agency.bearer_format = Some("JWT".to_owned());
+        agency.description = Some("An access token from `POST /oauth/token`.".to_owned());
+        components.add_security_scheme("agency", SecurityScheme::Http(agency));
+        let mut citizen = Http::new(HttpAuthScheme::Bearer);
+        citizen.bearer_format = Some("JWT".to_owned());
+        citizen.description = Some("A citizen token from `POST /v1/citizen/sign-in`.".to_owned());
+        components.add_security_scheme("citizen", SecurityScheme::Http(citizen));
+    }
+}
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -30,5 +73,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(health::readyz)))
         .service(web::resource("/openapi.json").route(web::get().to(docs::openapi_json)))
-        .service(web::resource("/docs").route(web::get().to(docs::docs_page)));
+        .service(web::resource("/docs").route(web::get().to(docs::docs_page)))
+        .configure(agencies::routes)
+        .configure(audit::routes)
+        .configure(log::routes)
+        .configure(oauth::routes)
+        .configure(persons::routes)
+        .configure(citizen::routes)
+        .configure(schemas::routes);
 }

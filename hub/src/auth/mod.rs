@@ -1,8 +1,12 @@
 //! Who is calling: extractors that authenticate a request before a handler
 //! runs, so that no endpoint can forget to.
 
+pub mod agency;
+pub mod citizen;
 pub mod operator;
 
+pub use agency::AgencyCaller;
+pub use citizen::CitizenCaller;
 pub use operator::OperatorCaller;
 
 /// A bearer token from the `Authorization` header, if there is one.

@@ -1,9 +1,13 @@
 //! Storage: one diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2
 //! pool, embedded migrations. One file per table family.
 
+pub mod agencies;
+pub mod audit;
 pub mod migrations;
 pub mod operators;
+pub mod persons;
 pub mod schema;
+pub mod schemas;
 pub mod settings;
 
 use std::time::Duration;

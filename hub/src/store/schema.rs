@@ -19,3 +19,173 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    /// Agencies: the hub's clients, as consumers, providers and registrars.
+    agencies (id) {
+        id -> Text,
+        name -> Text,
+        sector -> Text,
+        roles -> Text,
+        endpoint_url -> Nullable<Text>,
+        identifier_policy -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The X.509 certificates that bind keys to agencies.
+    agency_certificates (thumbprint) {
+        thumbprint -> Text,
+        agency_id -> Text,
+        pem -> Text,
+        subject -> Text,
+        serial -> Text,
+        key_algorithm -> Text,
+        not_before -> Timestamp,
+        not_after -> Timestamp,
+        added_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Client assertions already used, kept until they expire (replay guard).
+    used_assertions (agency_id, jti) {
+        agency_id -> Text,
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The hub's signing keys (public halves; private keys live in files).
+    hub_keys (kid) {
+        kid -> Text,
+        public_key -> Text,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+        publish_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(agency_certificates -> agencies (agency_id));
+diesel::allow_tables_to_appear_in_same_query!(agencies, agency_certificates);
+
+diesel::table! {
+    /// Published versions of the interoperability schemas.
+    schemas (name, major, minor) {
+        name -> Text,
+        major -> Integer,
+        minor -> Integer,
+        document -> Text,
+        status -> Text,
+        published_at -> Timestamp,
+        published_by -> Text,
+        deprecated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// The audit log's entries, in canonical JSON, with columns for filtering.
+    audit_entries (seq) {
+        seq -> BigInt,
+        entry -> Text,
+        leaf_hash -> Binary,
+        time -> Timestamp,
+        kind -> Text,
+        actor_type -> Text,
+        actor_id -> Text,
+        person -> Nullable<Text>,
+        record_type -> Nullable<Text>,
+        outcome -> Text,
+        exchange_id -> Nullable<Text>,
+        provider -> Nullable<Text>,
+        queue_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// The audit log's stored Merkle hashes, by stored index.
+    audit_hashes (stored_index) {
+        stored_index -> BigInt,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    /// The audit log's signed checkpoints (C2SP signed notes).
+    audit_checkpoints (size) {
+        size -> BigInt,
+        root_hash -> Binary,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Audit entries handed over by hub processes that are not the sequencer.
+    audit_queue (id) {
+        id -> BigInt,
+        entry -> Text,
+        enqueued_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Persons and their common identifiers. Never deleted.
+    persons (common_id) {
+        common_id -> Text,
+        given_names -> Text,
+        family_name -> Text,
+        birth_date -> Date,
+        birth_place -> Nullable<Text>,
+        sex -> Nullable<Text>,
+        match_key -> Text,
+        status -> Text,
+        deceased_on -> Nullable<Date>,
+        replaced_by -> Nullable<Text>,
+        registered_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Each person's pseudonym in each sector, to translate pseudonyms back.
+    sector_pseudonyms (sector, pseudonym) {
+        sector -> Text,
+        pseudonym -> Text,
+        common_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// Citizens' sign-in credentials.
+    citizen_accounts (common_id) {
+        common_id -> Text,
+        activation_digest -> Nullable<Text>,
+        activation_expires_at -> Nullable<Timestamp>,
+        password_hash -> Nullable<Text>,
+        totp_secret -> Nullable<Text>,
+        totp_last_step -> Nullable<BigInt>,
+        failures -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        activated_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Citizens' web sessions; only a digest of the session id is kept.
+    citizen_sessions (id_digest) {
+        id_digest -> Text,
+        common_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}

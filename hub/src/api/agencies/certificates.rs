@@ -1,0 +1,77 @@
+//! `POST /v1/admin/agencies/{id}/certificates` and
+//! `POST /v1/admin/agencies/{id}/certificates/{thumbprint}/revoke`.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::agencies::{self, CertificateView};
+use crate::auth::OperatorCaller;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// A certificate to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCertificate {
+    /// The PEM certificate (and any intermediate).
+    pub pem: String,
+}
+
+/// Adds a certificate to an agency (operators only).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/agencies/{id}/certificates",
+    tag = "agencies",
+    params(("id" = String, Path, description = "Agency identifier")),
+    request_body = NewCertificate,
+    security(("operator" = [])),
+    responses(
+        (status = 201, description = "Added", body = CertificateView),
+        (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn add(
+    _operator: OperatorCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<NewCertificate>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let anchors = state.trust_anchors.clone();
+    let id = id.into_inner();
+    let view = state
+        .db(move |conn| agencies::add_certificate(conn, anchors.as_deref(), &id, &body.pem, now))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Revokes a certificate: tokens obtained with it stop working (operators only).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/agencies/{id}/certificates/{thumbprint}/revoke",
+    tag = "agencies",
+    params(
+        ("id" = String, Path, description = "Agency identifier"),
+        ("thumbprint" = String, Path, description = "x5t#S256 of the certificate")
+    ),
+    security(("operator" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such active certificate", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn revoke(
+    _operator: OperatorCaller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let (id, thumbprint) = path.into_inner();
+    let key = id.clone();
+    state
+        .db(move |conn| agencies::revoke_certificate(conn, &id, &thumbprint, now))
+        .await?;
+    state.verified_tokens.forget_agency(&key);
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,24 @@
+//! `GET /v1/admin/agencies`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::agencies::{self, AgencyView};
+use crate::auth::OperatorCaller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Every agency (operators only).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/agencies",
+    tag = "agencies",
+    security(("operator" = [])),
+    responses((status = 200, description = "Every agency", body = Vec<AgencyView>))
+)]
+pub async fn list(
+    _operator: OperatorCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let all = state.db(agencies::list).await?;
+    Ok(HttpResponse::Ok().json(all))
+}

@@ -1,0 +1,52 @@
+//! `/v1/admin/agencies` (operators) and `/v1/agencies/me` (agencies).
+
+pub mod certificates;
+pub mod list;
+pub mod me;
+pub mod onboard;
+pub mod show;
+pub mod status;
+
+use actix_web::web;
+use utoipa::OpenApi;
+
+/// The agency part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        onboard::onboard, list::list, show::show, status::suspend, status::reactivate,
+        certificates::add, certificates::revoke, me::me
+    ),
+    components(schemas(
+        crate::agencies::NewAgency, crate::agencies::AgencyView, crate::agencies::CertificateView,
+        certificates::NewCertificate, me::Me
+    )),
+    tags((name = "agencies", description = "Onboarding agencies and their certificates"))
+)]
+pub struct AgenciesApi;
+
+/// Registers the agency routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/v1/admin/agencies")
+            .route(web::get().to(list::list))
+            .route(web::post().to(onboard::onboard)),
+    )
+    .service(web::resource("/v1/admin/agencies/{id}").route(web::get().to(show::show)))
+    .service(
+        web::resource("/v1/admin/agencies/{id}/suspend").route(web::post().to(status::suspend)),
+    )
+    .service(
+        web::resource("/v1/admin/agencies/{id}/reactivate")
+            .route(web::post().to(status::reactivate)),
+    )
+    .service(
+        web::resource("/v1/admin/agencies/{id}/certificates")
+            .route(web::post().to(certificates::add)),
+    )
+    .service(
+        web::resource("/v1/admin/agencies/{id}/certificates/{thumbprint}/revoke")
+            .route(web::post().to(certificates::revoke)),
+    )
+    .service(web::resource("/v1/agencies/me").route(web::get().to(me::me)));
+}

@@ -1,0 +1,36 @@
+//! `POST /v1/admin/agencies`: onboard an agency.
+
+use actix_web::{HttpResponse, web};
+
+use crate::agencies::{self, AgencyView, NewAgency};
+use crate::auth::OperatorCaller;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Onboards an agency with its certificates (operators only).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/agencies",
+    tag = "agencies",
+    request_body = NewAgency,
+    security(("operator" = [])),
+    responses(
+        (status = 201, description = "Onboarded", body = AgencyView),
+        (status = 409, description = "Already onboarded", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn onboard(
+    _operator: OperatorCaller,
+    state: web::Data<AppState>,
+    body: web::Json<NewAgency>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let anchors = state.trust_anchors.clone();
+    let view = state
+        .db(move |conn| agencies::onboard(conn, anchors.as_deref(), &body, now))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/admin/agencies/{}", view.id)))
+        .json(view))
+}

@@ -1,0 +1,30 @@
+//! `GET /v1/admin/agencies/{id}`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::agencies::{self, AgencyView};
+use crate::auth::OperatorCaller;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// One agency with its certificates (operators only).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/agencies/{id}",
+    tag = "agencies",
+    params(("id" = String, Path, description = "Agency identifier")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "The agency", body = AgencyView),
+        (status = 404, description = "No such agency", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn show(
+    _operator: OperatorCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let view = state.db(move |conn| agencies::show(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,62 @@
+//! `POST /v1/admin/agencies/{id}/suspend` and `/reactivate`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::agencies::{self, AgencyView};
+use crate::auth::OperatorCaller;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+async fn set(
+    state: web::Data<AppState>,
+    id: String,
+    active: bool,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let key = id.clone();
+    let view = state
+        .db(move |conn| agencies::set_active(conn, &id, active, now))
+        .await?;
+    state.verified_tokens.forget_agency(&key);
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Suspends an agency: its tokens stop working at once (operators only).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/agencies/{id}/suspend",
+    tag = "agencies",
+    params(("id" = String, Path, description = "Agency identifier")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Suspended", body = AgencyView),
+        (status = 404, description = "No such agency", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn suspend(
+    _operator: OperatorCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set(state, id.into_inner(), false).await
+}
+
+/// Reactivates a suspended agency (operators only).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/agencies/{id}/reactivate",
+    tag = "agencies",
+    params(("id" = String, Path, description = "Agency identifier")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Active again", body = AgencyView),
+        (status = 404, description = "No such agency", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn reactivate(
+    _operator: OperatorCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set(state, id.into_inner(), true).await
+}

@@ -1,0 +1,51 @@
+//! `GET /v1/audit/entries/{seq}`.
+
+use actix_web::{HttpResponse, web};
+
+use super::AuditReader;
+use crate::audit_log::EntryProof;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// An audit entry with its inclusion proof against the latest checkpoint
+/// (and that checkpoint). Operators may read every entry; an agency the
+/// entries where it is the actor or the provider.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/entries/{seq}",
+    tag = "audit",
+    params(("seq" = u64, Path, description = "Sequence number")),
+    security(("operator" = []), ("agency" = [])),
+    responses(
+        (status = 200, description = "The entry and its proof", body = EntryProof),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry, or not one the caller may read", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn show(
+    reader: AuditReader,
+    state: web::Data<AppState>,
+    seq: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let seq = seq.into_inner();
+    let log = state.audit.clone();
+    let (row, proof) = state
+        .db(move |conn| log.entry_with_proof(conn, seq))
+        .await?;
+    let allowed = match &reader {
+        AuditReader::Operator(_) => true,
+        AuditReader::Agency(agency) => {
+            let id = agency.agency_id.as_str();
+            (row.actor_type == "agency" && row.actor_id == id)
+                || row.provider.as_deref() == Some(id)
+        }
+    };
+    if !allowed {
+        // Not saying whether the entry exists.
+        return Err(ApiError::NotFound {
+            code: "audit_entry_not_found",
+            detail: format!("no audit entry {seq}"),
+        });
+    }
+    Ok(HttpResponse::Ok().json(proof))
+}

@@ -1,0 +1,51 @@
+//! `GET /v1/citizen/me`.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::CitizenCaller;
+use crate::error::ApiError;
+use crate::persons::{self, PersonView, Viewer};
+use crate::state::AppState;
+use crate::store::persons as store;
+
+/// The signed-in citizen's own record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// The person.
+    pub person: PersonView,
+    /// The common ID in its display form.
+    pub display_id: String,
+    /// Whether sign-in needs a TOTP code.
+    pub totp_enabled: bool,
+}
+
+/// The signed-in citizen: never anyone else.
+#[utoipa::path(
+    get,
+    path = "/v1/citizen/me",
+    tag = "citizen",
+    security(("citizen" = [])),
+    responses((status = 200, description = "The citizen", body = Me))
+)]
+pub async fn me(
+    caller: CitizenCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let pseudonyms = state.pseudonyms.clone();
+    let id = caller.common_id;
+    let me = state
+        .db(move |conn| {
+            let person = persons::show(conn, Viewer::PLAIN, &pseudonyms, id.as_digits())?;
+            let totp_enabled =
+                store::account(conn, id.as_digits())?.is_some_and(|a| a.totp_secret.is_some());
+            Ok(Me {
+                person,
+                display_id: id.to_string(),
+                totp_enabled,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(me))
+}

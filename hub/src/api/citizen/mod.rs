@@ -1,0 +1,30 @@
+//! `/v1/citizen`: activation, sign-in and the citizen's own data.
+
+pub mod activate;
+pub mod me;
+pub mod sign_in;
+pub mod totp;
+
+use actix_web::web;
+use utoipa::OpenApi;
+
+/// The citizen part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(activate::activate, sign_in::sign_in, me::me, totp::offer, totp::confirm),
+    components(schemas(
+        crate::citizens::Activation, crate::citizens::SignIn, crate::citizens::SignedIn,
+        crate::citizens::TotpOffer, crate::citizens::TotpConfirm, me::Me
+    )),
+    tags((name = "citizen", description = "Citizens: activation, sign-in, their own data"))
+)]
+pub struct CitizenApi;
+
+/// Registers the citizen routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/citizen/activate").route(web::post().to(activate::activate)))
+        .service(web::resource("/v1/citizen/sign-in").route(web::post().to(sign_in::sign_in)))
+        .service(web::resource("/v1/citizen/me").route(web::get().to(me::me)))
+        .service(web::resource("/v1/citizen/totp").route(web::post().to(totp::offer)))
+        .service(web::resource("/v1/citizen/totp/confirm").route(web::post().to(totp::confirm)));
+}

@@ -1,0 +1,44 @@
+//! `POST /v1/citizen/sign-in`.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpResponse, web};
+
+use crate::citizens::{self, SESSION_COOKIE, SESSION_MINUTES, SignIn, SignedIn};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Signs a citizen in: a citizen access token in the body, and a web
+/// session in a Secure, HttpOnly, SameSite=Strict cookie. Repeated failures
+/// lock the account for a growing time.
+#[utoipa::path(
+    post,
+    path = "/v1/citizen/sign-in",
+    tag = "citizen",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "Signed in", body = SignedIn),
+        (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "account_locked (see Retry-After)", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn sign_in(
+    state: web::Data<AppState>,
+    body: web::Json<SignIn>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let inner = state.clone();
+    let (signed_in, session) = state
+        .db(move |conn| citizens::sign_in(conn, &inner, &body, now))
+        .await?;
+    let cookie = Cookie::build(SESSION_COOKIE, session)
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::minutes(SESSION_MINUTES))
+        .finish();
+    Ok(HttpResponse::Ok()
+        .cookie(cookie)
+        .insert_header(("Cache-Control", "no-store"))
+        .json(signed_in))
+}

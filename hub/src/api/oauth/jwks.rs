@@ -1,0 +1,28 @@
+//! `GET /.well-known/jwks.json`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The hub's public signing keys (RFC 7517): the current key and retired
+/// keys until every token they signed has expired.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "oauth",
+    responses((status = 200, description = "The JWK set", content_type = "application/json"))
+)]
+pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let keys = state.keys.clone();
+    let ring = state
+        .db(move |conn| {
+            keys.ring(conn, now)
+                .map_err(|e| ApiError::Internal(e.to_string()))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .json(ring.jwks(now)))
+}

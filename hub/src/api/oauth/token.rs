@@ -1,0 +1,41 @@
+//! `POST /oauth/token`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::error::OAuthError;
+use crate::state::AppState;
+use crate::tokens::{self, TokenRequest, TokenResponse};
+
+/// Client credentials with a `private_key_jwt` assertion (RFC 7523) signed by
+/// the key of one of the agency's registered certificates. Errors use the
+/// RFC 6749 shape (`error`, `error_description`).
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "An access token", body = TokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type or invalid_scope"),
+        (status = 401, description = "invalid_client")
+    )
+)]
+pub async fn token(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let request: TokenRequest = serde_urlencoded::from_bytes(&body).map_err(|e| {
+        OAuthError::new(
+            "invalid_request",
+            format!("the body is not a valid form: {e}"),
+        )
+    })?;
+    let now = state.clock.now();
+    let inner = state.clone();
+    let response = state
+        .db(move |conn| Ok(tokens::grant(conn, &inner, &request, now)))
+        .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(response))
+}

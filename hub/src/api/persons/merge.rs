@@ -1,0 +1,47 @@
+//! `POST /v1/persons/{id}/merge`.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::AgencyCaller;
+use crate::error::{ApiError, Problem};
+use crate::persons::{self, PersonView};
+use crate::state::AppState;
+
+/// Which record is the duplicate.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The duplicate's identifier; it will resolve to `{id}` from now on.
+    pub replaced: String,
+}
+
+/// Merges a duplicate into the person at `{id}`, who survives.
+#[utoipa::path(
+    post,
+    path = "/v1/persons/{id}/merge",
+    tag = "persons",
+    params(("id" = String, Path, description = "The surviving person")),
+    request_body = MergeRequest,
+    security(("agency" = [])),
+    responses(
+        (status = 200, description = "Merged; the survivor", body = PersonView),
+        (status = 409, description = "Not allowed from the current statuses", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn merge(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<MergeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = super::registrar(&caller)?;
+    let now = state.clock.now();
+    let pseudonyms = state.pseudonyms.clone();
+    let survivor = id.into_inner();
+    let (_, _, person) = state
+        .db(move |conn| persons::merge(conn, viewer, &pseudonyms, &survivor, &body.replaced, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(person))
+}

@@ -1,0 +1,42 @@
+//! `/v1/persons`: the person registry, for registrar agencies.
+
+pub mod merge;
+pub mod register;
+pub mod show;
+pub mod status;
+
+use actix_web::web;
+use utoipa::OpenApi;
+
+use crate::auth::AgencyCaller;
+use crate::error::ApiError;
+use crate::persons::Viewer;
+
+/// The person registry's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(register::register, show::show, merge::merge, status::status),
+    components(schemas(
+        crate::persons::NewPerson, crate::persons::Registered, crate::persons::PersonView,
+        crate::persons::StatusChange, merge::MergeRequest
+    )),
+    tags((name = "persons", description = "Registering persons and issuing common IDs (registrar agencies)"))
+)]
+pub struct PersonsApi;
+
+/// Registers the person routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/persons").route(web::post().to(register::register)))
+        .service(web::resource("/v1/persons/{id}").route(web::get().to(show::show)))
+        .service(web::resource("/v1/persons/{id}/merge").route(web::post().to(merge::merge)))
+        .service(web::resource("/v1/persons/{id}/status").route(web::post().to(status::status)));
+}
+
+/// The registrar's view, after checking it holds the `registrar` scope.
+pub fn registrar(caller: &AgencyCaller) -> Result<Viewer, ApiError> {
+    caller.require_scope("registrar")?;
+    Ok(Viewer {
+        sector: caller.sector,
+        policy: caller.identifier_policy,
+    })
+}

@@ -1,0 +1,41 @@
+//! `POST /v1/persons`: register a person and issue a common ID.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::AgencyCaller;
+use crate::error::{ApiError, Problem};
+use crate::persons::{self, NewPerson, Registered};
+use crate::state::AppState;
+
+/// Registers a person. A registration whose normalised attributes match a
+/// registered person is refused with 409 `possible_duplicate` naming the
+/// candidate, unless `distinct_from` lists it.
+#[utoipa::path(
+    post,
+    path = "/v1/persons",
+    tag = "persons",
+    request_body = NewPerson,
+    security(("agency" = [])),
+    responses(
+        (status = 201, description = "Registered; the activation code is to be sent by letter", body = Registered),
+        (status = 409, description = "possible_duplicate (with `candidate`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid attributes", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn register(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+    body: web::Json<NewPerson>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = super::registrar(&caller)?;
+    let now = state.clock.now();
+    let pseudonyms = state.pseudonyms.clone();
+    let registrar = caller.agency_id.to_string();
+    let (_id, registered) = state
+        .db(move |conn| persons::register(conn, viewer, &pseudonyms, &registrar, &body, now))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/persons/{}", registered.id)))
+        .insert_header(("Cache-Control", "no-store"))
+        .json(registered))
+}

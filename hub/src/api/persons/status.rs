@@ -1,0 +1,37 @@
+//! `POST /v1/persons/{id}/status`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::AgencyCaller;
+use crate::error::{ApiError, Problem};
+use crate::persons::{self, PersonView, StatusChange};
+use crate::state::AppState;
+
+/// Records a death, an inactive person, or a return to active.
+#[utoipa::path(
+    post,
+    path = "/v1/persons/{id}/status",
+    tag = "persons",
+    params(("id" = String, Path, description = "Common ID or the caller's sector pseudonym")),
+    request_body = StatusChange,
+    security(("agency" = [])),
+    responses(
+        (status = 200, description = "Changed", body = PersonView),
+        (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn status(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<StatusChange>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = super::registrar(&caller)?;
+    let now = state.clock.now();
+    let pseudonyms = state.pseudonyms.clone();
+    let id = id.into_inner();
+    let (_, person) = state
+        .db(move |conn| persons::change_status(conn, viewer, &pseudonyms, &id, &body, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(person))
+}

@@ -1,0 +1,50 @@
+//! `POST /v1/admin/schemas/{name}/{version}/deprecate`: an operator marks a
+//! version deprecated. It stays served and honoured.
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+
+use super::{SchemaVersion, parse_exact};
+use crate::auth::operator::OperatorCaller;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Deprecates a version. Deprecating a deprecated version changes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/schemas/{name}/{version}/deprecate",
+    tag = "schemas",
+    params(
+        ("name" = String, Path, description = "Record type name", example = "person.address"),
+        ("version" = String, Path, description = "`major.minor`", example = "1.0")
+    ),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "The version, deprecated", body = SchemaVersion),
+        (status = 400, description = "Malformed name or version", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such version (`schema_not_found`)", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn deprecate(
+    state: web::Data<AppState>,
+    operator: OperatorCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, version) = path.into_inner();
+    let record_type = parse_exact(&name, &version)?;
+    let registry = Arc::clone(&state.schemas);
+    let now = state.clock.now();
+    let deprecated = record_type.clone();
+    let schemas = state
+        .db(move |conn| registry.deprecate(conn, &deprecated, now))
+        .await?;
+    let (entry, info) = schemas
+        .catalog()
+        .get(&record_type.name, record_type.version)
+        .zip(schemas.info(&record_type))
+        .ok_or_else(|| ApiError::SchemaNotFound(format!("no published version {record_type}")))?;
+    tracing::info!(%record_type, operator = %operator.id, "schema deprecated");
+    Ok(HttpResponse::Ok().json(SchemaVersion::new(entry, info)))
+}

@@ -1,0 +1,522 @@
+//! The hub's audit log: the append path (one sequencer per process, group
+//! commit, PostgreSQL leader election), signed checkpoints, proofs for the
+//! endpoints, and verification of the stored log.
+//!
+//! The domain (entries, hashing, tiles, proofs, notes) is the `audit` crate;
+//! this module stores it and serialises appends.
+
+pub mod cli;
+pub mod remote;
+pub mod sequencer;
+pub mod verify;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use audit::{Actor, Checkpoint, Entry, EntryKind, Hash, LegalBasis, LogSigner, Outcome};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::store::audit::{self as store, DbHashReader, EntryFilter, EntryRow, Page};
+use crate::store::{DbConnection, Pool};
+use crate::time::Clock;
+
+pub use sequencer::Sequencer;
+
+/// An event to append: everything but the sequence number and the time,
+/// which the sequencer assigns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEntry {
+    /// What happened, e.g. `lookup.permitted`.
+    pub kind: EntryKind,
+    /// Who acted.
+    pub actor: Actor,
+    /// With which outcome.
+    pub outcome: Outcome,
+    /// The person concerned (common ID or sector pseudonym).
+    pub person: Option<String>,
+    /// The record type, `name@major.minor`.
+    pub record_type: Option<String>,
+    /// The purpose stated.
+    pub purpose: Option<String>,
+    /// The authorization relied on.
+    pub legal_basis: Option<LegalBasis>,
+    /// The consent relied on.
+    pub consent_id: Option<String>,
+    /// Why it was refused.
+    pub deny_code: Option<String>,
+    /// The exchange.
+    pub exchange_id: Option<String>,
+    /// SHA-256 of the request as sent.
+    pub request_digest: Option<Hash>,
+    /// SHA-256 of the response as returned.
+    pub response_digest: Option<Hash>,
+    /// A JSON object of a few extra non-secret fields (never record content).
+    /// A string `provider` names the providing agency, which may then read
+    /// the entry.
+    pub details: Option<serde_json::Value>,
+}
+
+impl NewEntry {
+    /// An event of `kind` (lowercase dotted words, e.g. `agency.suspended`).
+    pub fn new(kind: &str, actor: Actor, outcome: Outcome) -> Result<Self, ApiError> {
+        let kind =
+            EntryKind::new(kind).map_err(|e| ApiError::Internal(format!("audit entry: {e}")))?;
+        Ok(Self {
+            kind,
+            actor,
+            outcome,
+            person: None,
+            record_type: None,
+            purpose: None,
+            legal_basis: None,
+            consent_id: None,
+            deny_code: None,
+            exchange_id: None,
+            request_digest: None,
+            response_digest: None,
+            details: None,
+        })
+    }
+
+    /// The person concerned.
+    pub fn with_person(mut self, person: impl Into<String>) -> Self {
+        self.person = Some(person.into());
+        self
+    }
+
+    /// The record type.
+    pub fn with_record_type(mut self, record_type: impl Into<String>) -> Self {
+        self.record_type = Some(record_type.into());
+        self
+    }
+
+    /// The purpose.
+    pub fn with_purpose(mut self, purpose: impl Into<String>) -> Self {
+        self.purpose = Some(purpose.into());
+        self
+    }
+
+    /// The authorization (id and version) relied on.
+    pub fn with_legal_basis(mut self, authorization_id: impl Into<String>, version: u32) -> Self {
+        self.legal_basis = Some(LegalBasis {
+            authorization_id: authorization_id.into(),
+            version,
+        });
+        self
+    }
+
+    /// The consent relied on.
+    pub fn with_consent(mut self, consent_id: impl Into<String>) -> Self {
+        self.consent_id = Some(consent_id.into());
+        self
+    }
+
+    /// The deny code of a refusal.
+    pub fn with_deny_code(mut self, code: impl Into<String>) -> Self {
+        self.deny_code = Some(code.into());
+        self
+    }
+
+    /// The exchange.
+    pub fn with_exchange(mut self, exchange_id: impl Into<String>) -> Self {
+        self.exchange_id = Some(exchange_id.into());
+        self
+    }
+
+    /// SHA-256 digests of the request and of the response.
+    pub fn with_digests(mut self, request: Option<Hash>, response: Option<Hash>) -> Self {
+        self.request_digest = request;
+        self.response_digest = response;
+        self
+    }
+
+    /// Extra fields: a JSON object, without record content or secrets.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// Sets `details.provider`: the agency that provided the record.
+    pub fn with_provider(mut self, provider: impl Into<String>) -> Self {
+        let mut details = match self.details.take() {
+            Some(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        details.insert(
+            "provider".to_owned(),
+            serde_json::Value::String(provider.into()),
+        );
+        self.details = Some(serde_json::Value::Object(details));
+        self
+    }
+
+    /// The providing agency named in `details.provider`.
+    pub fn provider(&self) -> Option<&str> {
+        self.details.as_ref()?.get("provider")?.as_str()
+    }
+
+    /// The entry with its sequence number and time.
+    pub fn to_entry(&self, seq: u64, time: DateTime<Utc>) -> Result<Entry, audit::AuditError> {
+        let details = match &self.details {
+            None => None,
+            Some(serde_json::Value::Object(map)) => Some(map.clone()),
+            Some(_) => {
+                return Err(audit::AuditError::InvalidEntry(
+                    "details must be a JSON object".to_owned(),
+                ));
+            }
+        };
+        let mut entry = Entry::new(
+            seq,
+            time,
+            self.kind.clone(),
+            self.actor.clone(),
+            self.outcome,
+        );
+        entry.subject = self.person.clone();
+        entry.record_type = self.record_type.clone();
+        entry.purpose = self.purpose.clone();
+        entry.legal_basis = self.legal_basis.clone();
+        entry.consent_id = self.consent_id.clone();
+        entry.deny_code = self.deny_code.clone();
+        entry.exchange_id = self.exchange_id.clone();
+        entry.request_digest = self.request_digest;
+        entry.response_digest = self.response_digest;
+        entry.details = details;
+        entry.validate()?;
+        Ok(entry)
+    }
+
+    /// The stored row of this event as entry `seq` at `time`.
+    pub(crate) fn to_row(
+        &self,
+        seq: u64,
+        time: DateTime<Utc>,
+        queue_id: Option<i64>,
+    ) -> Result<(EntryRow, Hash), audit::AuditError> {
+        let entry = self.to_entry(seq, time)?;
+        let bytes = entry.canonical_bytes()?;
+        let leaf = audit::leaf_hash(&bytes);
+        let text =
+            String::from_utf8(bytes).map_err(|e| audit::AuditError::InvalidEntry(e.to_string()))?;
+        let row = EntryRow {
+            seq: seq as i64,
+            entry: text,
+            leaf_hash: leaf.0.to_vec(),
+            time: entry.time.get().naive_utc(),
+            kind: entry.kind.as_str().to_owned(),
+            actor_type: enum_text(&entry.actor.actor_type),
+            actor_id: entry.actor.id.clone(),
+            person: entry.subject.clone(),
+            record_type: entry.record_type.clone(),
+            outcome: enum_text(&entry.outcome),
+            exchange_id: entry.exchange_id.clone(),
+            provider: self.provider().map(str::to_owned),
+            queue_id,
+        };
+        Ok((row, leaf))
+    }
+}
+
+/// The serde name of a unit enum variant (`agency`, `permitted`, …).
+fn enum_text<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// A signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    /// Number of entries it covers.
+    pub size: u64,
+    /// The root hash.
+    pub root: Hash,
+    /// The C2SP signed note.
+    pub note: String,
+}
+
+/// An entry with its inclusion proof against a signed checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EntryProof {
+    /// The sequence number (leaf index).
+    pub seq: u64,
+    /// The entry (its canonical JSON is `entry_json`).
+    #[schema(value_type = Object)]
+    pub entry: serde_json::Value,
+    /// The canonical JSON that was hashed, byte for byte.
+    pub entry_json: String,
+    /// The RFC 9162 leaf hash of `entry_json`, base64.
+    pub leaf_hash: String,
+    /// The size of the tree the proof is for (the checkpoint's size).
+    pub tree_size: u64,
+    /// The inclusion proof, base64 hashes from the leaf up.
+    pub inclusion_proof: Vec<String>,
+    /// The signed checkpoint (C2SP note) of `tree_size`.
+    pub checkpoint: String,
+}
+
+/// The signing key, origin and append path of the audit log.
+pub struct AuditLog {
+    shared: Arc<Shared>,
+    pool: Pool,
+    sequencer: Mutex<Option<Sequencer>>,
+}
+
+/// What the sequencer thread shares with the log.
+pub(crate) struct Shared {
+    pub(crate) config: Arc<Config>,
+    pub(crate) clock: Clock,
+    /// The name of a log key made here.
+    origin: String,
+    signer: Mutex<Option<Arc<LogSigner>>>,
+}
+
+impl AuditLog {
+    /// The log of `config` over `pool`; the sequencer starts on first append.
+    pub fn new(config: Arc<Config>, pool: Pool, clock: Clock) -> Self {
+        let origin = config.log_origin();
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                clock,
+                origin,
+                signer: Mutex::new(None),
+            }),
+            pool,
+            sequencer: Mutex::new(None),
+        }
+    }
+
+    /// The origin line of checkpoints: the name of the log key, fixed when
+    /// the key is made (from `log_origin`, or the public URL's host).
+    pub fn origin(&self) -> Result<String, ApiError> {
+        Ok(self.signer()?.name().to_owned())
+    }
+
+    /// Appends an entry; returns its sequence number once it is durable.
+    pub async fn append(&self, entry: NewEntry) -> Result<u64, ApiError> {
+        let rx = self.submit(entry)?;
+        rx.await
+            .map_err(|_| ApiError::Internal("the audit sequencer stopped".to_owned()))?
+    }
+
+    /// [`AuditLog::append`] for blocking contexts (the CLI, blocking tasks);
+    /// never call it on an async executor thread.
+    pub fn append_blocking(&self, entry: NewEntry) -> Result<u64, ApiError> {
+        let rx = self.submit(entry)?;
+        rx.blocking_recv()
+            .map_err(|_| ApiError::Internal("the audit sequencer stopped".to_owned()))?
+    }
+
+    fn submit(
+        &self,
+        entry: NewEntry,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<u64, ApiError>>, ApiError> {
+        // One bad entry must not fail a whole batch: check it first.
+        entry
+            .to_entry(0, self.shared.clock.now())
+            .map_err(|e| ApiError::Internal(format!("audit entry refused: {e}")))?;
+        let mut guard = self
+            .sequencer
+            .lock()
+            .map_err(|_| ApiError::Internal("audit sequencer lock poisoned".to_owned()))?;
+        let sequencer = match guard.as_mut() {
+            Some(s) if s.is_running() => s,
+            _ => guard.insert(Sequencer::start(
+                Arc::clone(&self.shared),
+                self.pool.clone(),
+            )?),
+        };
+        sequencer.submit(entry)
+    }
+
+    /// The log's signer: from `log_signer_key_file`, or from
+    /// `<data_dir>/keys/log.key`, made on first use.
+    pub fn signer(&self) -> Result<Arc<LogSigner>, ApiError> {
+        self.shared.signer()
+    }
+
+    /// The verifier key string (`name+hash+base64key`).
+    pub fn verifier_key(&self) -> Result<String, ApiError> {
+        Ok(self.signer()?.verifier_key().to_string())
+    }
+
+    /// The latest checkpoint covering at least `min_size` entries: the
+    /// stored one, or a new one of the current size.
+    pub fn checkpoint_covering(
+        &self,
+        conn: &mut DbConnection,
+        min_size: u64,
+    ) -> Result<SignedCheckpoint, ApiError> {
+        if let Some(row) = store::latest_checkpoint(conn)?
+            && row.size as u64 >= min_size
+            && let Some(root) = Hash::from_slice(&row.root_hash)
+        {
+            return Ok(SignedCheckpoint {
+                size: row.size as u64,
+                root,
+                note: row.note,
+            });
+        }
+        let size = store::tree_size(conn)?;
+        if size < min_size {
+            return Err(ApiError::NotFound {
+                code: "audit_entry_not_found",
+                detail: format!("the audit log has {size} entries"),
+            });
+        }
+        self.shared.checkpoint(conn, size)
+    }
+
+    /// The latest checkpoint (a new one when none is stored yet).
+    pub fn latest_checkpoint(&self, conn: &mut DbConnection) -> Result<SignedCheckpoint, ApiError> {
+        self.checkpoint_covering(conn, 0)
+    }
+
+    /// Entry `seq` with its inclusion proof against the latest checkpoint,
+    /// and the stored row (to decide who may read it).
+    pub fn entry_with_proof(
+        &self,
+        conn: &mut DbConnection,
+        seq: u64,
+    ) -> Result<(EntryRow, EntryProof), ApiError> {
+        let row = store::entry(conn, seq)?.ok_or_else(|| ApiError::NotFound {
+            code: "audit_entry_not_found",
+            detail: format!("no audit entry {seq}"),
+        })?;
+        let checkpoint = self.checkpoint_covering(conn, seq + 1)?;
+        let proof = prove(conn, &row, &checkpoint)?;
+        Ok((row, proof))
+    }
+
+    /// The entries about `person` that match `filter`, newest first, each
+    /// with its inclusion proof against one checkpoint: for the citizen's
+    /// access log.
+    pub fn entries_for_person(
+        &self,
+        conn: &mut DbConnection,
+        person: &str,
+        filter: &EntryFilter,
+        page: Page,
+    ) -> Result<Vec<EntryProof>, ApiError> {
+        let rows = store::person_entries(conn, person, filter, page)?;
+        let Some(max) = rows.iter().map(|r| r.seq as u64).max() else {
+            return Ok(Vec::new());
+        };
+        let checkpoint = self.checkpoint_covering(conn, max + 1)?;
+        rows.iter().map(|r| prove(conn, r, &checkpoint)).collect()
+    }
+}
+
+fn prove(
+    conn: &mut DbConnection,
+    row: &EntryRow,
+    checkpoint: &SignedCheckpoint,
+) -> Result<EntryProof, ApiError> {
+    let internal = |e: audit::AuditError| ApiError::Internal(format!("audit proof: {e}"));
+    let seq = row.seq as u64;
+    let proof =
+        audit::prove_inclusion(seq, checkpoint.size, &DbHashReader::new(conn)).map_err(internal)?;
+    let leaf = Hash::from_slice(&row.leaf_hash)
+        .ok_or_else(|| ApiError::Internal(format!("audit entry {seq}: bad leaf hash")))?;
+    let entry: serde_json::Value = serde_json::from_str(&row.entry)
+        .map_err(|e| ApiError::Internal(format!("audit entry {seq}: {e}")))?;
+    Ok(EntryProof {
+        seq,
+        entry,
+        entry_json: row.entry.clone(),
+        leaf_hash: leaf.to_base64(),
+        tree_size: checkpoint.size,
+        inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
+        checkpoint: checkpoint.note.clone(),
+    })
+}
+
+impl Shared {
+    pub(crate) fn signer(&self) -> Result<Arc<LogSigner>, ApiError> {
+        let mut guard = self
+            .signer
+            .lock()
+            .map_err(|_| ApiError::Internal("log signer lock poisoned".to_owned()))?;
+        if let Some(signer) = guard.as_ref() {
+            return Ok(Arc::clone(signer));
+        }
+        let path = self.config.log_signer_key_path();
+        let signer = Arc::new(load_or_make_signer(&path, &self.origin)?);
+        *guard = Some(Arc::clone(&signer));
+        Ok(signer)
+    }
+
+    /// Signs and stores the checkpoint of `size` entries.
+    pub(crate) fn checkpoint(
+        &self,
+        conn: &mut DbConnection,
+        size: u64,
+    ) -> Result<SignedCheckpoint, ApiError> {
+        let root = audit::tree_hash(size, &DbHashReader::new(conn))
+            .map_err(|e| ApiError::Internal(format!("audit tree hash: {e}")))?;
+        let signer = self.signer()?;
+        let note = Checkpoint::new(signer.name(), size, root)
+            .map_err(|e| ApiError::Internal(format!("audit checkpoint: {e}")))?
+            .sign(&signer);
+        store::insert_checkpoint(conn, size, &root, &note, self.clock.now())?;
+        Ok(SignedCheckpoint { size, root, note })
+    }
+}
+
+/// Reads the signer key string at `path`, or makes a new key named `name`
+/// and writes it there (mode 0600).
+pub fn load_or_make_signer(path: &Path, name: &str) -> Result<LogSigner, ApiError> {
+    let file_error =
+        |e: std::io::Error| ApiError::Internal(format!("log signer key {}: {e}", path.display()));
+    let parse = |text: &str| {
+        LogSigner::from_signer_key(text.trim())
+            .map_err(|e| ApiError::Internal(format!("log signer key {}: {e}", path.display())))
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => return parse(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(file_error(e)),
+    }
+    let signer = LogSigner::generate(name)
+        .map_err(|e| ApiError::Internal(format!("log signer key: {e}")))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(file_error)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(format!("{}\n", signer.signer_key_string()).as_bytes())
+                .map_err(file_error)?;
+            file.sync_all().map_err(file_error)?;
+            tracing::info!(key = %signer.verifier_key(), "audit log key made");
+            Ok(signer)
+        }
+        // Another process made it first: use that one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            parse(&std::fs::read_to_string(path).map_err(file_error)?)
+        }
+        Err(e) => Err(file_error(e)),
+    }
+}
+
+/// Base64 of a list of hashes.
+pub fn base64_hashes(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(|h| STANDARD.encode(h.0)).collect()
+}

@@ -1,0 +1,131 @@
+//! `crossroads agency …`: onboard and manage agencies from the command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::agencies::{self, NewAgency};
+use crate::state::AppState;
+
+/// Agency subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AgencyCommand {
+    /// Onboard an agency with one or more PEM certificates.
+    Add {
+        /// Identifier, e.g. BE-0123456789.
+        #[arg(long)]
+        id: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Sector: civil, social, tax, health, employment, education, justice, other.
+        #[arg(long)]
+        sector: String,
+        /// Roles, comma-separated: consumer, provider, registrar.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// For providers: the base URL the hub calls.
+        #[arg(long)]
+        endpoint_url: Option<String>,
+        /// common_id or sector_pseudonym.
+        #[arg(long, default_value = "common_id")]
+        identifier_policy: String,
+        /// PEM certificate file(s).
+        #[arg(long = "cert", required = true)]
+        certs: Vec<PathBuf>,
+    },
+    /// List agencies.
+    List,
+    /// Suspend an agency: its tokens stop working.
+    Suspend {
+        /// Identifier.
+        id: String,
+    },
+    /// Reactivate a suspended agency.
+    Reactivate {
+        /// Identifier.
+        id: String,
+    },
+    /// Add a certificate to an agency (rotation).
+    CertAdd {
+        /// Identifier.
+        id: String,
+        /// PEM certificate file.
+        cert: PathBuf,
+    },
+    /// Revoke an agency certificate by its x5t#S256 thumbprint.
+    CertRevoke {
+        /// Identifier.
+        id: String,
+        /// Thumbprint.
+        thumbprint: String,
+    },
+}
+
+fn read(path: &PathBuf) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Runs an agency subcommand against the database of `state`.
+pub fn run(command: AgencyCommand, state: &AppState) -> anyhow::Result<()> {
+    let mut conn = state.pool.get()?;
+    let now = state.clock.now();
+    let anchors = state.trust_anchors.as_deref();
+    match command {
+        AgencyCommand::Add {
+            id,
+            name,
+            sector,
+            roles,
+            endpoint_url,
+            identifier_policy,
+            certs,
+        } => {
+            let certificates = certs.iter().map(read).collect::<anyhow::Result<Vec<_>>>()?;
+            let input = NewAgency {
+                id,
+                name,
+                sector,
+                roles,
+                endpoint_url,
+                identifier_policy,
+                certificates,
+            };
+            let view = agencies::onboard(&mut conn, anchors, &input, now)?;
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        }
+        AgencyCommand::List => {
+            for a in agencies::list(&mut conn)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    a.id,
+                    a.status,
+                    a.sector,
+                    a.roles.join(","),
+                    a.name
+                );
+            }
+        }
+        AgencyCommand::Suspend { id } => {
+            let view = agencies::set_active(&mut conn, &id, false, now)?;
+            println!("{} {}", view.id, view.status);
+        }
+        AgencyCommand::Reactivate { id } => {
+            let view = agencies::set_active(&mut conn, &id, true, now)?;
+            println!("{} {}", view.id, view.status);
+        }
+        AgencyCommand::CertAdd { id, cert } => {
+            let view = agencies::add_certificate(&mut conn, anchors, &id, &read(&cert)?, now)?;
+            println!(
+                "{}\t{}\t{}",
+                view.thumbprint, view.key_algorithm, view.subject
+            );
+        }
+        AgencyCommand::CertRevoke { id, thumbprint } => {
+            agencies::revoke_certificate(&mut conn, &id, &thumbprint, now)?;
+            println!("revoked {thumbprint}");
+        }
+    }
+    Ok(())
+}

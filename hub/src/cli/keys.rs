@@ -1,0 +1,49 @@
+//! `crossroads keys …`: the hub's signing keys.
+
+use clap::Subcommand;
+
+use crate::keys;
+use crate::state::AppState;
+use crate::store::agencies as store;
+use crate::time::from_db;
+
+/// Key subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new signing key; the old ones stay published until every token
+    /// they signed has expired.
+    Rotate,
+    /// List the hub's keys.
+    List,
+}
+
+/// Runs a key subcommand against the database of `state`.
+pub fn run(command: KeysCommand, state: &AppState) -> anyhow::Result<()> {
+    let mut conn = state.pool.get()?;
+    let now = state.clock.now();
+    match command {
+        KeysCommand::Rotate => {
+            // Make sure a first key exists, so that rotation retires it.
+            keys::load(&mut conn, &state.config, now)?;
+            let kid = keys::rotate(&mut conn, &state.config, now)?;
+            println!("{kid}");
+        }
+        KeysCommand::List => {
+            for row in store::hub_keys(&mut conn)? {
+                let status = match (row.retired_at, row.publish_until) {
+                    (None, _) => "current".to_owned(),
+                    (Some(_), Some(until)) if from_db(until) >= now => {
+                        format!("retired, published until {}", from_db(until).to_rfc3339())
+                    }
+                    _ => "retired".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{status}",
+                    row.kid,
+                    from_db(row.created_at).to_rfc3339()
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Subcommands of the `crossroads` command line that live in the library, so
+//! that they can be tested.
+
+pub mod agency;
+pub mod keys;
+pub mod schema;

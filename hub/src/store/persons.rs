@@ -1,0 +1,215 @@
+//! The person tables: persons, their sector pseudonyms, citizen accounts.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::schema::{citizen_accounts, persons, sector_pseudonyms};
+use super::{DbConnection, StoreError};
+
+/// A person as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = persons)]
+pub struct PersonRow {
+    /// The common identifier, 11 digits.
+    pub common_id: String,
+    /// Given names as registered.
+    pub given_names: String,
+    /// Family name as registered.
+    pub family_name: String,
+    /// Date of birth.
+    pub birth_date: NaiveDate,
+    /// Place of birth.
+    pub birth_place: Option<String>,
+    /// `female`, `male`, `other`…
+    pub sex: Option<String>,
+    /// Normalised attributes, for finding duplicates.
+    pub match_key: String,
+    /// `active`, `deceased`, `inactive` or `replaced`.
+    pub status: String,
+    /// Date of death, for `deceased`.
+    pub deceased_on: Option<NaiveDate>,
+    /// The survivor, for `replaced`.
+    pub replaced_by: Option<String>,
+    /// The registrar agency.
+    pub registered_by: String,
+    /// When registered.
+    pub created_at: NaiveDateTime,
+    /// When last changed.
+    pub updated_at: NaiveDateTime,
+}
+
+/// Inserts a person; `Ok(false)` if the identifier is taken.
+pub fn insert(conn: &mut DbConnection, row: &PersonRow) -> Result<bool, StoreError> {
+    match diesel::insert_into(persons::table)
+        .values(row)
+        .execute(conn)
+    {
+        Ok(_) => Ok(true),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One person by common identifier.
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<PersonRow>, StoreError> {
+    Ok(persons::table
+        .find(id)
+        .select(PersonRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Persons whose normalised attributes match, not replaced.
+pub fn by_match_key(conn: &mut DbConnection, key: &str) -> Result<Vec<PersonRow>, StoreError> {
+    Ok(persons::table
+        .filter(persons::match_key.eq(key))
+        .filter(persons::status.ne("replaced"))
+        .order(persons::created_at.asc())
+        .select(PersonRow::as_select())
+        .load(conn)?)
+}
+
+/// Writes a person's status columns.
+pub fn update_status(conn: &mut DbConnection, row: &PersonRow) -> Result<(), StoreError> {
+    diesel::update(persons::table.find(&row.common_id))
+        .set((
+            persons::status.eq(&row.status),
+            persons::deceased_on.eq(row.deceased_on),
+            persons::replaced_by.eq(&row.replaced_by),
+            persons::updated_at.eq(row.updated_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores a person's pseudonym in a sector.
+pub fn insert_pseudonym(
+    conn: &mut DbConnection,
+    sector: &str,
+    pseudonym: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    diesel::insert_into(sector_pseudonyms::table)
+        .values((
+            sector_pseudonyms::sector.eq(sector),
+            sector_pseudonyms::pseudonym.eq(pseudonym),
+            sector_pseudonyms::common_id.eq(id),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The person behind a sector pseudonym.
+pub fn by_pseudonym(
+    conn: &mut DbConnection,
+    sector: &str,
+    pseudonym: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(sector_pseudonyms::table
+        .filter(sector_pseudonyms::sector.eq(sector))
+        .filter(sector_pseudonyms::pseudonym.eq(pseudonym))
+        .select(sector_pseudonyms::common_id)
+        .first(conn)
+        .optional()?)
+}
+
+/// A citizen account as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = citizen_accounts, treat_none_as_null = true)]
+pub struct AccountRow {
+    /// Whose account.
+    pub common_id: String,
+    /// SHA-256 of the pending activation code (cleared once used).
+    pub activation_digest: Option<String>,
+    /// When the activation code expires.
+    pub activation_expires_at: Option<NaiveDateTime>,
+    /// Argon2id PHC string.
+    pub password_hash: Option<String>,
+    /// Base32 TOTP secret, when the citizen enrolled one.
+    pub totp_secret: Option<String>,
+    /// The last TOTP time step accepted (no code works twice).
+    pub totp_last_step: Option<i64>,
+    /// Consecutive failed attempts.
+    pub failures: i32,
+    /// The end of the current lock.
+    pub locked_until: Option<NaiveDateTime>,
+    /// When the account was activated.
+    pub activated_at: Option<NaiveDateTime>,
+    /// When made.
+    pub created_at: NaiveDateTime,
+    /// When last changed.
+    pub updated_at: NaiveDateTime,
+}
+
+/// Inserts an account.
+pub fn insert_account(conn: &mut DbConnection, row: &AccountRow) -> Result<(), StoreError> {
+    diesel::insert_into(citizen_accounts::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// One account.
+pub fn account(conn: &mut DbConnection, id: &str) -> Result<Option<AccountRow>, StoreError> {
+    Ok(citizen_accounts::table
+        .find(id)
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Writes an account back.
+pub fn save_account(conn: &mut DbConnection, row: &AccountRow) -> Result<(), StoreError> {
+    diesel::update(citizen_accounts::table.find(&row.common_id))
+        .set(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A citizen's web session as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::citizen_sessions)]
+pub struct SessionRow {
+    /// SHA-256 of the session cookie's value, hex.
+    pub id_digest: String,
+    /// Whose session.
+    pub common_id: String,
+    /// The token forms must carry (CSRF).
+    pub csrf_token: String,
+    /// When signed in.
+    pub created_at: NaiveDateTime,
+    /// When it ends.
+    pub expires_at: NaiveDateTime,
+}
+
+/// Stores a session.
+pub fn insert_session(conn: &mut DbConnection, row: &SessionRow) -> Result<(), StoreError> {
+    use super::schema::citizen_sessions;
+    diesel::insert_into(citizen_sessions::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A session that has not expired at `now`.
+pub fn session(
+    conn: &mut DbConnection,
+    id_digest: &str,
+    now: NaiveDateTime,
+) -> Result<Option<SessionRow>, StoreError> {
+    use super::schema::citizen_sessions;
+    Ok(citizen_sessions::table
+        .find(id_digest)
+        .filter(citizen_sessions::expires_at.gt(now))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Ends a session.
+pub fn delete_session(conn: &mut DbConnection, id_digest: &str) -> Result<(), StoreError> {
+    use super::schema::citizen_sessions;
+    diesel::delete(citizen_sessions::table.find(id_digest)).execute(conn)?;
+    Ok(())
+}

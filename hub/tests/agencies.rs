@@ -1,0 +1,412 @@
+//! Agencies, certificates, and the OAuth client-credentials flow with
+//! `private_key_jwt`, on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+
+use actix_web::test as web;
+use common::*;
+use hub::storage_test;
+use hub::testing::TestApp;
+use serde_json::{Value, json};
+
+fn onboard_request(token: &str, certs: &[&str]) -> web::TestRequest {
+    web::TestRequest::post()
+        .uri("/v1/admin/agencies")
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .set_json(json!({
+            "id": AGENCY,
+            "name": "Example Agency",
+            "sector": "social",
+            "roles": ["consumer", "registrar"],
+            "identifier_policy": "common_id",
+            "certificates": certs.iter().map(|c| fixture(c)).collect::<Vec<_>>(),
+        }))
+}
+
+async fn onboard(app: &TestApp, certs: &[&str]) -> String {
+    let op = operator_token(app);
+    let (status, _, body) = call(app, onboard_request(&op, certs)).await;
+    assert_eq!(status, 201, "{body}");
+    op
+}
+
+async fn token(app: &TestApp, assertion: &str) -> (u16, Value) {
+    let req = web::TestRequest::post()
+        .uri("/oauth/token")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(token_form(assertion));
+    let (status, _, body) = call(app, req).await;
+    (status, body)
+}
+
+fn aud(app: &TestApp) -> String {
+    format!("{}/oauth/token", app.state.config.public_base())
+}
+
+async fn me(app: &TestApp, access_token: &str) -> (u16, Value) {
+    let req = web::TestRequest::get()
+        .uri("/v1/agencies/me")
+        .insert_header(("authorization", format!("Bearer {access_token}")));
+    let (status, _, body) = call(app, req).await;
+    (status, body)
+}
+
+storage_test!(
+    certificates_are_checked_one_by_one,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let op = operator_token(&app);
+        let cases = [
+            ("agency-expired.pem", "certificate_expired"),
+            ("agency-not-yet-valid.pem", "certificate_not_yet_valid"),
+            ("agency-unknown-ca.pem", "untrusted_issuer"),
+            ("agency-wrong-id.pem", "agency_mismatch"),
+            ("agency-no-digital-signature.pem", "key_usage"),
+            ("malformed.pem", "malformed_certificate"),
+        ];
+        for (file, code) in cases {
+            let (status, headers, body) = call(&app, onboard_request(&op, &[file])).await;
+            assert_eq!(status, 422, "{file}: {body}");
+            assert_eq!(body["code"], code, "{file}: {body}");
+            assert_eq!(
+                headers.get("content-type").unwrap(),
+                "application/problem+json"
+            );
+        }
+        for file in [
+            "agency-p256.pem",
+            "agency-ed25519.pem",
+            "agency-rsa2048.pem",
+        ] {
+            let (status, _, body) = call(&app, onboard_request(&op, &[file])).await;
+            assert_eq!(status, 201, "{file}: {body}");
+            assert_eq!(body["certificates"][0]["status"], "active");
+            // Start over for the next key type.
+            let thumb = body["certificates"][0]["thumbprint"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(
+                thumb,
+                fixture(&file.replace(".pem", ".x5t-s256.txt")).trim()
+            );
+            let mut conn = app.conn();
+            use diesel::prelude::*;
+            diesel::sql_query("DELETE FROM agency_certificates")
+                .execute(&mut *conn)
+                .unwrap();
+            diesel::sql_query("DELETE FROM agencies")
+                .execute(&mut *conn)
+                .unwrap();
+        }
+        // Without an operator token nothing happens.
+        let (status, _, body) =
+            call(&app, onboard_request("crop_nope", &["agency-p256.pem"])).await;
+        assert_eq!(status, 401, "{body}");
+    }
+);
+
+storage_test!(
+    client_credentials_with_each_key_type,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        onboard(
+            &app,
+            &[
+                "agency-p256.pem",
+                "agency-ed25519.pem",
+                "agency-rsa2048.pem",
+            ],
+        )
+        .await;
+        let now = app.clock.now().timestamp();
+        for (i, (alg, key)) in [
+            ("ES256", "agency-p256.key.pem"),
+            ("EdDSA", "agency-ed25519.key.pem"),
+            ("RS256", "agency-rsa2048.key.pem"),
+            ("PS256", "agency-rsa2048.key.pem"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let claims = assertion_claims(AGENCY, &aud(&app), now, &format!("jti-{i}"));
+            let assertion = sign(alg, &fixture(key), json!({}), &claims);
+            let (status, body) = token(&app, &assertion).await;
+            assert_eq!(status, 200, "{alg}: {body}");
+            assert_eq!(body["token_type"], "Bearer");
+            assert!(body["expires_in"].as_i64().unwrap() <= 900);
+            assert_eq!(body["scope"], "consumer registrar");
+            let (status, who) = me(&app, body["access_token"].as_str().unwrap()).await;
+            assert_eq!(status, 200, "{who}");
+            assert_eq!(who["agency_id"], AGENCY);
+        }
+    }
+);
+
+storage_test!(
+    bad_assertions_are_refused,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let op = onboard(&app, &["agency-p256.pem"]).await;
+        let key = fixture("agency-p256.key.pem");
+        let now = app.clock.now().timestamp();
+        let good = sign(
+            "ES256",
+            &key,
+            json!({}),
+            &assertion_claims(AGENCY, &aud(&app), now, "once"),
+        );
+        let (status, body) = token(&app, &good).await;
+        assert_eq!(status, 200, "{body}");
+        let access = body["access_token"].as_str().unwrap().to_owned();
+
+        // A replayed jti.
+        let (status, body) = token(&app, &good).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{body}"
+        );
+
+        // The wrong audience.
+        let wrong_aud = sign(
+            "ES256",
+            &key,
+            json!({}),
+            &assertion_claims(AGENCY, "https://elsewhere", now, "a1"),
+        );
+        let (status, body) = token(&app, &wrong_aud).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{body}"
+        );
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("wrong_audience"),
+            "{body}"
+        );
+
+        // An expired assertion.
+        let old = assertion_claims(AGENCY, &aud(&app), now - 3600, "a2");
+        let (status, body) = token(&app, &sign("ES256", &key, json!({}), &old)).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("token_expired"),
+            "{body}"
+        );
+
+        // alg none, and HS256 keyed with the certificate's public key.
+        let claims = assertion_claims(AGENCY, &aud(&app), now, "a3");
+        let none = format!(
+            "{}.{}.",
+            base64_url(&json!({"alg": "none", "typ": "JWT"})),
+            base64_url(&claims)
+        );
+        let (status, body) = token(&app, &none).await;
+        assert_eq!(status, 401, "{body}");
+        let input = format!(
+            "{}.{}",
+            base64_url(&json!({"alg": "HS256"})),
+            base64_url(&claims)
+        );
+        let cert = fixture("agency-p256.pem");
+        let mac = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, cert.as_bytes()),
+            input.as_bytes(),
+        );
+        let hs = format!("{input}.{}", base64_url_bytes(mac.as_ref()));
+        let (status, body) = token(&app, &hs).await;
+        assert_eq!(status, 401, "{body}");
+
+        // Wrong grant type, and no assertion at all.
+        let req = web::TestRequest::post()
+            .uri("/oauth/token")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload("grant_type=password&username=x");
+        let (status, _, body) = call(&app, req).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("unsupported_grant_type"))
+        );
+
+        // Access tokens: tampered, alg none, and a garbage bearer.
+        let mut parts: Vec<String> = access.split('.').map(str::to_owned).collect();
+        let mut payload: Value = serde_json::from_slice(&base64_decode(&parts[1])).unwrap();
+        payload["sub"] = json!("BE-9999999999");
+        parts[1] = base64_url(&payload);
+        let (status, body) = me(&app, &parts.join(".")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("bad_signature")),
+            "{body}"
+        );
+        let none_access = format!("{}.{}.", base64_url(&json!({"alg": "none"})), parts[1]);
+        let (status, _) = me(&app, &none_access).await;
+        assert_eq!(status, 401);
+        let (status, _) = me(&app, "garbage").await;
+        assert_eq!(status, 401);
+
+        // Revoking the certificate ends the token, and no new one can be had.
+        let thumb = fixture("agency-p256.x5t-s256.txt").trim().to_owned();
+        let req = web::TestRequest::post()
+            .uri(&format!(
+                "/v1/admin/agencies/{AGENCY}/certificates/{thumb}/revoke"
+            ))
+            .insert_header(("authorization", format!("Bearer {op}")));
+        let (status, _, body) = call(&app, req).await;
+        assert_eq!(status, 204, "{body}");
+        let (status, body) = me(&app, &access).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("certificate_revoked")),
+            "{body}"
+        );
+        let fresh = sign(
+            "ES256",
+            &key,
+            json!({}),
+            &assertion_claims(AGENCY, &aud(&app), now, "a4"),
+        );
+        let (status, body) = token(&app, &fresh).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{body}"
+        );
+    }
+);
+
+storage_test!(
+    suspension_stops_tokens,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let op = onboard(&app, &["agency-ed25519.pem"]).await;
+        let key = fixture("agency-ed25519.key.pem");
+        let now = app.clock.now().timestamp();
+        let (status, body) = token(
+            &app,
+            &sign(
+                "EdDSA",
+                &key,
+                json!({}),
+                &assertion_claims(AGENCY, &aud(&app), now, "s1"),
+            ),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(me(&app, &access).await.0, 200);
+
+        let suspend = web::TestRequest::post()
+            .uri(&format!("/v1/admin/agencies/{AGENCY}/suspend"))
+            .insert_header(("authorization", format!("Bearer {op}")));
+        let (status, _, body) = call(&app, suspend).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("suspended")));
+        let (status, body) = me(&app, &access).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("agency_suspended")),
+            "{body}"
+        );
+        let (status, body) = token(
+            &app,
+            &sign(
+                "EdDSA",
+                &key,
+                json!({}),
+                &assertion_claims(AGENCY, &aud(&app), now, "s2"),
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{body}"
+        );
+
+        let reactivate = web::TestRequest::post()
+            .uri(&format!("/v1/admin/agencies/{AGENCY}/reactivate"))
+            .insert_header(("authorization", format!("Bearer {op}")));
+        assert_eq!(call(&app, reactivate).await.0, 200);
+        assert_eq!(me(&app, &access).await.0, 200);
+
+        // Tokens expire.
+        app.clock.advance(chrono::Duration::seconds(
+            i64::from(app.state.config.access_token_ttl_secs) + 60,
+        ));
+        let (status, body) = me(&app, &access).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("token_expired")),
+            "{body}"
+        );
+    }
+);
+
+storage_test!(
+    jwks_and_metadata,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let (status, _, jwks) =
+            call(&app, web::TestRequest::get().uri("/.well-known/jwks.json")).await;
+        assert_eq!(status, 200);
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0]["kty"], "OKP");
+        assert_eq!(keys[0]["crv"], "Ed25519");
+        assert_eq!(keys[0]["alg"], "EdDSA");
+        let (status, _, meta) = call(
+            &app,
+            web::TestRequest::get().uri("/.well-known/oauth-authorization-server"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(meta["issuer"], app.state.config.public_base());
+        assert_eq!(
+            meta["token_endpoint_auth_methods_supported"][0],
+            "private_key_jwt"
+        );
+
+        // Rotation: the new key signs, the old one stays published.
+        let old_kid = keys[0]["kid"].as_str().unwrap().to_owned();
+        let new_kid =
+            hub::keys::rotate(&mut app.conn(), &app.state.config, app.clock.now()).unwrap();
+        app.state.keys.invalidate();
+        let (_, _, jwks) = call(&app, web::TestRequest::get().uri("/.well-known/jwks.json")).await;
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids, vec![new_kid.as_str(), old_kid.as_str()]);
+        // Once every token the old key signed has expired, it is gone.
+        app.clock.advance(chrono::Duration::seconds(3600));
+        app.state.keys.invalidate();
+        let (_, _, jwks) = call(&app, web::TestRequest::get().uri("/.well-known/jwks.json")).await;
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    }
+);
+
+fn base64_url(v: &Value) -> String {
+    base64_url_bytes(&serde_json::to_vec(v).unwrap())
+}
+
+fn base64_url_bytes(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
+}

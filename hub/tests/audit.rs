@@ -1,0 +1,319 @@
+//! The audit log on both backends: the append path, append-only tables,
+//! tamper detection, checkpoints and proofs through the public endpoints.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+use actix_web::http::StatusCode;
+use actix_web::test as web;
+use audit::{Actor, ActorType, Checkpoint, Hash, Outcome};
+use diesel::RunQueryDsl;
+use diesel::connection::SimpleConnection;
+use hub::audit_log::NewEntry;
+use hub::audit_log::verify::{Verdict, verify_stored};
+use hub::storage_test;
+use hub::store::DbConnection;
+use hub::store::audit as store;
+use hub::testing::TestApp;
+
+fn lookup(i: usize) -> NewEntry {
+    NewEntry::new(
+        "lookup.permitted",
+        Actor::new(ActorType::Agency, "agency-a"),
+        Outcome::Permitted,
+    )
+    .unwrap()
+    .with_person(format!("person-{}", i % 3))
+    .with_record_type("income@1.0")
+    .with_purpose("benefit-eligibility")
+    .with_legal_basis("auth-7", 2)
+    .with_exchange(format!("ex-{i}"))
+    .with_digests(
+        Some(audit::sha256(b"request")),
+        Some(audit::sha256(b"response")),
+    )
+    .with_provider("agency-b")
+}
+
+async fn append_n(app: &TestApp, n: usize) -> Vec<u64> {
+    let futures = (0..n).map(|i| app.state.audit.append(lookup(i)));
+    futures_util::future::join_all(futures)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn verdict(app: &TestApp) -> Verdict {
+    let key = app.state.audit.signer().unwrap().verifier_key();
+    verify_stored(&app.state.pool, &key, key.name()).unwrap()
+}
+
+async fn call(
+    app: &TestApp,
+    req: web::TestRequest,
+) -> (StatusCode, actix_web::http::header::HeaderMap, Vec<u8>) {
+    let service = web::init_service(hub::http::app(app.state.clone())).await;
+    let res = web::call_service(&service, req.to_request()).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = web::read_body(res).await.to_vec();
+    (status, headers, body)
+}
+
+storage_test!(
+    concurrent_appends_get_consecutive_numbers,
+    |app: TestApp| async move {
+        let mut seqs = append_n(&app, 50).await;
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..50).collect::<Vec<u64>>());
+        let more = append_n(&app, 20).await;
+        assert!(more.iter().all(|s| (50..70).contains(s)));
+        let blocking = {
+            let state = app.state.clone();
+            actix_web::web::block(move || state.audit.append_blocking(lookup(99)))
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(blocking, 70);
+        assert_eq!(store::tree_size(&mut app.conn()).unwrap(), 71);
+        match verdict(&app) {
+            Verdict::Verified { size, .. } => assert_eq!(size, 71),
+            other => panic!("{other:?}"),
+        }
+    }
+);
+
+storage_test!(appended_entries_are_durable, |app: TestApp| async move {
+    append_n(&app, 5).await;
+    // A new pool (new connections) sees them: they were committed.
+    let pool = app.db.pool();
+    let mut conn = pool.get().unwrap();
+    assert_eq!(store::tree_size(&mut conn).unwrap(), 5);
+    let row = store::entry(&mut conn, 4).unwrap().unwrap();
+    let entry = audit::Entry::from_canonical_bytes(row.entry.as_bytes()).unwrap();
+    assert_eq!(entry.seq, 4);
+    assert_eq!(
+        audit::leaf_hash(row.entry.as_bytes()).0.to_vec(),
+        row.leaf_hash
+    );
+    assert_eq!(row.provider.as_deref(), Some("agency-b"));
+});
+
+storage_test!(
+    the_database_refuses_updates_and_deletes,
+    |app: TestApp| async move {
+        append_n(&app, 3).await;
+        let mut conn = app.conn();
+        app.state.audit.latest_checkpoint(&mut conn).unwrap();
+        for statement in [
+            "UPDATE audit_entries SET kind = 'lookup.denied' WHERE seq = 1",
+            "DELETE FROM audit_entries WHERE seq = 2",
+            "DELETE FROM audit_entries",
+            "UPDATE audit_hashes SET hash = hash WHERE stored_index = 0",
+            "DELETE FROM audit_hashes",
+            "UPDATE audit_checkpoints SET note = 'forged'",
+            "DELETE FROM audit_checkpoints",
+        ] {
+            let err = diesel::sql_query(statement)
+                .execute(&mut *conn)
+                .expect_err(statement);
+            assert!(
+                err.to_string().contains("append-only"),
+                "{statement}: {err}"
+            );
+        }
+        if matches!(&*conn, DbConnection::Postgres(_)) {
+            assert!(conn.batch_execute("TRUNCATE audit_entries").is_err());
+        }
+        assert_eq!(store::tree_size(&mut conn).unwrap(), 3);
+    }
+);
+
+storage_test!(verify_names_the_altered_entry, |app: TestApp| async move {
+    append_n(&app, 40).await;
+    {
+        let mut conn = app.conn();
+        app.state.audit.latest_checkpoint(&mut conn).unwrap();
+    }
+    assert!(matches!(
+        verdict(&app),
+        Verdict::Verified {
+            size: 40,
+            checkpoints: 1,
+            ..
+        }
+    ));
+    let mut conn = app.conn();
+    let untrigger = match &*conn {
+        DbConnection::Sqlite(_) => "DROP TRIGGER audit_entries_no_update;",
+        DbConnection::Postgres(_) => "DROP TRIGGER audit_entries_append_only ON audit_entries;",
+    };
+    conn.batch_execute(untrigger).unwrap();
+    // One byte: agency-a -> agency-c in entry 17.
+    let n = diesel::sql_query(
+        "UPDATE audit_entries SET entry = replace(entry, 'agency-a', 'agency-c') WHERE seq = 17",
+    )
+    .execute(&mut *conn)
+    .unwrap();
+    assert_eq!(n, 1);
+    drop(conn);
+    match verdict(&app) {
+        Verdict::Mismatch { first_bad_seq, .. } => assert_eq!(first_bad_seq, 17),
+        other => panic!("tampering not found: {other:?}"),
+    }
+});
+
+storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
+    append_n(&app, 5).await;
+    let (status, _, key) = call(&app, web::TestRequest::get().uri("/log/verifier-key")).await;
+    assert_eq!(status, StatusCode::OK);
+    let key = String::from_utf8(key).unwrap().trim().to_owned();
+
+    // Entries are not public.
+    let (status, _, _) = call(&app, web::TestRequest::get().uri("/v1/audit/entries/4")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let token = {
+        let mut conn = app.conn();
+        hub::auth::operator::issue(&mut conn, "Auditor", app.clock.now())
+            .unwrap()
+            .token
+    };
+    let get_entry = |seq: u64| {
+        web::TestRequest::get()
+            .uri(&format!("/v1/audit/entries/{seq}"))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+    };
+    let (status, _, body) = call(&app, get_entry(4)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let first: hub::audit_log::EntryProof = serde_json::from_slice(&body).unwrap();
+    let cp1 = Checkpoint::parse_and_verify(&first.checkpoint, &key).unwrap();
+    assert_eq!(cp1.size, 5);
+    assert_eq!(cp1.origin, app.state.audit.origin().unwrap());
+    let proof: Vec<Hash> = first
+        .inclusion_proof
+        .iter()
+        .map(|h| Hash::from_base64(h).unwrap())
+        .collect();
+    let leaf = audit::leaf_hash(first.entry_json.as_bytes());
+    audit::verify_inclusion(&leaf, 4, cp1.size, &proof, &cp1.root_hash).unwrap();
+    assert_eq!(first.entry["exchange_id"], "ex-4");
+
+    // The published checkpoint verifies with the published key.
+    let (status, headers, note) = call(&app, web::TestRequest::get().uri("/log/checkpoint")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let published =
+        Checkpoint::parse_and_verify(std::str::from_utf8(&note).unwrap(), &key).unwrap();
+    assert!(published.size >= 5);
+
+    append_n(&app, 300).await;
+    let (status, _, body) = call(&app, get_entry(304)).await;
+    assert_eq!(status, StatusCode::OK);
+    let second: hub::audit_log::EntryProof = serde_json::from_slice(&body).unwrap();
+    let cp2 = Checkpoint::parse_and_verify(&second.checkpoint, &key).unwrap();
+    assert_eq!(cp2.size, 305);
+
+    let (status, _, body) = call(
+        &app,
+        web::TestRequest::get().uri("/log/proof/consistency?from=5&to=305"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let proof: Vec<Hash> = body["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+        .collect();
+    audit::verify_consistency(5, 305, &cp1.root_hash, &cp2.root_hash, &proof).unwrap();
+    // Beyond the latest checkpoint: refused.
+    let (status, _, _) = call(
+        &app,
+        web::TestRequest::get().uri("/log/proof/consistency?from=5&to=100000"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Tiles: the full first tile and the partial second, as C2SP paths.
+    let (status, headers, tile) = call(&app, web::TestRequest::get().uri("/log/tile/0/000")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tile.len(), 256 * 32);
+    assert!(
+        headers
+            .get("cache-control")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(&tile[4 * 32..5 * 32], leaf.0.as_slice());
+    let (status, _, tile) = call(&app, web::TestRequest::get().uri("/log/tile/0/001.p/49")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tile.len(), 49 * 32);
+    let (status, _, tile) = call(&app, web::TestRequest::get().uri("/log/tile/1/000.p/1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tile.len(), 32);
+    let (status, _, _) = call(&app, web::TestRequest::get().uri("/log/tile/0/002")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = call(&app, web::TestRequest::get().uri("/log/tile/entries/000")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A person's entries, each with its proof.
+    let mut conn = app.conn();
+    let mine = app
+        .state
+        .audit
+        .entries_for_person(
+            &mut conn,
+            "person-1",
+            &store::EntryFilter {
+                agency: Some("agency-b".to_owned()),
+                ..Default::default()
+            },
+            store::Page {
+                before: None,
+                limit: 10,
+            },
+        )
+        .unwrap();
+    assert_eq!(mine.len(), 10);
+    for item in &mine {
+        assert_eq!(item.entry["subject"], "person-1");
+        let cp = Checkpoint::parse_and_verify(&item.checkpoint, &key).unwrap();
+        let proof: Vec<Hash> = item
+            .inclusion_proof
+            .iter()
+            .map(|h| Hash::from_base64(h).unwrap())
+            .collect();
+        audit::verify_inclusion(
+            &audit::leaf_hash(item.entry_json.as_bytes()),
+            item.seq,
+            cp.size,
+            &proof,
+            &cp.root_hash,
+        )
+        .unwrap();
+    }
+});
+
+#[test]
+fn the_openapi_document_lists_the_log() {
+    let doc = serde_json::to_value(hub::api::document()).unwrap();
+    for path in [
+        "/log/checkpoint",
+        "/log/tile/{path}",
+        "/log/proof/consistency",
+        "/log/verifier-key",
+        "/v1/audit/entries/{seq}",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+}

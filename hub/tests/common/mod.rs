@@ -1,0 +1,119 @@
+//! Helpers shared by the hub's integration tests: fixture certificates made
+//! with the openssl command line, and client assertions signed with their keys.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use actix_web::test as web;
+use serde_json::{Value, json};
+
+/// The agency the fixture certificates bind.
+pub const AGENCY: &str = "BE-0123456789";
+
+/// `identity/tests/fixtures/<name>`.
+pub fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../identity/tests/fixtures")
+        .join(name)
+}
+
+/// A fixture file's text.
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(fixture_path(name)).unwrap()
+}
+
+/// A compact JWS over `claims`, signed with the PKCS#8 key in `key_pem`.
+pub fn sign(alg: &str, key_pem: &str, header_extra: Value, claims: &Value) -> String {
+    hub::testing::sign_jws(alg, key_pem, &header_extra, claims)
+}
+
+/// Claims of a client assertion for the test hub.
+pub fn assertion_claims(agency: &str, aud: &str, now: i64, jti: &str) -> Value {
+    json!({"iss": agency, "sub": agency, "aud": aud, "iat": now, "exp": now + 120, "jti": jti})
+}
+
+/// The form body of a token request.
+pub fn token_form(assertion: &str) -> String {
+    format!(
+        "grant_type=client_credentials&client_assertion_type={}&client_assertion={assertion}",
+        "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+    )
+}
+
+/// Calls the app once.
+pub async fn call(
+    app: &hub::testing::TestApp,
+    req: web::TestRequest,
+) -> (u16, actix_web::http::header::HeaderMap, Value) {
+    let service = web::init_service(hub::http::app(app.state.clone())).await;
+    let res = web::call_service(&service, req.to_request()).await;
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = web::read_body(res).await;
+    let value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()))
+    };
+    (status, headers, value)
+}
+
+/// A new operator token on the app's database.
+pub fn operator_token(app: &hub::testing::TestApp) -> String {
+    hub::auth::operator::issue(&mut app.conn(), "Test Operator", app.clock.now())
+        .unwrap()
+        .token
+}
+
+/// A TestApp whose trust anchors are the fixture CA.
+pub fn app_with_fixture_ca(backend: hub::testing::Backend) -> Option<hub::testing::TestApp> {
+    hub::testing::TestApp::with_config(backend, |config| {
+        config.trust_anchors_file = Some(fixture_path("ca.pem"));
+    })
+}
+
+/// Onboards the fixture agency with `roles` and `policy` and returns an
+/// access token for it (signed with the P-256 fixture key).
+pub async fn agency_token(app: &hub::testing::TestApp, roles: &[&str], policy: &str) -> String {
+    let op = operator_token(app);
+    let req = web::TestRequest::post()
+        .uri("/v1/admin/agencies")
+        .insert_header(("authorization", format!("Bearer {op}")))
+        .set_json(json!({
+            "id": AGENCY,
+            "name": "Population Register",
+            "sector": "civil",
+            "roles": roles,
+            "identifier_policy": policy,
+            "certificates": [fixture("agency-p256.pem")],
+        }));
+    let (status, _, body) = call(app, req).await;
+    assert_eq!(status, 201, "{body}");
+    let aud = format!("{}/oauth/token", app.state.config.public_base());
+    let now = app.clock.now().timestamp();
+    let assertion = sign(
+        "ES256",
+        &fixture("agency-p256.key.pem"),
+        json!({}),
+        &assertion_claims(AGENCY, &aud, now, &uuid_like()),
+    );
+    let req = web::TestRequest::post()
+        .uri("/oauth/token")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(token_form(&assertion));
+    let (status, _, body) = call(app, req).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+fn uuid_like() -> String {
+    let mut bytes = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A request with a bearer token.
+pub fn with_bearer(req: web::TestRequest, token: &str) -> web::TestRequest {
+    req.insert_header(("authorization", format!("Bearer {token}")))
+}

@@ -1,0 +1,368 @@
+//! The person registry and citizen accounts, on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+
+use actix_web::test as web;
+use common::*;
+use hub::storage_test;
+use hub::testing::TestApp;
+use serde_json::{Value, json};
+
+fn alice() -> Value {
+    json!({"given_names": "Alice Marie", "family_name": "Dupont-Lefèvre", "birth_date": "1990-04-12", "birth_place": "Liège", "sex": "female"})
+}
+
+async fn register(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
+    let req = with_bearer(web::TestRequest::post().uri("/v1/persons"), token).set_json(body);
+    let (status, _, body) = call(app, req).await;
+    (status, body)
+}
+
+async fn show(app: &TestApp, token: &str, id: &str) -> (u16, Value) {
+    let req = with_bearer(
+        web::TestRequest::get().uri(&format!("/v1/persons/{id}")),
+        token,
+    );
+    let (status, _, body) = call(app, req).await;
+    (status, body)
+}
+
+async fn post(app: &TestApp, uri: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut req = web::TestRequest::post().uri(uri).set_json(body);
+    if let Some(token) = token {
+        req = with_bearer(req, token);
+    }
+    let (status, _, body) = call(app, req).await;
+    (status, body)
+}
+
+storage_test!(
+    register_duplicate_merge,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let token = agency_token(&app, &["registrar"], "common_id").await;
+        let (status, first) = register(&app, &token, alice()).await;
+        assert_eq!(status, 201, "{first}");
+        let id = first["id"].as_str().unwrap().to_owned();
+        assert!(id.parse::<identity::CommonId>().is_ok(), "{id}");
+        assert!(first["activation_code"].as_str().unwrap().len() >= 16);
+
+        // The same person written differently is a possible duplicate.
+        let same = json!({"given_names": "alice  marie", "family_name": "DUPONT LEFEVRE", "birth_date": "1990-04-12"});
+        let (status, dup) = register(&app, &token, same.clone()).await;
+        assert_eq!(status, 409, "{dup}");
+        assert_eq!(dup["code"], "possible_duplicate");
+        assert_eq!(dup["candidate"], id.as_str());
+
+        // The registrar confirms it is someone else.
+        let mut distinct = same;
+        distinct["distinct_from"] = json!([id]);
+        let (status, second) = register(&app, &token, distinct).await;
+        assert_eq!(status, 201, "{second}");
+        let other = second["id"].as_str().unwrap().to_owned();
+        assert_ne!(other, id);
+
+        // It was the same person after all: merge; the old ID resolves.
+        let (status, merged) = post(
+            &app,
+            &format!("/v1/persons/{id}/merge"),
+            Some(&token),
+            json!({"replaced": other}),
+        )
+        .await;
+        assert_eq!(status, 200, "{merged}");
+        let (status, shown) = show(&app, &token, &other).await;
+        assert_eq!(status, 200, "{shown}");
+        assert_eq!(shown["id"], id.as_str());
+        assert_eq!(shown["resolved_from"], other.as_str());
+        // The display form with separators is accepted too.
+        let display = identity::CommonId::to_string(&other.parse().unwrap());
+        assert_eq!(show(&app, &token, &display).await.1["id"], id.as_str());
+        // Merging again is refused.
+        let (status, again) = post(
+            &app,
+            &format!("/v1/persons/{id}/merge"),
+            Some(&token),
+            json!({"replaced": other}),
+        )
+        .await;
+        assert_eq!(status, 409, "{again}");
+
+        // Status: deceased, and not before birth.
+        let (status, bad) = post(
+            &app,
+            &format!("/v1/persons/{id}/status"),
+            Some(&token),
+            json!({"status": "deceased", "on": "1980-01-01"}),
+        )
+        .await;
+        assert_eq!(status, 409, "{bad}");
+        let (status, dead) = post(
+            &app,
+            &format!("/v1/persons/{id}/status"),
+            Some(&token),
+            json!({"status": "deceased", "on": "2026-12-01"}),
+        )
+        .await;
+        assert_eq!(
+            (status, dead["status"].as_str()),
+            (200, Some("deceased")),
+            "{dead}"
+        );
+
+        // Unknown and malformed IDs.
+        let (status, body) = show(&app, &token, "00000000000").await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["code"], "bad_check_digits");
+        let unknown = identity::CommonId::generate(&mut rand::rng());
+        let (status, body) = show(&app, &token, unknown.as_digits()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("unknown_person")),
+            "{body}"
+        );
+    }
+);
+
+storage_test!(
+    only_registrars_register,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let token = agency_token(&app, &["consumer"], "common_id").await;
+        let (status, body) = register(&app, &token, alice()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("insufficient_scope")),
+            "{body}"
+        );
+        let (status, _) = post(&app, "/v1/persons", None, alice()).await;
+        assert_eq!(status, 401);
+    }
+);
+
+storage_test!(
+    pseudonymous_registrar,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let token = agency_token(&app, &["registrar"], "sector_pseudonym").await;
+        let (status, body) = register(&app, &token, alice()).await;
+        assert_eq!(status, 201, "{body}");
+        let pseudonym = body["id"].as_str().unwrap().to_owned();
+        assert!(pseudonym.starts_with("civil:"), "{pseudonym}");
+        assert!(!body.to_string().contains(&first_common_id(&app)));
+        // The pseudonym is accepted on the way in, and so is the common ID.
+        assert_eq!(
+            show(&app, &token, &pseudonym).await.1["id"],
+            pseudonym.as_str()
+        );
+        assert_eq!(
+            show(&app, &token, &first_common_id(&app)).await.1["id"],
+            pseudonym.as_str()
+        );
+        // Another sector's pseudonym is refused.
+        let foreign = pseudonym.replacen("civil:", "tax:", 1);
+        assert_eq!(
+            show(&app, &token, &foreign).await.1["code"],
+            "foreign_pseudonym"
+        );
+    }
+);
+
+fn first_common_id(app: &TestApp) -> String {
+    use diesel::prelude::*;
+    use hub::store::schema::persons;
+    persons::table
+        .select(persons::common_id)
+        .first::<String>(&mut *app.conn())
+        .unwrap()
+}
+
+storage_test!(
+    activation_and_sign_in,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let token = agency_token(&app, &["registrar"], "common_id").await;
+        let (_, a) = register(&app, &token, alice()).await;
+        let bob =
+            json!({"given_names": "Bob", "family_name": "Peeters", "birth_date": "1985-07-01"});
+        let (_, b) = register(&app, &token, bob).await;
+        let a_id = a["id"].as_str().unwrap().to_owned();
+        let b_id = b["id"].as_str().unwrap().to_owned();
+        let a_code = a["activation_code"].as_str().unwrap().to_owned();
+        let password = "correct horse battery staple";
+
+        // Wrong code, short password.
+        let (status, body) = post(&app, "/v1/citizen/activate", None, json!({"common_id": a_id, "activation_code": "AAAA-AAAA-AAAA-AAAA", "password": password})).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("invalid_credentials")),
+            "{body}"
+        );
+        let (status, body) = post(
+            &app,
+            "/v1/citizen/activate",
+            None,
+            json!({"common_id": a_id, "activation_code": a_code, "password": "short"}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        // Right code; lowercase and without hyphens works too.
+        let typed = a_code.replace('-', "").to_lowercase();
+        let (status, body) = post(
+            &app,
+            "/v1/citizen/activate",
+            None,
+            json!({"common_id": a_id, "activation_code": typed, "password": password}),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+        // Used once only.
+        let (status, body) = post(
+            &app,
+            "/v1/citizen/activate",
+            None,
+            json!({"common_id": a_id, "activation_code": a_code, "password": password}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("activation_code_used")),
+            "{body}"
+        );
+
+        // An expired code.
+        app.clock.advance(chrono::Duration::days(31));
+        let (status, body) = post(&app, "/v1/citizen/activate", None, json!({"common_id": b_id, "activation_code": b["activation_code"], "password": password})).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("activation_code_expired")),
+            "{body}"
+        );
+
+        // Sign in: the token reads A's data only.
+        let req = web::TestRequest::post()
+            .uri("/v1/citizen/sign-in")
+            .set_json(json!({"common_id": a_id, "password": password}));
+        let (status, headers, signed) = call(&app, req).await;
+        assert_eq!(status, 200, "{signed}");
+        let cookie = headers
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        for attribute in [
+            "crossroads_session=",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/",
+        ] {
+            assert!(cookie.contains(attribute), "{cookie}");
+        }
+        let citizen = signed["access_token"].as_str().unwrap().to_owned();
+        let req = with_bearer(web::TestRequest::get().uri("/v1/citizen/me"), &citizen);
+        let (status, _, me) = call(&app, req).await;
+        assert_eq!(status, 200, "{me}");
+        assert_eq!(me["person"]["id"], a_id.as_str());
+        assert_eq!(me["person"]["family_name"], "Dupont-Lefèvre");
+        // A citizen token is not an agency token: B's record stays closed.
+        let (status, body) = show(&app, &citizen, &b_id).await;
+        assert_eq!(status, 401, "{body}");
+        // And an agency token is not a citizen token.
+        let req = with_bearer(web::TestRequest::get().uri("/v1/citizen/me"), &token);
+        assert_eq!(call(&app, req).await.0, 401);
+
+        // Wrong passwords lock the account, and the right one then waits.
+        for _ in 0..5 {
+            let req = web::TestRequest::post()
+                .uri("/v1/citizen/sign-in")
+                .set_json(json!({"common_id": a_id, "password": "not the password at all"}));
+            let (status, _, _) = call(&app, req).await;
+            assert_eq!(status, 401);
+        }
+        let req = web::TestRequest::post()
+            .uri("/v1/citizen/sign-in")
+            .set_json(json!({"common_id": a_id, "password": password}));
+        let (status, headers, body) = call(&app, req).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (429, Some("account_locked")),
+            "{body}"
+        );
+        assert!(headers.get("retry-after").is_some());
+        app.clock.advance(chrono::Duration::minutes(2));
+        let req = web::TestRequest::post()
+            .uri("/v1/citizen/sign-in")
+            .set_json(json!({"common_id": a_id, "password": password}));
+        assert_eq!(call(&app, req).await.0, 200);
+    }
+);
+
+storage_test!(
+    totp_enrolment,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let token = agency_token(&app, &["registrar"], "common_id").await;
+        let (_, a) = register(&app, &token, alice()).await;
+        let id = a["id"].as_str().unwrap().to_owned();
+        let password = "correct horse battery staple";
+        post(
+            &app,
+            "/v1/citizen/activate",
+            None,
+            json!({"common_id": id, "activation_code": a["activation_code"], "password": password}),
+        )
+        .await;
+        let (_, signed) = post(
+            &app,
+            "/v1/citizen/sign-in",
+            None,
+            json!({"common_id": id, "password": password}),
+        )
+        .await;
+        let citizen = signed["access_token"].as_str().unwrap().to_owned();
+        let (status, offer) = post(&app, "/v1/citizen/totp", Some(&citizen), json!({})).await;
+        assert_eq!(status, 200, "{offer}");
+        let secret = identity::TotpSecret::from_base32(offer["secret"].as_str().unwrap()).unwrap();
+        let totp = identity::Totp::default();
+        let code = totp.code(&secret, app.clock.now()).unwrap();
+        let (status, body) = post(
+            &app,
+            "/v1/citizen/totp/confirm",
+            Some(&citizen),
+            json!({"secret": offer["secret"], "code": code}),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+        // Now a password alone is not enough.
+        let (status, _) = post(
+            &app,
+            "/v1/citizen/sign-in",
+            None,
+            json!({"common_id": id, "password": password}),
+        )
+        .await;
+        assert_eq!(status, 401);
+        app.clock.advance(chrono::Duration::seconds(60));
+        let code = totp.code(&secret, app.clock.now()).unwrap();
+        let (status, body) = post(
+            &app,
+            "/v1/citizen/sign-in",
+            None,
+            json!({"common_id": id, "password": password, "totp": code}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        // The same code does not work twice.
+        let (status, _) = post(
+            &app,
+            "/v1/citizen/sign-in",
+            None,
+            json!({"common_id": id, "password": password, "totp": code}),
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+);

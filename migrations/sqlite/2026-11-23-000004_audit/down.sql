@@ -1,0 +1,10 @@
+DROP TRIGGER IF EXISTS audit_checkpoints_no_delete;
+DROP TRIGGER IF EXISTS audit_checkpoints_no_update;
+DROP TRIGGER IF EXISTS audit_hashes_no_delete;
+DROP TRIGGER IF EXISTS audit_hashes_no_update;
+DROP TRIGGER IF EXISTS audit_entries_no_delete;
+DROP TRIGGER IF EXISTS audit_entries_no_update;
+DROP TABLE audit_queue;
+DROP TABLE audit_checkpoints;
+DROP TABLE audit_hashes;
+DROP TABLE audit_entries;

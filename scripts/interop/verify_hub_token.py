@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Verifies a hub-signed JWT with an independent JOSE library (PyJWT), given
+only the hub's published JWKS.
+
+usage: verify_hub_token.py JWKS_FILE TOKEN_FILE ISSUER AUDIENCE
+Prints the verified claims as JSON; exits 1 if the token does not verify and
+3 if PyJWT (with its `cryptography` backend) is not installed.
+"""
+import json
+import sys
+
+try:
+    import jwt
+except ImportError:
+    print("PyJWT is not installed: pip install 'pyjwt[crypto]'", file=sys.stderr)
+    sys.exit(3)
+
+
+def main() -> int:
+    jwks_file, token_file, issuer, audience = sys.argv[1:5]
+    with open(jwks_file, encoding="utf-8") as f:
+        jwks = json.load(f)
+    with open(token_file, encoding="utf-8") as f:
+        token = f.read().strip()
+    header = jwt.get_unverified_header(token)
+    keys = {k["kid"]: k for k in jwks["keys"]}
+    if header.get("kid") not in keys:
+        print(f"no key {header.get('kid')!r} in the JWKS", file=sys.stderr)
+        return 1
+    key = jwt.PyJWK.from_dict(keys[header["kid"]])
+    try:
+        claims = jwt.decode(
+            token,
+            key=key.key,
+            algorithms=["EdDSA"],
+            issuer=issuer,
+            audience=audience,
+            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+        )
+    except jwt.PyJWTError as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({"header": header, "claims": claims}, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
