@@ -53,6 +53,9 @@ enum Command {
     /// The hub's signing keys.
     #[command(subcommand)]
     Keys(hub::cli::keys::KeysCommand),
+    /// The person registry.
+    #[command(subcommand)]
+    Person(hub::cli::person::PersonCommand),
     /// Read, check and publish interoperability schemas.
     #[command(subcommand)]
     Schema(hub::cli::schema::SchemaCommand),
@@ -132,6 +135,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Audit(command) => hub::audit_log::cli::run(command, config),
         Command::Agency(command) => hub::cli::agency::run(command, &open(config)?),
         Command::Keys(command) => hub::cli::keys::run(command, &open(config)?),
+        Command::Person(command) => hub::cli::person::run(command, &open(config)?),
         Command::Schema(command) => hub::cli::schema::run(command, &open(config)?),
     }
 }

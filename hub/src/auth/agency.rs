@@ -89,13 +89,15 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    fn token(&self, digest: &[u8; 32], now: i64) -> Option<HubAccessClaims> {
+    /// A verified token's claims, if cached and unexpired at `now`.
+    pub fn token(&self, digest: &[u8; 32], now: i64) -> Option<HubAccessClaims> {
         let tokens = self.tokens.lock().ok()?;
         let (claims, exp) = tokens.get(digest)?;
         (*exp > now).then(|| claims.clone())
     }
 
-    fn put_token(&self, digest: [u8; 32], claims: HubAccessClaims, now: i64) {
+    /// Caches verified claims until they expire.
+    pub fn put_token(&self, digest: [u8; 32], claims: HubAccessClaims, now: i64) {
         if let Ok(mut tokens) = self.tokens.lock() {
             if tokens.len() >= CACHE_CAP {
                 tokens.retain(|_, (_, exp)| *exp > now);

@@ -3,4 +3,5 @@
 
 pub mod agency;
 pub mod keys;
+pub mod person;
 pub mod schema;
