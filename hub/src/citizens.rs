@@ -136,8 +136,8 @@ pub fn activate(
     config: &Config,
     input: &Activation,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let (_, mut account) = load_account(conn, &input.common_id)?;
+) -> Result<CommonId, ApiError> {
+    let (id, mut account) = load_account(conn, &input.common_id)?;
     check_lock(&account, now)?;
     let Some(digest) = account.activation_digest.clone() else {
         return Err(ApiError::Conflict {
@@ -177,7 +177,7 @@ pub fn activate(
     account.activated_at = Some(db_time(now));
     store_lockout(&mut account, LockoutState::default(), now);
     store::save_account(conn, &account)?;
-    Ok(())
+    Ok(id)
 }
 
 fn random_token() -> Result<String, ApiError> {

@@ -12,6 +12,7 @@ pub mod citizens;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod persons;

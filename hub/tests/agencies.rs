@@ -331,6 +331,8 @@ storage_test!(
             "{body}"
         );
 
+        assert_eq!(audited(&app, "agency.onboarded").len(), 1);
+        assert_eq!(audited(&app, "agency.suspended").len(), 1);
         let reactivate = web::TestRequest::post()
             .uri(&format!("/v1/admin/agencies/{AGENCY}/reactivate"))
             .insert_header(("authorization", format!("Bearer {op}")));

@@ -89,6 +89,13 @@ storage_test!(
         .await;
         assert_eq!(status, 409, "{again}");
 
+        // Every change is in the audit log, naming the registrar and the person.
+        let registered = audited(&app, "person.registered");
+        assert_eq!(registered.len(), 2);
+        assert!(registered.iter().all(|(actor, _)| actor == AGENCY));
+        assert_eq!(registered[0].1.as_deref(), Some(id.as_str()));
+        assert_eq!(audited(&app, "person.merged").len(), 1);
+
         // Status: deceased, and not before birth.
         let (status, bad) = post(
             &app,

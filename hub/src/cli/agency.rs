@@ -67,6 +67,13 @@ fn read(path: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+fn record(state: &AppState, kind: &str, details: serde_json::Value) -> anyhow::Result<()> {
+    state
+        .audit
+        .append_blocking(crate::events::by_console(kind)?.with_details(details))?;
+    Ok(())
+}
+
 /// Runs an agency subcommand against the database of `state`.
 pub fn run(command: AgencyCommand, state: &AppState) -> anyhow::Result<()> {
     let mut conn = state.pool.get()?;
@@ -93,6 +100,11 @@ pub fn run(command: AgencyCommand, state: &AppState) -> anyhow::Result<()> {
                 certificates,
             };
             let view = agencies::onboard(&mut conn, anchors, &input, now)?;
+            record(
+                state,
+                "agency.onboarded",
+                serde_json::json!({"agency": view.id}),
+            )?;
             println!("{}", serde_json::to_string_pretty(&view)?);
         }
         AgencyCommand::List => {
@@ -109,14 +121,29 @@ pub fn run(command: AgencyCommand, state: &AppState) -> anyhow::Result<()> {
         }
         AgencyCommand::Suspend { id } => {
             let view = agencies::set_active(&mut conn, &id, false, now)?;
+            record(
+                state,
+                "agency.suspended",
+                serde_json::json!({"agency": view.id}),
+            )?;
             println!("{} {}", view.id, view.status);
         }
         AgencyCommand::Reactivate { id } => {
             let view = agencies::set_active(&mut conn, &id, true, now)?;
+            record(
+                state,
+                "agency.reactivated",
+                serde_json::json!({"agency": view.id}),
+            )?;
             println!("{} {}", view.id, view.status);
         }
         AgencyCommand::CertAdd { id, cert } => {
             let view = agencies::add_certificate(&mut conn, anchors, &id, &read(&cert)?, now)?;
+            record(
+                state,
+                "agency.certificate_added",
+                serde_json::json!({"agency": id, "certificate": view.thumbprint}),
+            )?;
             println!(
                 "{}\t{}\t{}",
                 view.thumbprint, view.key_algorithm, view.subject
@@ -124,6 +151,11 @@ pub fn run(command: AgencyCommand, state: &AppState) -> anyhow::Result<()> {
         }
         AgencyCommand::CertRevoke { id, thumbprint } => {
             agencies::revoke_certificate(&mut conn, &id, &thumbprint, now)?;
+            record(
+                state,
+                "agency.certificate_revoked",
+                serde_json::json!({"agency": id, "certificate": thumbprint}),
+            )?;
             println!("revoked {thumbprint}");
         }
     }

@@ -26,6 +26,9 @@ pub fn run(command: KeysCommand, state: &AppState) -> anyhow::Result<()> {
             // Make sure a first key exists, so that rotation retires it.
             keys::load(&mut conn, &state.config, now)?;
             let kid = keys::rotate(&mut conn, &state.config, now)?;
+            let event = crate::events::by_console("key.rotated")?
+                .with_details(serde_json::json!({"kid": kid}));
+            state.audit.append_blocking(event)?;
             println!("{kid}");
         }
         KeysCommand::List => {

@@ -77,6 +77,8 @@ pub fn run(command: PersonCommand, state: &AppState) -> anyhow::Result<()> {
                 &input,
                 now,
             )?;
+            let event = crate::events::by_console("person.registered")?.with_person(id.as_digits());
+            state.audit.append_blocking(event)?;
             println!("common ID:       {id}");
             println!("activation code: {}", registered.activation_code);
             println!(
@@ -97,6 +99,10 @@ pub fn run(command: PersonCommand, state: &AppState) -> anyhow::Result<()> {
                 &replaced,
                 now,
             )?;
+            let event = crate::events::by_console("person.merged")?
+                .with_person(survivor.as_digits())
+                .with_details(serde_json::json!({"replaced": replaced.as_digits()}));
+            state.audit.append_blocking(event)?;
             println!("{replaced} now resolves to {survivor}");
         }
     }

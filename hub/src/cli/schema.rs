@@ -95,10 +95,15 @@ pub fn run(command: SchemaCommand, state: &AppState) -> anyhow::Result<()> {
                 state.clock.now(),
             );
             match published {
-                Ok(_) => println!(
-                    "published {record_type} at {}",
-                    state.schemas.url(&record_type)
-                ),
+                Ok(_) => {
+                    let event = crate::events::by_console("schema.published")?
+                        .with_record_type(record_type.to_string());
+                    state.audit.append_blocking(event)?;
+                    println!(
+                        "published {record_type} at {}",
+                        state.schemas.url(&record_type)
+                    );
+                }
                 Err(refused) => return Err(report(&refused)),
             }
         }

@@ -117,3 +117,15 @@ fn uuid_like() -> String {
 pub fn with_bearer(req: web::TestRequest, token: &str) -> web::TestRequest {
     req.insert_header(("authorization", format!("Bearer {token}")))
 }
+
+/// The audit entries of `kind`, as (actor id, person) pairs, oldest first.
+pub fn audited(app: &hub::testing::TestApp, kind: &str) -> Vec<(String, Option<String>)> {
+    use diesel::prelude::*;
+    use hub::store::schema::audit_entries;
+    audit_entries::table
+        .filter(audit_entries::kind.eq(kind))
+        .order(audit_entries::seq.asc())
+        .select((audit_entries::actor_id, audit_entries::person))
+        .load(&mut *app.conn())
+        .unwrap()
+}

@@ -32,7 +32,7 @@ pub struct NewCertificate {
     )
 )]
 pub async fn add(
-    _operator: OperatorCaller,
+    operator: OperatorCaller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<NewCertificate>,
@@ -40,9 +40,13 @@ pub async fn add(
     let now = state.clock.now();
     let anchors = state.trust_anchors.clone();
     let id = id.into_inner();
+    let agency = id.clone();
     let view = state
         .db(move |conn| agencies::add_certificate(conn, anchors.as_deref(), &id, &body.pem, now))
         .await?;
+    let event = crate::events::by_operator(&operator, "agency.certificate_added")?
+        .with_details(serde_json::json!({"agency": agency, "certificate": view.thumbprint}));
+    state.audit.append(event).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -62,16 +66,20 @@ pub async fn add(
     )
 )]
 pub async fn revoke(
-    _operator: OperatorCaller,
+    operator: OperatorCaller,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let (id, thumbprint) = path.into_inner();
     let key = id.clone();
+    let details = serde_json::json!({"agency": id, "certificate": thumbprint});
     state
         .db(move |conn| agencies::revoke_certificate(conn, &id, &thumbprint, now))
         .await?;
     state.verified_tokens.forget_agency(&key);
+    let event =
+        crate::events::by_operator(&operator, "agency.certificate_revoked")?.with_details(details);
+    state.audit.append(event).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -21,7 +21,7 @@ use crate::state::AppState;
     )
 )]
 pub async fn onboard(
-    _operator: OperatorCaller,
+    operator: OperatorCaller,
     state: web::Data<AppState>,
     body: web::Json<NewAgency>,
 ) -> Result<HttpResponse, ApiError> {
@@ -30,6 +30,14 @@ pub async fn onboard(
     let view = state
         .db(move |conn| agencies::onboard(conn, anchors.as_deref(), &body, now))
         .await?;
+    let event = crate::events::by_operator(&operator, "agency.onboarded")?.with_details(
+        serde_json::json!({
+            "agency": view.id,
+            "roles": view.roles,
+            "certificates": view.certificates.iter().map(|c| &c.thumbprint).collect::<Vec<_>>(),
+        }),
+    );
+    state.audit.append(event).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/admin/agencies/{}", view.id)))
         .json(view))

@@ -8,6 +8,7 @@ use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
 async fn set(
+    operator: OperatorCaller,
     state: web::Data<AppState>,
     id: String,
     active: bool,
@@ -18,6 +19,14 @@ async fn set(
         .db(move |conn| agencies::set_active(conn, &id, active, now))
         .await?;
     state.verified_tokens.forget_agency(&key);
+    let kind = if active {
+        "agency.reactivated"
+    } else {
+        "agency.suspended"
+    };
+    let event = crate::events::by_operator(&operator, kind)?
+        .with_details(serde_json::json!({"agency": key}));
+    state.audit.append(event).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -34,11 +43,11 @@ async fn set(
     )
 )]
 pub async fn suspend(
-    _operator: OperatorCaller,
+    operator: OperatorCaller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    set(state, id.into_inner(), false).await
+    set(operator, state, id.into_inner(), false).await
 }
 
 /// Reactivates a suspended agency (operators only).
@@ -54,9 +63,9 @@ pub async fn suspend(
     )
 )]
 pub async fn reactivate(
-    _operator: OperatorCaller,
+    operator: OperatorCaller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    set(state, id.into_inner(), true).await
+    set(operator, state, id.into_inner(), true).await
 }

@@ -27,8 +27,12 @@ pub async fn activate(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let config = state.config.clone();
-    state
+    let id = state
         .db(move |conn| citizens::activate(conn, &config, &body, now))
+        .await?;
+    state
+        .audit
+        .append(crate::events::by_citizen(&id, "citizen.activated")?)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

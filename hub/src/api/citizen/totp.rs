@@ -43,5 +43,9 @@ pub async fn confirm(
     state
         .db(move |conn| citizens::totp_confirm(conn, &id, &body, now))
         .await?;
+    state
+        .audit
+        .append(crate::events::by_citizen(&id, "citizen.totp_enabled")?)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

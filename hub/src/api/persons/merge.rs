@@ -40,8 +40,12 @@ pub async fn merge(
     let now = state.clock.now();
     let pseudonyms = state.pseudonyms.clone();
     let survivor = id.into_inner();
-    let (_, _, person) = state
+    let (survivor, replaced, person) = state
         .db(move |conn| persons::merge(conn, viewer, &pseudonyms, &survivor, &body.replaced, now))
         .await?;
+    let event = crate::events::by_agency(&caller, "person.merged")?
+        .with_person(survivor.as_digits())
+        .with_details(serde_json::json!({"replaced": replaced.as_digits()}));
+    state.audit.append(event).await?;
     Ok(HttpResponse::Ok().json(person))
 }

@@ -31,9 +31,11 @@ pub async fn register(
     let now = state.clock.now();
     let pseudonyms = state.pseudonyms.clone();
     let registrar = caller.agency_id.to_string();
-    let (_id, registered) = state
+    let (id, registered) = state
         .db(move |conn| persons::register(conn, viewer, &pseudonyms, &registrar, &body, now))
         .await?;
+    let event = crate::events::by_agency(&caller, "person.registered")?.with_person(id.as_digits());
+    state.audit.append(event).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/persons/{}", registered.id)))
         .insert_header(("Cache-Control", "no-store"))

@@ -46,5 +46,8 @@ pub async fn deprecate(
         .zip(schemas.info(&record_type))
         .ok_or_else(|| ApiError::SchemaNotFound(format!("no published version {record_type}")))?;
     tracing::info!(%record_type, operator = %operator.id, "schema deprecated");
+    let event = crate::events::by_operator(&operator, "schema.deprecated")?
+        .with_record_type(record_type.to_string());
+    state.audit.append(event).await?;
     Ok(HttpResponse::Ok().json(SchemaVersion::new(entry, info)))
 }

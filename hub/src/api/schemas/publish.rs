@@ -70,6 +70,9 @@ pub async fn publish(
         .zip(schemas.info(&record_type))
         .ok_or_else(|| ApiError::Internal(format!("{record_type} vanished after publishing")))?;
     tracing::info!(%record_type, operator = %operator.id, "schema published");
+    let event = crate::events::by_operator(&operator, "schema.published")?
+        .with_record_type(record_type.to_string());
+    state.audit.append(event).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, entry.id()))
         .json(SchemaVersion::new(entry, info)))
