@@ -168,6 +168,22 @@ pub enum ApiError {
         /// The end of the lock.
         until: chrono::DateTime<chrono::Utc>,
     },
+    /// The access decision refused a lookup; the code is the deny code.
+    #[error("{detail}")]
+    Denied {
+        /// A deny code of the decision, e.g. `consent_revoked`.
+        code: &'static str,
+        /// Why, naming the missing authorization or consent.
+        detail: String,
+    },
+    /// A provider failed: unreachable, too slow, or a wrong answer.
+    #[error("{detail}")]
+    Provider {
+        /// `provider_unavailable`, `provider_timeout` or `provider_invalid_response`.
+        code: &'static str,
+        /// What happened (never the record's content).
+        detail: String,
+    },
     /// No credential, or one that is not valid.
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -231,6 +247,15 @@ impl ApiError {
             ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             ApiError::InvalidCredentials(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "account_locked"),
+            ApiError::Denied { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::Provider { code, .. } => (
+                match *code {
+                    "provider_timeout" => StatusCode::GATEWAY_TIMEOUT,
+                    "provider_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::BAD_GATEWAY,
+                },
+                code,
+            ),
             ApiError::PossibleDuplicate { .. } => (StatusCode::CONFLICT, "possible_duplicate"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),

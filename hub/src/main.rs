@@ -56,6 +56,10 @@ enum Command {
     /// The person registry.
     #[command(subcommand)]
     Person(hub::cli::person::PersonCommand),
+    /// Run a simulated provider agency that answers the hub from a file.
+    AgencySim(hub::sim::SimOptions),
+    /// The hub and three agencies on loopback, and a short story.
+    Demo(hub::demo::DemoOptions),
     /// Read, check and publish interoperability schemas.
     #[command(subcommand)]
     Schema(hub::cli::schema::SchemaCommand),
@@ -94,6 +98,11 @@ fn main() -> ExitCode {
         if *no_migrate {
             overrides.push(("migrate_on_start", "false".to_owned()));
         }
+    }
+    if matches!(cli.command, Command::Demo(_)) && std::env::var_os("CROSSROADS_LOG_LEVEL").is_none()
+    {
+        // The demo tells its story on standard output; keep the log quiet.
+        overrides.push(("log_level", "warn".to_owned()));
     }
     let config = match Config::load(cli.config.as_deref(), &overrides) {
         Ok(config) => config,
@@ -136,6 +145,12 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Agency(command) => hub::cli::agency::run(command, &open(config)?),
         Command::Keys(command) => hub::cli::keys::run(command, &open(config)?),
         Command::Person(command) => hub::cli::person::run(command, &open(config)?),
+        Command::Demo(options) => {
+            actix_web::rt::System::new().block_on(hub::demo::run(config, options))
+        }
+        Command::AgencySim(options) => {
+            actix_web::rt::System::new().block_on(hub::sim::run(options))
+        }
         Command::Schema(command) => hub::cli::schema::run(command, &open(config)?),
     }
 }

@@ -60,8 +60,27 @@ fn load_schemas(state: &AppState) {
     }
 }
 
+/// A hub bound to its address, with migrations applied, not yet serving.
+pub struct Started {
+    /// The server; await it to serve until SIGTERM or SIGINT.
+    pub server: actix_web::dev::Server,
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
+    /// Its shared state.
+    pub state: web::Data<AppState>,
+}
+
 /// Serves until SIGTERM or SIGINT, then lets requests in flight finish.
-pub async fn serve(mut config: Config) -> anyhow::Result<()> {
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let started = start(config).await?;
+    started.server.await?;
+    tracing::info!("crossroads stopped");
+    Ok(())
+}
+
+/// Binds, prepares the state and applies migrations; the server is returned
+/// unstarted (await it).
+pub async fn start(mut config: Config) -> anyhow::Result<Started> {
     // Bind first, so that with port 0 the address (and so the default
     // public URL, the token issuer) is the one really in use.
     let listener = std::net::TcpListener::bind(config.listen)
@@ -100,12 +119,17 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     let server = server
         .listen(listener)
         .map_err(|e| anyhow::anyhow!("listen: cannot serve on {}: {e}", config.listen))?;
-    for addr in server.addrs() {
-        tracing::info!(%addr, database = %database, "crossroads listening");
-        // A plain line on standard output, for scripts that wait for it.
-        println!("crossroads listening on http://{addr}");
-    }
-    server.run().await?;
-    tracing::info!("crossroads stopped");
-    Ok(())
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("listen: no address bound"))?;
+    tracing::info!(%addr, database = %database, "crossroads listening");
+    // A plain line on standard output, for scripts that wait for it.
+    println!("crossroads listening on http://{addr}");
+    Ok(Started {
+        server: server.run(),
+        addr,
+        state,
+    })
 }

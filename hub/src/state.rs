@@ -24,6 +24,10 @@ pub struct AppState {
     pub keys: Arc<crate::keys::HubKeys>,
     /// The CAs agency certificates must chain to (none: no agency can be onboarded).
     pub trust_anchors: Option<Arc<identity::x509::TrustAnchors>>,
+    /// The pooled HTTP client that calls providers.
+    pub http: reqwest::Client,
+    /// A circuit breaker per provider.
+    pub breakers: Arc<crate::broker::breaker::Breakers>,
     /// Sector pseudonyms.
     pub pseudonyms: Arc<identity::PseudonymService>,
     /// Access tokens already verified, by digest, until they expire.
@@ -32,6 +36,8 @@ pub struct AppState {
     pub schemas: Arc<crate::registry::SchemaRegistry>,
     /// The audit log: append path, checkpoints, proofs.
     pub audit: Arc<crate::audit_log::AuditLog>,
+    /// The authorizations (legal bases), cached for the access decision.
+    pub authorizations: Arc<crate::authorizations::AuthorizationCache>,
 }
 
 impl AppState {
@@ -69,7 +75,14 @@ impl AppState {
             pool.clone(),
             clock.clone(),
         ));
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .map_err(|e| StartError::Config(format!("HTTP client: {e}")))?;
         Ok(Self {
+            http,
+            breakers: Arc::new(crate::broker::breaker::Breakers::default()),
             audit,
             pseudonyms,
             keys: Arc::new(crate::keys::HubKeys::new(Arc::clone(&config))),
@@ -80,6 +93,7 @@ impl AppState {
             clock,
             trust_anchors,
             verified_tokens: Arc::new(crate::auth::agency::TokenCache::default()),
+            authorizations: Arc::default(),
         })
     }
 

@@ -225,66 +225,13 @@ macro_rules! storage_test {
     };
 }
 
-/// A compact JWS over `claims` signed with the PKCS#8 key in `key_pem`
-/// (`ES256`, `EdDSA`, `RS256` or `PS256`), as an agency's own JOSE library
-/// would make a client assertion. For tests and tools.
+/// A compact JWS signed with a PKCS#8 PEM key, as an agency would make a
+/// client assertion (panics on a bad key: for tests).
 pub fn sign_jws(
     alg: &str,
     key_pem: &str,
     extra_header: &serde_json::Value,
     claims: &serde_json::Value,
 ) -> String {
-    use base64::Engine;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use ring::signature;
-
-    let mut header = serde_json::json!({"alg": alg, "typ": "JWT"});
-    if let (Some(h), Some(extra)) = (header.as_object_mut(), extra_header.as_object()) {
-        h.extend(extra.clone());
-    }
-    let encode =
-        |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap_or_default());
-    let input = format!("{}.{}", encode(&header), encode(claims));
-    let body: String = key_pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let der = STANDARD
-        .decode(body)
-        .unwrap_or_else(|e| panic!("key PEM: {e}"));
-    let rng = ring::rand::SystemRandom::new();
-    let sig: Vec<u8> = match alg {
-        "ES256" => {
-            let key = signature::EcdsaKeyPair::from_pkcs8(
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &der,
-                &rng,
-            )
-            .unwrap_or_else(|e| panic!("P-256 key: {e}"));
-            key.sign(&rng, input.as_bytes())
-                .unwrap_or_else(|e| panic!("sign: {e}"))
-                .as_ref()
-                .to_vec()
-        }
-        "EdDSA" => signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
-            .unwrap_or_else(|e| panic!("Ed25519 key: {e}"))
-            .sign(input.as_bytes())
-            .as_ref()
-            .to_vec(),
-        "RS256" | "PS256" => {
-            let key =
-                signature::RsaKeyPair::from_pkcs8(&der).unwrap_or_else(|e| panic!("RSA key: {e}"));
-            let mut sig = vec![0; key.public().modulus_len()];
-            let padding: &dyn signature::RsaEncoding = if alg == "RS256" {
-                &signature::RSA_PKCS1_SHA256
-            } else {
-                &signature::RSA_PSS_SHA256
-            };
-            key.sign(padding, &rng, input.as_bytes(), &mut sig)
-                .unwrap_or_else(|e| panic!("sign: {e}"));
-            sig
-        }
-        other => panic!("unsupported algorithm {other}"),
-    };
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    crate::jose::try_sign_jws(alg, key_pem, extra_header, claims).unwrap_or_else(|e| panic!("{e}"))
 }

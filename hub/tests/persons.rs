@@ -373,3 +373,75 @@ storage_test!(
         assert_eq!(status, 401);
     }
 );
+
+storage_test!(
+    access_log_with_proofs,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let token = agency_token(&app, &["registrar"], "common_id").await;
+        let (_, a) = register(&app, &token, alice()).await;
+        let bob =
+            json!({"given_names": "Bob", "family_name": "Peeters", "birth_date": "1985-07-01"});
+        let (_, b) = register(&app, &token, bob).await;
+        let a_id = a["id"].as_str().unwrap().to_owned();
+        let password = "correct horse battery staple";
+        post(&app, "/v1/citizen/activate", None, json!({"common_id": a_id, "activation_code": a["activation_code"], "password": password})).await;
+        let (_, signed) = post(
+            &app,
+            "/v1/citizen/sign-in",
+            None,
+            json!({"common_id": a_id, "password": password}),
+        )
+        .await;
+        let citizen = signed["access_token"].as_str().unwrap().to_owned();
+
+        let req = with_bearer(
+            web::TestRequest::get().uri("/v1/citizen/access-log"),
+            &citizen,
+        );
+        let (status, _, log) = call(&app, req).await;
+        assert_eq!(status, 200, "{log}");
+        let items = log["items"].as_array().unwrap();
+        let kinds: Vec<&str> = items
+            .iter()
+            .map(|i| i["entry"]["kind"].as_str().unwrap())
+            .collect();
+        // Newest first: the activation, then the registration; nothing of Bob's.
+        assert_eq!(
+            kinds,
+            vec!["citizen.activated", "person.registered"],
+            "{log}"
+        );
+        assert!(!log.to_string().contains(b["id"].as_str().unwrap()));
+        for item in items {
+            let leaf = audit::leaf_hash(item["entry_json"].as_str().unwrap().as_bytes());
+            let proof: Vec<audit::Hash> = item["inclusion_proof"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| audit::Hash::from_base64(h.as_str().unwrap()).unwrap())
+                .collect();
+            let key = app.state.audit.verifier_key().unwrap();
+            let checkpoint =
+                audit::Checkpoint::parse_and_verify(item["checkpoint"].as_str().unwrap(), &key)
+                    .unwrap();
+            let seq = item["seq"].as_u64().unwrap();
+            audit::verify_inclusion(&leaf, seq, checkpoint.size, &proof, &checkpoint.root_hash)
+                .unwrap();
+        }
+
+        // Filtering by outcome.
+        let req = with_bearer(
+            web::TestRequest::get().uri("/v1/citizen/access-log?outcome=denied"),
+            &citizen,
+        );
+        let (_, _, log) = call(&app, req).await;
+        assert!(log["items"].as_array().unwrap().is_empty());
+        // Without a citizen token: nothing.
+        let req = with_bearer(
+            web::TestRequest::get().uri("/v1/citizen/access-log"),
+            &token,
+        );
+        assert_eq!(call(&app, req).await.0, 401);
+    }
+);

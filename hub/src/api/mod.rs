@@ -2,12 +2,17 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod authorizations;
 pub mod citizen;
+pub mod consents;
 pub mod docs;
 pub mod health;
 pub mod log;
+pub mod lookups;
 pub mod oauth;
 pub mod persons;
+pub mod purposes;
+pub mod references;
 pub mod schemas;
 
 use actix_web::web;
@@ -41,7 +46,12 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(oauth::OAuthApi::openapi());
     doc.merge(persons::PersonsApi::openapi());
     doc.merge(citizen::CitizenApi::openapi());
+    doc.merge(lookups::LookupsApi::openapi());
+    doc.merge(references::ReferencesApi::openapi());
     doc.merge(schemas::SchemasApi::openapi());
+    doc.merge(purposes::PurposesApi::openapi());
+    doc.merge(authorizations::AuthorizationsApi::openapi());
+    doc.merge(consents::ConsentsApi::openapi());
     doc
 }
 
@@ -80,5 +90,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(oauth::routes)
         .configure(persons::routes)
         .configure(citizen::routes)
-        .configure(schemas::routes);
+        .configure(lookups::routes)
+        .configure(references::routes)
+        .configure(schemas::routes)
+        .configure(purposes::routes)
+        .configure(authorizations::routes)
+        .configure(consents::routes);
 }

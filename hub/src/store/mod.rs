@@ -3,6 +3,9 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod authorizations;
+pub mod consents;
+pub mod directory;
 pub mod migrations;
 pub mod operators;
 pub mod persons;

@@ -189,3 +189,105 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Which provider agency is the authentic source of which record type.
+    record_sources (record_type, major, provider_id) {
+        record_type -> Text,
+        major -> Integer,
+        provider_id -> Text,
+        routing -> Text,
+        timeout_ms -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The persons directory: agencies that hold a file on a person.
+    person_references (id) {
+        id -> Text,
+        agency_id -> Text,
+        common_id -> Text,
+        capacity -> Text,
+        valid_from -> Date,
+        valid_until -> Nullable<Date>,
+        created_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// The controlled list of purposes.
+    purposes (code) {
+        code -> Text,
+        title -> Text,
+        description -> Text,
+        legal_title -> Text,
+        legal_url -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    /// Every version of every authorization (legal basis).
+    authorizations (id, version) {
+        id -> Text,
+        version -> Integer,
+        consumer_agency -> Nullable<Text>,
+        consumer_sector -> Nullable<Text>,
+        consumer_role -> Nullable<Text>,
+        record_type -> Text,
+        major -> Integer,
+        fields -> Text,
+        purposes -> Text,
+        legal_reference -> Text,
+        valid_from -> Timestamp,
+        valid_until -> Nullable<Timestamp>,
+        consent_required -> Bool,
+        superseded_from -> Nullable<Timestamp>,
+        published_at -> Timestamp,
+        published_by -> Text,
+    }
+}
+
+diesel::table! {
+    /// Consents and consent requests, at their latest revision.
+    consents (id) {
+        id -> Text,
+        person -> Text,
+        consumer -> Text,
+        record_types -> Text,
+        purpose -> Text,
+        valid_from -> Timestamp,
+        valid_until -> Timestamp,
+        frequency -> Text,
+        state -> Text,
+        revision -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        artefact -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Each fetch made under a consent.
+    consent_uses (id) {
+        id -> Text,
+        consent_id -> Text,
+        used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Consent state changes, for agencies to poll.
+    consent_events (seq) {
+        seq -> BigInt,
+        consent_id -> Text,
+        agency -> Text,
+        person -> Text,
+        kind -> Text,
+        revision -> Integer,
+        occurred_at -> Timestamp,
+    }
+}

@@ -1,5 +1,6 @@
 //! `/v1/citizen`: activation, sign-in and the citizen's own data.
 
+pub mod access_log;
 pub mod activate;
 pub mod me;
 pub mod sign_in;
@@ -11,10 +12,11 @@ use utoipa::OpenApi;
 /// The citizen part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(activate::activate, sign_in::sign_in, me::me, totp::offer, totp::confirm),
+    paths(access_log::access_log, activate::activate, sign_in::sign_in, me::me, totp::offer, totp::confirm),
     components(schemas(
         crate::citizens::Activation, crate::citizens::SignIn, crate::citizens::SignedIn,
-        crate::citizens::TotpOffer, crate::citizens::TotpConfirm, me::Me
+        crate::citizens::TotpOffer, crate::citizens::TotpConfirm, me::Me,
+        access_log::AccessLog
     )),
     tags((name = "citizen", description = "Citizens: activation, sign-in, their own data"))
 )]
@@ -25,6 +27,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/citizen/activate").route(web::post().to(activate::activate)))
         .service(web::resource("/v1/citizen/sign-in").route(web::post().to(sign_in::sign_in)))
         .service(web::resource("/v1/citizen/me").route(web::get().to(me::me)))
+        .service(
+            web::resource("/v1/citizen/access-log").route(web::get().to(access_log::access_log)),
+        )
         .service(web::resource("/v1/citizen/totp").route(web::post().to(totp::offer)))
         .service(web::resource("/v1/citizen/totp/confirm").route(web::post().to(totp::confirm)));
 }

@@ -1,0 +1,27 @@
+//! `GET /v1/citizen/authorizations`: who may see my data by law.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::CitizenCaller;
+use crate::authorizations::{self, AuthorizationView};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authorizations in force, with their legal references and whether
+/// the person's consent is needed too: each applies to every person.
+#[utoipa::path(
+    get,
+    path = "/v1/citizen/authorizations",
+    tag = "citizen",
+    security(("citizen" = [])),
+    responses((status = 200, description = "The authorizations in force", body = [AuthorizationView]))
+)]
+pub async fn citizen(
+    _caller: CitizenCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let inner = state.clone();
+    let set = state.db(move |conn| inner.authorizations.get(conn)).await?;
+    Ok(HttpResponse::Ok().json(authorizations::in_force(&set, now)))
+}

@@ -1,0 +1,27 @@
+//! `GET /v1/admin/authorizations`: every version of every authorization.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::OperatorCaller;
+use crate::authorizations::{self, AuthorizationView};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Every version of every authorization, by id then version (operators
+/// only).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/authorizations",
+    tag = "authorizations",
+    security(("operator" = [])),
+    responses((status = 200, description = "Every version", body = [AuthorizationView]))
+)]
+pub async fn list(
+    _operator: OperatorCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let inner = state.clone();
+    let set = state.db(move |conn| inner.authorizations.get(conn)).await?;
+    Ok(HttpResponse::Ok().json(authorizations::all(&set, now)))
+}

@@ -1,0 +1,33 @@
+//! `GET /v1/authorizations`: the authorizations the calling agency asks under.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::AgencyCaller;
+use crate::authorizations::{self, AuthorizationView};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authorizations in force that apply to the calling agency: its own and
+/// those of its sector and roles.
+#[utoipa::path(
+    get,
+    path = "/v1/authorizations",
+    tag = "authorizations",
+    security(("agency" = [])),
+    responses((status = 200, description = "The authorizations in force", body = [AuthorizationView]))
+)]
+pub async fn mine(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let inner = state.clone();
+    let set = state.db(move |conn| inner.authorizations.get(conn)).await?;
+    Ok(HttpResponse::Ok().json(authorizations::for_agency(
+        &set,
+        &caller.agency_id,
+        caller.sector,
+        &caller.roles,
+        now,
+    )))
+}

@@ -1,0 +1,50 @@
+//! `POST /v1/admin/authorizations`: publish version 1 of an authorization.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::OperatorCaller;
+use crate::authorizations::{self, AuthorizationView, NewAuthorization};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Publishes a new authorization; its record type and fields are checked
+/// against the schema registry (operators only).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/authorizations",
+    tag = "authorizations",
+    request_body = NewAuthorization,
+    security(("operator" = [])),
+    responses(
+        (status = 201, description = "Published", body = AuthorizationView),
+        (status = 409, description = "The id exists", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn publish(
+    operator: OperatorCaller,
+    state: web::Data<AppState>,
+    body: web::Json<NewAuthorization>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let by = operator.id.clone();
+    let inner = state.clone();
+    let view = state
+        .db(move |conn| authorizations::publish(conn, &inner.schemas, &body, &by, now))
+        .await?;
+    state.authorizations.invalidate();
+    let event = crate::events::by_operator(&operator, "authorization.published")?
+        .with_legal_basis(view.id.clone(), view.version)
+        .with_record_type(format!("{}@{}", view.record_type, view.major))
+        .with_details(serde_json::json!({
+            "consumer": view.consumer,
+            "purposes": view.purposes,
+            "fields": view.fields,
+            "consent_required": view.consent_required,
+            "valid_from": view.valid_from,
+        }));
+    state.audit.append(event).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/admin/authorizations/{}", view.id)))
+        .json(view))
+}

@@ -1,0 +1,33 @@
+//! `GET /v1/admin/authorizations/{id}`: one authorization's history.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::OperatorCaller;
+use crate::authorizations::{self, AuthorizationView};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Every version of one authorization, oldest first (operators only).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/authorizations/{id}",
+    tag = "authorizations",
+    params(("id" = String, Path, description = "Authorization id")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Its versions, oldest first", body = [AuthorizationView]),
+        (status = 404, description = "No such authorization", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn show(
+    _operator: OperatorCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let id = id.into_inner();
+    let history = state
+        .db(move |conn| authorizations::history(conn, &id, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(history))
+}

@@ -1,0 +1,59 @@
+//! `GET /v1/consents`: the consents an agency holds.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::AgencyCaller;
+use crate::consents::{self, ConsentView};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Filter {
+    /// Only this person (common ID or the agency's sector pseudonym).
+    pub person: Option<String>,
+    /// Only this state.
+    pub state: Option<String>,
+}
+
+/// The consents and requests the calling agency holds, newest first, with
+/// persons named as the agency names them (scope `consumer`).
+#[utoipa::path(
+    get,
+    path = "/v1/consents",
+    tag = "consents",
+    params(Filter),
+    security(("agency" = [])),
+    responses((status = 200, description = "The consents", body = [ConsentView]))
+)]
+pub async fn list(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+    filter: web::Query<Filter>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope("consumer")?;
+    let now = state.clock.now();
+    let inner = state.clone();
+    let who = caller.clone();
+    let Filter {
+        person,
+        state: wanted,
+    } = filter.into_inner();
+    let (views, entries) = state
+        .db(move |conn| {
+            consents::list_for_agency(
+                conn,
+                &inner,
+                &who,
+                person.as_deref(),
+                wanted.as_deref(),
+                now,
+            )
+        })
+        .await?;
+    super::audit_all(&state, entries).await?;
+    Ok(HttpResponse::Ok().json(views))
+}

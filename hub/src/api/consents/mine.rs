@@ -1,0 +1,30 @@
+//! `GET /v1/citizen/consents`: the citizen's consents and pending requests.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::CitizenCaller;
+use crate::consents::{self, ConsentView};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The citizen's consents and pending requests, newest first, with each
+/// agency's name and each purpose's title.
+#[utoipa::path(
+    get,
+    path = "/v1/citizen/consents",
+    tag = "citizen",
+    security(("citizen" = [])),
+    responses((status = 200, description = "The consents", body = [ConsentView]))
+)]
+pub async fn mine(
+    caller: CitizenCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let inner = state.clone();
+    let (views, entries) = state
+        .db(move |conn| consents::list_for_person(conn, &inner, caller.common_id, now))
+        .await?;
+    super::audit_all(&state, entries).await?;
+    Ok(HttpResponse::Ok().json(views))
+}

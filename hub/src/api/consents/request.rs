@@ -1,0 +1,40 @@
+//! `POST /v1/consents/requests`: an agency asks a person for consent.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::AgencyCaller;
+use crate::consents::{self, ConsentView, NewRequest};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Creates a pending consent request for a person named by common ID or by
+/// the agency's sector pseudonym (scope `consumer`).
+#[utoipa::path(
+    post,
+    path = "/v1/consents/requests",
+    tag = "consents",
+    request_body = NewRequest,
+    security(("agency" = [])),
+    responses(
+        (status = 201, description = "The pending request", body = ConsentView),
+        (status = 404, description = "No such person", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn request(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+    body: web::Json<NewRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope("consumer")?;
+    let now = state.clock.now();
+    let inner = state.clone();
+    let who = caller.clone();
+    let (view, entries) = state
+        .db(move |conn| consents::request(conn, &inner, &who, &body, now))
+        .await?;
+    super::audit_all(&state, entries).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/consents/{}", view.id)))
+        .json(view))
+}

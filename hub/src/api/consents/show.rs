@@ -1,0 +1,36 @@
+//! `GET /v1/consents/{id}`: one consent the agency holds.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::AgencyCaller;
+use crate::consents::{self, ConsentView};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// One consent or request of the calling agency (scope `consumer`).
+#[utoipa::path(
+    get,
+    path = "/v1/consents/{id}",
+    tag = "consents",
+    params(("id" = String, Path, description = "Consent id")),
+    security(("agency" = [])),
+    responses(
+        (status = 200, description = "The consent", body = ConsentView),
+        (status = 404, description = "No such consent of this agency", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn show(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope("consumer")?;
+    let now = state.clock.now();
+    let inner = state.clone();
+    let id = id.into_inner();
+    let (view, entries) = state
+        .db(move |conn| consents::show_for_agency(conn, &inner, &caller, &id, now))
+        .await?;
+    super::audit_all(&state, entries).await?;
+    Ok(HttpResponse::Ok().json(view))
+}

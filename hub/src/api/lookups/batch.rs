@@ -1,0 +1,127 @@
+//! `POST /v1/lookups/batch`.
+
+use actix_web::{HttpResponse, web};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::AgencyCaller;
+use crate::broker::{self, LookupRequest};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// The most persons one batch may name.
+pub const MAX_BATCH: usize = 1_000;
+/// How many lookups of a batch run at once.
+const FAN_OUT: usize = 16;
+
+/// One record type for many persons.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The persons (common IDs or the caller's sector pseudonyms), at most 1000.
+    pub persons: Vec<String>,
+    /// The record type, e.g. `person.address@1`.
+    pub record_type: String,
+    /// The purpose code.
+    pub purpose: String,
+}
+
+/// The answer for one person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItem {
+    /// The person as asked for.
+    pub person: String,
+    /// HTTP status this lookup alone would have had.
+    pub status: u16,
+    /// The exchange id.
+    pub exchange_id: String,
+    /// The record, when found and permitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    /// The record type and exact version of `data`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_type: Option<String>,
+    /// The problem, when not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+/// Answers per person, in the order asked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    /// One item per person.
+    pub results: Vec<BatchItem>,
+}
+
+/// Looks up one record type for up to 1000 persons, concurrently with a
+/// bounded fan-out; each lookup is decided and audited on its own.
+#[utoipa::path(
+    post,
+    path = "/v1/lookups/batch",
+    tag = "lookups",
+    request_body = BatchRequest,
+    security(("agency" = [])),
+    responses(
+        (status = 200, description = "One result per person", body = BatchResponse),
+        (status = 422, description = "Too many persons", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn batch(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+    body: web::Json<BatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body.persons.is_empty() || body.persons.len() > MAX_BATCH {
+        return Err(ApiError::Invalid {
+            code: "batch_size",
+            detail: format!("persons: 1 to {MAX_BATCH}"),
+        });
+    }
+    let jobs = body.persons.into_iter().enumerate().map(|(i, person)| {
+        let state = state.clone();
+        let caller = caller.clone();
+        let request = LookupRequest {
+            person: person.clone(),
+            record_type: body.record_type.clone(),
+            purpose: body.purpose.clone(),
+            consent_id: None,
+        };
+        async move {
+            let item = match broker::lookup(&state, &caller, request).await {
+                Ok(found) => BatchItem {
+                    person,
+                    status: 200,
+                    exchange_id: found.exchange_id,
+                    record_type: Some(found.record_type),
+                    data: Some(found.data),
+                    problem: None,
+                },
+                Err(failure) => {
+                    let mut problem = failure.error.problem();
+                    problem.exchange_id = Some(failure.exchange_id.clone());
+                    BatchItem {
+                        person,
+                        status: problem.status,
+                        exchange_id: failure.exchange_id,
+                        record_type: None,
+                        data: None,
+                        problem: Some(problem),
+                    }
+                }
+            };
+            (i, item)
+        }
+    });
+    let mut results: Vec<(usize, BatchItem)> = futures_util::stream::iter(jobs)
+        .buffer_unordered(FAN_OUT)
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(BatchResponse {
+            results: results.into_iter().map(|(_, item)| item).collect(),
+        }))
+}

@@ -1,0 +1,51 @@
+//! `POST /v1/lookups`.
+
+use actix_web::{HttpResponse, ResponseError, web};
+
+use crate::auth::AgencyCaller;
+use crate::broker::{self, LookupRequest, LookupResponse};
+use crate::error::Problem;
+use crate::state::AppState;
+
+/// Asks for a record about a person. The hub decides (authorization and,
+/// where required, consent), fetches the record from its authentic source,
+/// checks it against the schema, keeps only the granted fields, writes the
+/// exchange to the audit log — permitted or not — and answers.
+#[utoipa::path(
+    post,
+    path = "/v1/lookups",
+    tag = "lookups",
+    request_body = LookupRequest,
+    security(("agency" = [])),
+    responses(
+        (status = 200, description = "The record, minimised", body = LookupResponse),
+        (status = 403, description = "Refused: the code is the deny code (no_authorization, consent_required, consent_revoked, …)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown_person, no_record or no_provider", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "provider_invalid_response", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "provider_unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "provider_timeout", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn create(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+    body: web::Json<LookupRequest>,
+) -> HttpResponse {
+    match broker::lookup(&state, &caller, body.into_inner()).await {
+        Ok(found) => HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(found),
+        Err(failure) => {
+            let mut problem = failure.error.problem();
+            problem.exchange_id = Some(failure.exchange_id);
+            let mut res = problem.response();
+            // Keep the status-specific headers the error would have set.
+            let _ = failure.error.status_code();
+            res.headers_mut().insert(
+                actix_web::http::header::CACHE_CONTROL,
+                actix_web::http::header::HeaderValue::from_static("no-store"),
+            );
+            res
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! `POST /v1/admin/purposes`: add a purpose.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::OperatorCaller;
+use crate::authorizations::{self, NewPurpose, PurposeView};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Adds a purpose to the controlled list (operators only).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/purposes",
+    tag = "purposes",
+    request_body = NewPurpose,
+    security(("operator" = [])),
+    responses(
+        (status = 201, description = "Added", body = PurposeView),
+        (status = 409, description = "The code exists", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn create(
+    operator: OperatorCaller,
+    state: web::Data<AppState>,
+    body: web::Json<NewPurpose>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let by = operator.id.clone();
+    let view = state
+        .db(move |conn| authorizations::create_purpose(conn, &body, &by, now))
+        .await?;
+    let event = crate::events::by_operator(&operator, "purpose.created")?
+        .with_purpose(view.code.clone())
+        .with_details(serde_json::json!({"legal_reference": view.legal_reference.url}));
+    state.audit.append(event).await?;
+    Ok(HttpResponse::Created().json(view))
+}

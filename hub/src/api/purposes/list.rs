@@ -1,0 +1,19 @@
+//! `GET /v1/purposes`: the controlled list.
+
+use actix_web::{HttpResponse, web};
+
+use crate::authorizations::{self, PurposeView};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The purposes agencies may state, with their legal references (public).
+#[utoipa::path(
+    get,
+    path = "/v1/purposes",
+    tag = "purposes",
+    responses((status = 200, description = "The purposes, by code", body = [PurposeView]))
+)]
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let list = state.db(authorizations::purposes).await?;
+    Ok(HttpResponse::Ok().json(list))
+}

@@ -1,0 +1,116 @@
+//! `/v1/references`: the persons directory, where agencies declare that they
+//! hold a file on a person.
+
+use actix_web::{HttpResponse, web};
+use utoipa::OpenApi;
+
+use crate::auth::AgencyCaller;
+use crate::broker::directory::{self, NewReference, ReferenceView};
+use crate::error::{ApiError, Problem};
+use crate::persons::{self, Viewer};
+use crate::state::AppState;
+
+/// The persons directory part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(declare, end),
+    components(schemas(NewReference, ReferenceView)),
+    tags((name = "references", description = "The persons directory: which agencies hold a file on whom"))
+)]
+pub struct ReferencesApi;
+
+/// Registers the reference routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/references").route(web::post().to(declare)))
+        .service(web::resource("/v1/references/{id}").route(web::delete().to(end)));
+}
+
+fn viewer(caller: &AgencyCaller) -> Viewer {
+    Viewer {
+        sector: caller.sector,
+        policy: caller.identifier_policy,
+    }
+}
+
+/// Declares that the calling agency holds a file on a person.
+#[utoipa::path(
+    post,
+    path = "/v1/references",
+    tag = "references",
+    request_body = NewReference,
+    security(("agency" = [])),
+    responses(
+        (status = 201, description = "Declared", body = ReferenceView),
+        (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn declare(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+    body: web::Json<NewReference>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let viewer = viewer(&caller);
+    let agency = caller.agency_id.to_string();
+    let pseudonyms = state.pseudonyms.clone();
+    let (person, view) = state
+        .db(move |conn| {
+            let asked = persons::parse_reference(conn, viewer, &body.person)?;
+            let (person, _) = persons::resolve(conn, asked)?;
+            let row = directory::declare(conn, &agency, &person, &body, now)?;
+            Ok((
+                person,
+                directory::reference_view(row, persons::name_for(viewer, &pseudonyms, &person)),
+            ))
+        })
+        .await?;
+    let event = crate::events::by_agency(&caller, "reference.declared")?
+        .with_person(person.as_digits())
+        .with_details(serde_json::json!({"reference": view.id, "capacity": view.capacity}));
+    state.audit.append(event).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/references/{}", view.id)))
+        .json(view))
+}
+
+/// Ends a reference: it stays in the directory with its end date.
+#[utoipa::path(
+    delete,
+    path = "/v1/references/{id}",
+    tag = "references",
+    params(("id" = String, Path, description = "The reference")),
+    security(("agency" = [])),
+    responses(
+        (status = 200, description = "Ended", body = ReferenceView),
+        (status = 404, description = "Not this agency's reference", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn end(
+    caller: AgencyCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let viewer = viewer(&caller);
+    let agency = caller.agency_id.to_string();
+    let pseudonyms = state.pseudonyms.clone();
+    let id = id.into_inner();
+    let (person, view) = state
+        .db(move |conn| {
+            let row = directory::end(conn, &agency, &id, now)?;
+            let person: identity::CommonId = row
+                .common_id
+                .parse()
+                .map_err(|_| ApiError::Internal("stored reference has a bad person".to_owned()))?;
+            Ok((
+                person,
+                directory::reference_view(row, persons::name_for(viewer, &pseudonyms, &person)),
+            ))
+        })
+        .await?;
+    let event = crate::events::by_agency(&caller, "reference.ended")?
+        .with_person(person.as_digits())
+        .with_details(serde_json::json!({"reference": view.id}));
+    state.audit.append(event).await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,276 @@
+//! The reference directory: which provider is the authentic source of which
+//! record type (and, when several are, which one holds a file on the person),
+//! and the persons directory agencies declare into.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use identity::{CommonId, IdentifierPolicy, Role, Sector};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::store::DbConnection;
+use crate::store::directory::{self as store, ReferenceRow, SourceRow};
+use crate::time::{db_time, from_db};
+
+/// Where a lookup goes.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The provider agency.
+    pub provider: String,
+    /// Its base URL.
+    pub endpoint: String,
+    /// How it names persons.
+    pub policy: IdentifierPolicy,
+    /// Its sector (for pseudonyms).
+    pub sector: Sector,
+    /// How long to wait for it.
+    pub timeout_ms: u64,
+}
+
+fn no_provider(detail: String) -> ApiError {
+    ApiError::NotFound {
+        code: "no_provider",
+        detail,
+    }
+}
+
+/// Picks the provider of `record_type@major` for `person`.
+pub fn route(
+    conn: &mut DbConnection,
+    record_type: &str,
+    major: i32,
+    person: &CommonId,
+) -> Result<Route, ApiError> {
+    let sources = store::sources(conn, record_type, major)?;
+    if sources.is_empty() {
+        return Err(no_provider(format!(
+            "no agency provides {record_type}@{major}"
+        )));
+    }
+    let chosen = if sources.iter().all(|s| s.routing == "direct") && sources.len() == 1 {
+        sources.into_iter().next()
+    } else {
+        // Several sources, or routing by reference: the one that declared a
+        // file on this person, in force today.
+        let today = Utc::now().date_naive();
+        let holders: Vec<String> = store::references_for(conn, person.as_digits())?
+            .into_iter()
+            .filter(|r| {
+                r.ended_at.is_none()
+                    && r.valid_from <= today
+                    && r.valid_until.is_none_or(|u| u >= today)
+            })
+            .map(|r| r.agency_id)
+            .collect();
+        sources
+            .into_iter()
+            .find(|s| holders.contains(&s.provider_id))
+    };
+    let source = chosen.ok_or_else(|| {
+        no_provider(format!(
+            "no provider of {record_type}@{major} holds a file on this person"
+        ))
+    })?;
+    let (endpoint, policy, sector, active) = super::provider_facts(conn, &source.provider_id)?;
+    if !active {
+        return Err(no_provider(format!(
+            "provider {} is suspended",
+            source.provider_id
+        )));
+    }
+    Ok(Route {
+        provider: source.provider_id,
+        endpoint,
+        policy,
+        sector,
+        timeout_ms: u64::try_from(source.timeout_ms).unwrap_or(5_000),
+    })
+}
+
+/// An operator's registration of an authentic source.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Record type name, e.g. `person.address`.
+    pub record_type: String,
+    /// Major version.
+    pub major: u32,
+    /// The provider agency (it must have the `provider` role).
+    pub provider: String,
+    /// `direct` (the only source), or `by_reference` (several sources; the
+    /// one holding a file on the person answers).
+    #[serde(default = "direct")]
+    pub routing: String,
+    /// How long the hub waits for it, in milliseconds (default 5000).
+    #[serde(default = "five_seconds")]
+    pub timeout_ms: u32,
+}
+
+fn direct() -> String {
+    "direct".to_owned()
+}
+
+fn five_seconds() -> u32 {
+    5_000
+}
+
+/// Registers an authentic source.
+pub fn put_source(
+    conn: &mut DbConnection,
+    source: &Source,
+    now: DateTime<Utc>,
+) -> Result<Source, ApiError> {
+    let invalid = |code: &'static str, detail: String| ApiError::Invalid { code, detail };
+    schemas::RecordTypeName::parse(&source.record_type)
+        .map_err(|e| invalid("invalid_record_type", format!("record_type: {e}")))?;
+    if !matches!(source.routing.as_str(), "direct" | "by_reference") {
+        return Err(invalid(
+            "invalid_routing",
+            "routing: `direct` or `by_reference`".to_owned(),
+        ));
+    }
+    if !(100..=60_000).contains(&source.timeout_ms) {
+        return Err(invalid(
+            "invalid_timeout",
+            "timeout_ms: 100 to 60000".to_owned(),
+        ));
+    }
+    let agency =
+        crate::store::agencies::get(conn, &source.provider)?.ok_or_else(|| ApiError::NotFound {
+            code: "agency_not_found",
+            detail: format!("no agency {}", source.provider),
+        })?;
+    let roles = crate::agencies::parse_roles(&agency.roles).unwrap_or_default();
+    if !roles.contains(&Role::Provider) || agency.endpoint_url.is_none() {
+        return Err(invalid(
+            "not_a_provider",
+            format!(
+                "agency {} has no provider role or no endpoint",
+                source.provider
+            ),
+        ));
+    }
+    store::put_source(
+        conn,
+        &SourceRow {
+            record_type: source.record_type.clone(),
+            major: i32::try_from(source.major).unwrap_or(i32::MAX),
+            provider_id: source.provider.clone(),
+            routing: source.routing.clone(),
+            timeout_ms: i32::try_from(source.timeout_ms).unwrap_or(5_000),
+            created_at: db_time(now),
+        },
+    )?;
+    Ok(source.clone())
+}
+
+/// Every source.
+pub fn sources(conn: &mut DbConnection) -> Result<Vec<Source>, ApiError> {
+    Ok(store::all_sources(conn)?
+        .into_iter()
+        .map(|s| Source {
+            record_type: s.record_type,
+            major: u32::try_from(s.major).unwrap_or(0),
+            provider: s.provider_id,
+            routing: s.routing,
+            timeout_ms: u32::try_from(s.timeout_ms).unwrap_or(5_000),
+        })
+        .collect())
+}
+
+/// An agency's declaration that it holds a file on a person.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReference {
+    /// The person: a common ID, or the caller's sector pseudonym.
+    pub person: String,
+    /// In which capacity, e.g. `insurer`, `employer`, `taxpayer`.
+    pub capacity: String,
+    /// Since when (default today).
+    #[serde(default)]
+    pub valid_from: Option<NaiveDate>,
+}
+
+/// A reference as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReferenceView {
+    /// `ref-…`.
+    pub id: String,
+    /// The agency holding the file.
+    pub agency: String,
+    /// The person, as the caller names them.
+    pub person: String,
+    /// In which capacity.
+    pub capacity: String,
+    /// Since when.
+    pub valid_from: NaiveDate,
+    /// Until when, once ended.
+    pub valid_until: Option<NaiveDate>,
+    /// When declared.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Shows a stored reference with the person named for the caller.
+pub fn reference_view(row: ReferenceRow, person: String) -> ReferenceView {
+    ReferenceView {
+        id: row.id,
+        agency: row.agency_id,
+        person,
+        capacity: row.capacity,
+        valid_from: row.valid_from,
+        valid_until: row.valid_until,
+        created_at: from_db(row.created_at),
+    }
+}
+
+/// Declares a reference.
+pub fn declare(
+    conn: &mut DbConnection,
+    agency: &str,
+    person: &CommonId,
+    input: &NewReference,
+    now: DateTime<Utc>,
+) -> Result<ReferenceRow, ApiError> {
+    let capacity = input.capacity.trim();
+    if capacity.is_empty() || capacity.len() > 64 {
+        return Err(ApiError::Invalid {
+            code: "invalid_capacity",
+            detail: "capacity: 1 to 64 characters".to_owned(),
+        });
+    }
+    let row = ReferenceRow {
+        id: format!("ref-{}", uuid::Uuid::new_v4().simple()),
+        agency_id: agency.to_owned(),
+        common_id: person.as_digits().to_owned(),
+        capacity: capacity.to_owned(),
+        valid_from: input.valid_from.unwrap_or_else(|| now.date_naive()),
+        valid_until: None,
+        created_at: db_time(now),
+        ended_at: None,
+    };
+    store::insert_reference(conn, &row)?;
+    Ok(row)
+}
+
+/// Ends an agency's reference (it stays in the directory, with its end date).
+pub fn end(
+    conn: &mut DbConnection,
+    agency: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<ReferenceRow, ApiError> {
+    let not_found = || ApiError::NotFound {
+        code: "reference_not_found",
+        detail: format!("no reference {id} of agency {agency}"),
+    };
+    let row = store::reference(conn, id)?
+        .filter(|r| r.agency_id == agency)
+        .ok_or_else(not_found)?;
+    if !store::end_reference(conn, id, now.date_naive(), db_time(now))? {
+        return Err(ApiError::Conflict {
+            code: "reference_ended",
+            detail: format!("reference {id} has ended already"),
+        });
+    }
+    store::reference(conn, &row.id)?.ok_or_else(not_found)
+}

@@ -1,0 +1,495 @@
+//! Brokering a lookup: decide, route to the authentic source, call it with a
+//! hub-signed request, check and minimise the answer, audit, answer.
+
+pub mod breaker;
+pub mod directory;
+
+use std::time::Duration;
+
+use actix_web::web;
+
+use chrono::{DateTime, Utc};
+use consent::{ConsentId, Decision, PurposeCode};
+use identity::{AgencyId, CommonId, IdentifierPolicy};
+use provider::{REQUEST_TOKEN_TYPE, RequestClaims};
+use schemas::{FieldSelection, RecordType, RecordTypeRef};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::access::{self, AccessQuery};
+use crate::audit_log::NewEntry;
+use crate::auth::AgencyCaller;
+use crate::error::ApiError;
+use crate::persons::{self, Viewer};
+use crate::state::AppState;
+use crate::store::agencies as agency_store;
+
+/// A lookup, as a consumer agency asks for it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    /// The person: a common ID, or the caller's sector pseudonym.
+    pub person: String,
+    /// The record type: `person.address@1` (latest minor) or `person.address@1.1`.
+    pub record_type: String,
+    /// Why: a purpose code, e.g. `benefit-eligibility`.
+    pub purpose: String,
+    /// The consent this lookup relies on, where the caller knows it.
+    #[serde(default)]
+    pub consent_id: Option<String>,
+}
+
+/// A lookup's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LookupResponse {
+    /// The exchange id, in the audit log too.
+    pub exchange_id: String,
+    /// The authentic source that answered.
+    pub provider: String,
+    /// The record type and exact version of `data`.
+    pub record_type: String,
+    /// The person, as the caller names them.
+    pub person: String,
+    /// The record, reduced to the fields the caller may have.
+    pub data: serde_json::Value,
+}
+
+/// A failed lookup: the problem, and the exchange id it was audited under.
+#[derive(Debug)]
+pub struct LookupFailure {
+    /// The exchange id (every outcome is audited).
+    pub exchange_id: String,
+    /// What went wrong.
+    pub error: ApiError,
+}
+
+/// What the audit entry of a lookup holds, filled in as the lookup goes.
+struct Exchange {
+    id: String,
+    caller: AgencyId,
+    person: Option<CommonId>,
+    record_type: String,
+    purpose: String,
+    authorization: Option<(String, u32)>,
+    consent: Option<String>,
+    provider: Option<String>,
+    request_digest: Option<audit::Hash>,
+}
+
+impl Exchange {
+    fn entry(&self, kind: &str, outcome: audit::Outcome) -> Result<NewEntry, ApiError> {
+        let mut entry = NewEntry::new(
+            kind,
+            audit::Actor::new(audit::ActorType::Agency, self.caller.to_string()),
+            outcome,
+        )?
+        .with_exchange(self.id.clone())
+        .with_record_type(self.record_type.clone())
+        .with_purpose(self.purpose.clone());
+        if let Some(person) = &self.person {
+            entry = entry.with_person(person.as_digits());
+        }
+        if let Some((id, version)) = &self.authorization {
+            entry = entry.with_legal_basis(id.clone(), *version);
+        }
+        if let Some(consent) = &self.consent {
+            entry = entry.with_consent(consent.clone());
+        }
+        if let Some(provider) = &self.provider {
+            entry = entry.with_provider(provider.clone());
+        }
+        Ok(entry)
+    }
+}
+
+fn sha256(bytes: &[u8]) -> audit::Hash {
+    audit::sha256(bytes)
+}
+
+/// Runs one lookup end to end. Every outcome, permitted or not, is appended
+/// to the audit log and made durable before this returns.
+pub async fn lookup(
+    state: &web::Data<AppState>,
+    caller: &AgencyCaller,
+    request: LookupRequest,
+) -> Result<LookupResponse, LookupFailure> {
+    let mut exchange = Exchange {
+        id: format!("exc-{}", uuid::Uuid::new_v4().simple()),
+        caller: caller.agency_id.clone(),
+        person: None,
+        record_type: request.record_type.clone(),
+        purpose: request.purpose.clone(),
+        authorization: None,
+        consent: None,
+        provider: None,
+        request_digest: None,
+    };
+    match run(state, caller, &request, &mut exchange).await {
+        Ok((response, entry)) => match state.audit.append(entry).await {
+            Ok(_) => Ok(response),
+            Err(error) => Err(LookupFailure {
+                exchange_id: exchange.id,
+                error,
+            }),
+        },
+        Err((kind, deny_code, error)) => {
+            let outcome = if kind == "lookup.denied" {
+                audit::Outcome::Denied
+            } else {
+                audit::Outcome::Error
+            };
+            let appended = match exchange.entry(kind, outcome) {
+                Ok(entry) => state
+                    .audit
+                    .append(entry.with_deny_code(deny_code))
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            };
+            Err(LookupFailure {
+                exchange_id: exchange.id,
+                error: match appended {
+                    Ok(()) => error,
+                    Err(audit_error) => audit_error,
+                },
+            })
+        }
+    }
+}
+
+type Refusal = (&'static str, &'static str, ApiError);
+
+fn refuse(kind: &'static str, error: ApiError) -> Refusal {
+    let code = match &error {
+        ApiError::NotFound { code, .. }
+        | ApiError::Invalid { code, .. }
+        | ApiError::Forbidden { code, .. }
+        | ApiError::Conflict { code, .. } => code,
+        ApiError::Denied { code, .. } => code,
+        ApiError::Provider { code, .. } => code,
+        _ => "internal_error",
+    };
+    (kind, code, error)
+}
+
+async fn run(
+    state: &web::Data<AppState>,
+    caller: &AgencyCaller,
+    request: &LookupRequest,
+    exchange: &mut Exchange,
+) -> Result<(LookupResponse, NewEntry), Refusal> {
+    let invalid = |code: &'static str, detail: String| {
+        refuse("lookup.invalid", ApiError::Invalid { code, detail })
+    };
+    caller
+        .require_scope("consumer")
+        .map_err(|e| refuse("lookup.denied", e))?;
+    let reference: RecordTypeRef =
+        request
+            .record_type
+            .parse()
+            .map_err(|e: schemas::RecordTypeError| {
+                invalid("invalid_record_type", format!("record_type: {e}"))
+            })?;
+    let purpose: PurposeCode = PurposeCode::parse(&request.purpose)
+        .map_err(|e| invalid("invalid_purpose", format!("purpose: {e}")))?;
+    let consent_id: Option<ConsentId> = match &request.consent_id {
+        Some(id) => Some(
+            ConsentId::parse(id)
+                .map_err(|e| invalid("invalid_consent_id", format!("consent_id: {e}")))?,
+        ),
+        None => None,
+    };
+    let viewer = Viewer {
+        sector: caller.sector,
+        policy: caller.identifier_policy,
+    };
+    let now = state.clock.now();
+
+    // Resolve the person and the record type, and decide.
+    let person_ref = request.person.clone();
+    let query_base = (
+        caller.agency_id.clone(),
+        caller.sector,
+        caller.roles.clone(),
+    );
+    let registry = state.schemas.clone();
+    let inner = state.clone();
+    let asked_purpose = purpose.clone();
+    let resolved = state
+        .db(move |conn| {
+            let asked = persons::parse_reference(conn, viewer, &person_ref)?;
+            let (person, _) = persons::resolve(conn, asked)?;
+            let schemas = registry.get_or_load(conn)?;
+            let entry = schemas.resolve(&reference)?.clone();
+            let query = AccessQuery {
+                agency: query_base.0,
+                agency_sector: query_base.1,
+                agency_roles: query_base.2,
+                person,
+                record_type: entry.record_type().clone(),
+                purpose: asked_purpose,
+                consent_id,
+            };
+            let decision = access::decide(conn, &inner, &query, now)?;
+            Ok((person, entry, decision))
+        })
+        .await;
+    let (person, entry, decision) = match resolved {
+        Ok(found) => found,
+        Err(e @ ApiError::NotFound { .. }) => return Err(refuse("lookup.invalid", e)),
+        Err(e @ ApiError::Invalid { .. }) => return Err(refuse("lookup.invalid", e)),
+        Err(e) => return Err(refuse("lookup.error", e)),
+    };
+    exchange.person = Some(person);
+    let record_type = entry.record_type().clone();
+    exchange.record_type = record_type.to_string();
+    let (authorization, consent, fields) = match decision {
+        Decision::Permit {
+            authorization,
+            consent,
+            fields,
+        } => (authorization, consent, fields),
+        Decision::Deny { code, detail } => {
+            return Err(refuse(
+                "lookup.denied",
+                ApiError::Denied {
+                    code: code.as_str(),
+                    detail,
+                },
+            ));
+        }
+    };
+    exchange.authorization = Some((authorization.id.to_string(), authorization.version));
+    exchange.consent = consent.as_ref().map(ToString::to_string);
+
+    // Route to the authentic source.
+    let name = record_type.name.to_string();
+    let major = i32::try_from(record_type.version.major).unwrap_or(i32::MAX);
+    let routed = state
+        .db(move |conn| directory::route(conn, &name, major, &person))
+        .await
+        .map_err(|e| refuse("lookup.no_provider", e))?;
+    exchange.provider = Some(routed.provider.clone());
+
+    // Ask it, with a request only it can use, for this exchange only.
+    let body = serde_json::json!({
+        "exchange_id": exchange.id,
+        "record_type": record_type.to_string(),
+        "purpose": purpose.as_str(),
+    });
+    let body_bytes = serde_json::to_vec(&body).unwrap_or_default();
+    exchange.request_digest = Some(sha256(&body_bytes));
+    let subject = match routed.policy {
+        IdentifierPolicy::CommonId => person.as_digits().to_owned(),
+        IdentifierPolicy::SectorPseudonym => state
+            .pseudonyms
+            .pseudonym(routed.sector, &person)
+            .to_string(),
+    };
+    let claims = RequestClaims {
+        iss: state.config.public_base(),
+        aud: routed.provider.clone(),
+        sub: subject,
+        jti: exchange.id.clone(),
+        iat: now.timestamp(),
+        exp: now.timestamp() + 60,
+        record_type: record_type.to_string(),
+        purpose: purpose.as_str().to_owned(),
+        consumer: caller.agency_id.to_string(),
+    };
+    let token = sign_request(state, &claims, now)
+        .await
+        .map_err(|e| refuse("lookup.error", e))?;
+    let answer = call_provider(state, &routed, &record_type, &token, body_bytes).await;
+    let record = answer.map_err(|e| refuse("lookup.provider_error", e))?;
+
+    // Check the answer against the schema, then keep only what is granted.
+    if let Err(issues) = entry.validate(&record) {
+        tracing::warn!(
+            exchange_id = %exchange.id,
+            provider = %routed.provider,
+            record_type = %record_type,
+            issues = ?issues.iter().map(|i| format!("{} ({})", i.instance_path, i.message)).collect::<Vec<_>>(),
+            "provider answer does not validate"
+        );
+        return Err(refuse(
+            "lookup.provider_error",
+            ApiError::Provider {
+                code: "provider_invalid_response",
+                detail: format!(
+                    "the provider's answer does not match {record_type}: {} schema error(s), logged for the operator under this exchange id",
+                    issues.len()
+                ),
+            },
+        ));
+    }
+    let data = FieldSelection::parse_lenient(&fields).apply(&record);
+    let response_bytes = serde_json::to_vec(&data).unwrap_or_default();
+
+    if let Some(consent) = &consent {
+        let consent = consent.clone();
+        state
+            .db(move |conn| access::record_use(conn, &consent, now))
+            .await
+            .map_err(|e| refuse("lookup.error", e))?;
+    }
+    let audited = exchange
+        .entry("lookup.permitted", audit::Outcome::Permitted)
+        .map_err(|e| refuse("lookup.error", e))?
+        .with_digests(exchange.request_digest, Some(sha256(&response_bytes)));
+    Ok((
+        LookupResponse {
+            exchange_id: exchange.id.clone(),
+            provider: routed.provider,
+            record_type: record_type.to_string(),
+            person: persons::name_for(viewer, &state.pseudonyms, &person),
+            data,
+        },
+        audited,
+    ))
+}
+
+async fn sign_request(
+    state: &AppState,
+    claims: &RequestClaims,
+    now: DateTime<Utc>,
+) -> Result<String, ApiError> {
+    let ring = match state.keys.fresh() {
+        Some(ring) => ring,
+        None => {
+            let keys = state.keys.clone();
+            state
+                .db(move |conn| {
+                    keys.ring(conn, now)
+                        .map_err(|e| ApiError::Internal(e.to_string()))
+                })
+                .await?
+        }
+    };
+    identity::jwt::sign_token(claims, ring.current(), REQUEST_TOKEN_TYPE)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+async fn call_provider(
+    state: &AppState,
+    routed: &directory::Route,
+    record_type: &RecordType,
+    token: &str,
+    body: Vec<u8>,
+) -> Result<serde_json::Value, ApiError> {
+    let unavailable = |detail: String| ApiError::Provider {
+        code: "provider_unavailable",
+        detail,
+    };
+    if !state.breakers.allow(&routed.provider) {
+        return Err(unavailable(format!(
+            "provider {} is failing; the hub stopped calling it for a few seconds",
+            routed.provider
+        )));
+    }
+    let url = format!("{}/records/{}", routed.endpoint, record_type);
+    let sent = state
+        .http
+        .post(&url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .timeout(Duration::from_millis(routed.timeout_ms))
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(e) if e.is_timeout() => {
+            state.breakers.failure(&routed.provider);
+            return Err(ApiError::Provider {
+                code: "provider_timeout",
+                detail: format!(
+                    "provider {} did not answer within {} ms",
+                    routed.provider, routed.timeout_ms
+                ),
+            });
+        }
+        Err(e) => {
+            state.breakers.failure(&routed.provider);
+            tracing::warn!(provider = %routed.provider, error = %e, "provider unreachable");
+            return Err(unavailable(format!(
+                "provider {} cannot be reached",
+                routed.provider
+            )));
+        }
+    };
+    let status = response.status();
+    if status.is_server_error() {
+        state.breakers.failure(&routed.provider);
+        return Err(unavailable(format!(
+            "provider {} answered {status}",
+            routed.provider
+        )));
+    }
+    state.breakers.success(&routed.provider);
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Err(ApiError::NotFound {
+            code: "no_record",
+            detail: format!(
+                "provider {} holds no {record_type} record for this person",
+                routed.provider
+            ),
+        });
+    }
+    if !status.is_success() {
+        return Err(ApiError::Provider {
+            code: "provider_invalid_response",
+            detail: format!(
+                "provider {} refused the hub's request with {status}",
+                routed.provider
+            ),
+        });
+    }
+    let read = response.bytes();
+    let bytes = tokio::time::timeout(Duration::from_millis(routed.timeout_ms), read)
+        .await
+        .map_err(|_| ApiError::Provider {
+            code: "provider_timeout",
+            detail: format!(
+                "provider {} did not finish its answer in time",
+                routed.provider
+            ),
+        })?
+        .map_err(|e| {
+            unavailable(format!(
+                "provider {} broke off its answer: {e}",
+                routed.provider
+            ))
+        })?;
+    serde_json::from_slice(&bytes).map_err(|_| ApiError::Provider {
+        code: "provider_invalid_response",
+        detail: format!(
+            "provider {} answered something that is not JSON",
+            routed.provider
+        ),
+    })
+}
+
+/// Looks up an agency's provider endpoint and identifier policy.
+pub fn provider_facts(
+    conn: &mut crate::store::DbConnection,
+    provider: &str,
+) -> Result<(String, IdentifierPolicy, identity::Sector, bool), ApiError> {
+    let row = agency_store::get(conn, provider)?.ok_or_else(|| ApiError::NotFound {
+        code: "no_provider",
+        detail: format!("the source {provider} is not an agency"),
+    })?;
+    let endpoint = row.endpoint_url.clone().ok_or_else(|| ApiError::NotFound {
+        code: "no_provider",
+        detail: format!("provider {provider} has no endpoint"),
+    })?;
+    let policy = row.identifier_policy.parse().map_err(|_| {
+        ApiError::Internal(format!("agency {provider} has a bad identifier policy"))
+    })?;
+    let sector = row
+        .sector
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("agency {provider} has a bad sector")))?;
+    Ok((endpoint, policy, sector, row.status == "active"))
+}

@@ -1,0 +1,750 @@
+//! Purposes, authorizations, consents and the access decision, on both
+//! backends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+
+use actix_web::test as web;
+use chrono::{DateTime, Duration, Utc};
+use common::*;
+use consent::{ConsentId, DenyCode, PurposeCode};
+use hub::access::{self, AccessQuery};
+use hub::storage_test;
+use hub::testing::TestApp;
+use identity::{AgencyId, CommonId, Role, Sector};
+use serde_json::{Value, json};
+
+const FIELDS: [&str; 4] = ["/commonId", "/addressType", "/since", "/address"];
+
+async fn send(
+    app: &TestApp,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let req = match method {
+        "GET" => web::TestRequest::get(),
+        _ => web::TestRequest::post(),
+    }
+    .uri(uri);
+    let mut req = with_bearer(req, token);
+    if let Some(body) = body {
+        req = req.set_json(body);
+    }
+    let (status, _, body) = call(app, req).await;
+    (status, body)
+}
+
+/// Registers a person and signs them in; returns (common id, citizen token).
+async fn citizen(app: &TestApp, agency: &str, given: &str) -> (String, String) {
+    let (status, person) = send(
+        app,
+        "POST",
+        "/v1/persons",
+        agency,
+        Some(json!({"given_names": given, "family_name": "Peeters", "birth_date": "1985-07-01"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{person}");
+    let id = person["id"].as_str().unwrap().to_owned();
+    let req = web::TestRequest::post()
+        .uri("/v1/citizen/activate")
+        .set_json(json!({"common_id": id, "activation_code": person["activation_code"], "password": PASSWORD}));
+    let (status, _, body) = call(app, req).await;
+    assert_eq!(status, 204, "{body}");
+    let token = sign_in(app, &id).await;
+    (id, token)
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A fresh citizen token (tokens are short-lived; tests move the clock).
+async fn sign_in(app: &TestApp, id: &str) -> String {
+    let req = web::TestRequest::post()
+        .uri("/v1/citizen/sign-in")
+        .set_json(json!({"common_id": id, "password": PASSWORD}));
+    let (status, _, body) = call(app, req).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A fresh access token for the fixture agency, onboarded already.
+async fn agency_token_again(app: &TestApp) -> String {
+    let aud = format!("{}/oauth/token", app.state.config.public_base());
+    let now = app.clock.now().timestamp();
+    let jti = uuid::Uuid::new_v4().to_string();
+    let assertion = sign(
+        "ES256",
+        &fixture("agency-p256.key.pem"),
+        json!({}),
+        &assertion_claims(AGENCY, &aud, now, &jti),
+    );
+    let req = web::TestRequest::post()
+        .uri("/oauth/token")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(token_form(&assertion));
+    let (status, _, body) = call(app, req).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+fn legal() -> Value {
+    json!({"title": "Law of 15 January 1990, art. 5", "url": "https://example.gov/law/1990#art5"})
+}
+
+async fn purpose(app: &TestApp, op: &str, code: &str) {
+    let (status, body) = send(
+        app,
+        "POST",
+        "/v1/admin/purposes",
+        op,
+        Some(json!({"code": code, "title": format!("Title of {code}"), "description": "", "legal_reference": legal()})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+async fn publish(app: &TestApp, op: &str, id: &str, consent_required: bool, from: DateTime<Utc>) {
+    let (status, body) = send(
+        app,
+        "POST",
+        "/v1/admin/authorizations",
+        op,
+        Some(json!({
+            "id": id,
+            "consumer": {"agency": AGENCY},
+            "record_type": "person.address",
+            "major": 1,
+            "fields": FIELDS,
+            "purposes": ["benefit-eligibility"],
+            "legal_reference": legal(),
+            "valid_from": from,
+            "consent_required": consent_required,
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+struct World {
+    op: String,
+    agency: String,
+    person: String,
+    citizen: String,
+}
+
+impl World {
+    /// New tokens after the clock moved.
+    async fn refresh(&mut self, app: &TestApp) {
+        self.agency = agency_token_again(app).await;
+        self.citizen = sign_in(app, &self.person).await;
+    }
+}
+
+/// An operator, the fixture agency (consumer and registrar), a signed-in
+/// citizen, two purposes.
+async fn world(app: &TestApp) -> World {
+    let agency = agency_token(app, &["consumer", "registrar"], "common_id").await;
+    let op = operator_token(app);
+    purpose(app, &op, "benefit-eligibility").await;
+    purpose(app, &op, "tax-assessment").await;
+    let (person, citizen) = citizen(app, &agency, "Anna").await;
+    World {
+        op,
+        agency,
+        person,
+        citizen,
+    }
+}
+
+async fn request_consent(app: &TestApp, w: &World, frequency: Value) -> Value {
+    let until = app.clock.now() + Duration::days(30);
+    let (status, body) = send(
+        app,
+        "POST",
+        "/v1/consents/requests",
+        &w.agency,
+        Some(json!({
+            "person": w.person,
+            "record_types": ["person.address@1"],
+            "purpose": "benefit-eligibility",
+            "valid_until": until,
+            "frequency": frequency,
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+fn kinds(app: &TestApp, kind: &str) -> usize {
+    audited(app, kind).len()
+}
+
+storage_test!(
+    lifecycle_over_http,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        let requested = request_consent(&app, &w, json!({"kind": "once"})).await;
+        assert_eq!(requested["state"], "pending");
+        assert_eq!(requested["person"], w.person.as_str());
+        let id = requested["id"].as_str().unwrap().to_owned();
+
+        // The citizen sees the request with the agency's name and the purpose's title.
+        let (status, mine) = send(&app, "GET", "/v1/citizen/consents", &w.citizen, None).await;
+        assert_eq!(status, 200, "{mine}");
+        assert_eq!(mine[0]["id"], id.as_str());
+        assert_eq!(mine[0]["agency_name"], "Population Register");
+        assert_eq!(mine[0]["purpose_title"], "Title of benefit-eligibility");
+
+        // No artefact while pending; illegal transitions are refused.
+        let artefact = format!("/v1/citizen/consents/{id}/artefact");
+        let (status, body) = send(&app, "GET", &artefact, &w.citizen, None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("consent_not_active"))
+        );
+        for action in ["pause", "resume", "revoke"] {
+            let uri = format!("/v1/citizen/consents/{id}/{action}");
+            let (status, body) = send(&app, "POST", &uri, &w.citizen, None).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (409, Some("illegal_transition")),
+                "{action}: {body}"
+            );
+        }
+
+        // Another citizen can neither see nor change it.
+        let (_, other) = citizen(&app, &w.agency, "Bert").await;
+        let (status, list) = send(&app, "GET", "/v1/citizen/consents", &other, None).await;
+        assert_eq!((status, list.as_array().map(Vec::len)), (200, Some(0)));
+        for action in ["approve", "reject"] {
+            let uri = format!("/v1/citizen/consents/{id}/{action}");
+            let (status, body) = send(&app, "POST", &uri, &other, None).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (404, Some("consent_not_found"))
+            );
+        }
+        let (status, _) = send(&app, "GET", &artefact, &other, None).await;
+        assert_eq!(status, 404);
+
+        // approve → pause → resume → revoke, each refused when repeated.
+        let steps = [
+            ("approve", "active", "consent.approved"),
+            ("pause", "paused", "consent.paused"),
+            ("resume", "active", "consent.resumed"),
+            ("revoke", "revoked", "consent.revoked"),
+        ];
+        let mut revision = 1;
+        for (action, state, kind) in steps {
+            let uri = format!("/v1/citizen/consents/{id}/{action}");
+            let (status, body) = send(&app, "POST", &uri, &w.citizen, None).await;
+            assert_eq!(status, 200, "{action}: {body}");
+            assert_eq!(body["state"], state);
+            revision += 1;
+            assert_eq!(body["revision"], revision);
+            let (status, body) = send(&app, "POST", &uri, &w.citizen, None).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (409, Some("illegal_transition")),
+                "{action} twice"
+            );
+            assert_eq!(
+                audited(&app, kind),
+                vec![(w.person.clone(), Some(w.person.clone()))]
+            );
+            if state == "active" {
+                let (status, _, token) = call(
+                    &app,
+                    with_bearer(web::TestRequest::get().uri(&artefact), &w.citizen),
+                )
+                .await;
+                assert_eq!(status, 200);
+                let (_, _, jwks) =
+                    call(&app, web::TestRequest::get().uri("/.well-known/jwks.json")).await;
+                let keys = identity::keys::JwkSet::from_json(&jwks).unwrap();
+                let claims =
+                    consent::verify_artefact(token.as_str().unwrap(), &keys, app.clock.now())
+                        .unwrap();
+                assert_eq!(claims.consent_id.as_str(), id);
+                assert_eq!(claims.revision, revision);
+                assert_eq!(claims.aud.as_str(), AGENCY);
+            }
+        }
+        // A final state is final.
+        let uri = format!("/v1/citizen/consents/{id}/resume");
+        let (status, _) = send(&app, "POST", &uri, &w.citizen, None).await;
+        assert_eq!(status, 409);
+        let (status, _) = send(&app, "GET", &uri, &w.citizen, None).await;
+        assert_eq!(status, 405);
+
+        // A second request is rejected.
+        let second = request_consent(&app, &w, json!({"kind": "once"})).await;
+        let sid = second["id"].as_str().unwrap();
+        let uri = format!("/v1/citizen/consents/{sid}/reject");
+        let (status, body) = send(&app, "POST", &uri, &w.citizen, None).await;
+        assert_eq!((status, body["state"].as_str()), (200, Some("rejected")));
+        let uri = format!("/v1/citizen/consents/{sid}/approve");
+        let (status, _) = send(&app, "POST", &uri, &w.citizen, None).await;
+        assert_eq!(status, 409);
+        assert_eq!(kinds(&app, "consent.requested"), 2);
+        assert_eq!(kinds(&app, "consent.rejected"), 1);
+
+        // The agency polls the changes, page by page.
+        let (status, page) =
+            send(&app, "GET", "/v1/consents/events?limit=3", &w.agency, None).await;
+        assert_eq!(status, 200, "{page}");
+        let seen: Vec<&str> = page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(seen, ["approved", "paused", "resumed"]);
+        let next = page["next_after"].as_i64().unwrap();
+        let uri = format!("/v1/consents/events?after={next}");
+        let (_, page) = send(&app, "GET", &uri, &w.agency, None).await;
+        let rest: Vec<(&str, &str)> = page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap(),
+                    e["consent_id"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(rest, [("revoked", id.as_str()), ("rejected", sid)]);
+        assert_eq!(page["events"][0]["person"], w.person.as_str());
+        let uri = format!("/v1/consents/events?after={}", page["next_after"]);
+        let (_, page) = send(&app, "GET", &uri, &w.agency, None).await;
+        assert_eq!(page["events"].as_array().map(Vec::len), Some(0));
+    }
+);
+
+storage_test!(
+    agency_api_and_expiry,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let mut w = world(&app).await;
+        // Unknown purpose, unknown record type, unknown person.
+        let until = app.clock.now() + Duration::days(10);
+        for (body, code) in [
+            (
+                json!({"person": w.person, "record_types": ["person.address@1"], "purpose": "fishing", "valid_until": until, "frequency": {"kind": "once"}}),
+                "unknown_purpose",
+            ),
+            (
+                json!({"person": w.person, "record_types": ["person.shoe-size@1"], "purpose": "tax-assessment", "valid_until": until, "frequency": {"kind": "once"}}),
+                "unknown_record_type",
+            ),
+            (
+                json!({"person": w.person, "record_types": ["person.address@1"], "purpose": "tax-assessment", "valid_until": app.clock.now(), "frequency": {"kind": "once"}}),
+                "consent_empty_window",
+            ),
+        ] {
+            let (status, body) =
+                send(&app, "POST", "/v1/consents/requests", &w.agency, Some(body)).await;
+            assert_eq!((status, body["code"].as_str()), (422, Some(code)), "{body}");
+        }
+
+        // The citizen grants directly: active at once, the agency is told.
+        let (status, granted) = send(
+            &app,
+            "POST",
+            "/v1/citizen/consents",
+            &w.citizen,
+            Some(json!({"agency": AGENCY, "record_types": ["person.address@1"], "purpose": "tax-assessment", "valid_until": until, "frequency": {"kind": "max_per", "count": 2, "period": "month"}})),
+        )
+        .await;
+        assert_eq!(status, 201, "{granted}");
+        assert_eq!(granted["state"], "active");
+        let id = granted["id"].as_str().unwrap().to_owned();
+        assert_eq!(kinds(&app, "consent.granted"), 1);
+        let pending = request_consent(&app, &w, json!({"kind": "once"})).await;
+
+        // The agency's views.
+        let (status, list) = send(&app, "GET", "/v1/consents", &w.agency, None).await;
+        assert_eq!(
+            (status, list.as_array().map(Vec::len)),
+            (200, Some(2)),
+            "{list}"
+        );
+        let uri = format!("/v1/consents?person={}&state=active", w.person);
+        let (_, list) = send(&app, "GET", &uri, &w.agency, None).await;
+        assert_eq!(list.as_array().map(Vec::len), Some(1));
+        assert_eq!(list[0]["id"], id.as_str());
+        let (status, body) = send(&app, "GET", "/v1/consents?state=sleepy", &w.agency, None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("invalid_state"))
+        );
+        let (status, shown) =
+            send(&app, "GET", &format!("/v1/consents/{id}"), &w.agency, None).await;
+        assert_eq!(
+            (status, shown["purpose"].as_str()),
+            (200, Some("tax-assessment"))
+        );
+        let (status, _) = send(&app, "GET", "/v1/consents/cns-nope", &w.agency, None).await;
+        assert_eq!(status, 404);
+        let (status, headers, token) = call(
+            &app,
+            with_bearer(
+                web::TestRequest::get().uri(&format!("/v1/consents/{id}/artefact")),
+                &w.agency,
+            ),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(headers.get("content-type").unwrap(), "application/jose");
+        assert_eq!(token.as_str().unwrap().split('.').count(), 3);
+        let uri = format!("/v1/consents/{}/artefact", pending["id"].as_str().unwrap());
+        let (status, _) = send(&app, "GET", &uri, &w.agency, None).await;
+        assert_eq!(status, 409);
+        // A citizen token is not an agency token, and the reverse.
+        let (status, _) = send(&app, "GET", "/v1/consents", &w.citizen, None).await;
+        assert_eq!(status, 401);
+        let (status, _) = send(&app, "GET", "/v1/citizen/consents", &w.agency, None).await;
+        assert_eq!(status, 401);
+
+        // Past the window: expired when read, recorded once, and the agency told.
+        app.clock.advance(Duration::days(11));
+        w.refresh(&app).await;
+        let (_, mine) = send(&app, "GET", "/v1/citizen/consents", &w.citizen, None).await;
+        let states: Vec<&str> = mine
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["state"].as_str().unwrap())
+            .collect();
+        assert!(states.contains(&"expired"), "{mine}");
+        let (_, _) = send(&app, "GET", "/v1/citizen/consents", &w.citizen, None).await;
+        assert_eq!(kinds(&app, "consent.expired"), 1);
+        let uri = format!("/v1/citizen/consents/{id}/resume");
+        let (status, body) = send(&app, "POST", &uri, &w.citizen, None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("illegal_transition"))
+        );
+        let (_, page) = send(&app, "GET", "/v1/consents/events", &w.agency, None).await;
+        let seen: Vec<&str> = page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(seen, ["granted", "expired"]);
+        let uri = format!("/v1/citizen/consents/{id}/artefact");
+        let (status, _) = send(&app, "GET", &uri, &w.citizen, None).await;
+        assert_eq!(status, 409);
+
+        // Who may see my data by law; the agency's own authorizations.
+        publish(&app, &w.op, "auth-address", true, app.clock.now()).await;
+        let (status, laws) =
+            send(&app, "GET", "/v1/citizen/authorizations", &w.citizen, None).await;
+        assert_eq!(status, 200, "{laws}");
+        assert_eq!(laws[0]["legal_reference"], legal());
+        assert_eq!(laws[0]["consent_required"], true);
+        assert_eq!(laws[0]["consumer"]["agency"], AGENCY);
+        let (status, mine) = send(&app, "GET", "/v1/authorizations", &w.agency, None).await;
+        assert_eq!((status, mine.as_array().map(Vec::len)), (200, Some(1)));
+        let (status, _) = send(&app, "GET", "/v1/purposes", "", None).await;
+        assert_eq!(status, 200);
+    }
+);
+
+fn query(person: &str, purpose: &str, version: &str, consent: Option<&str>) -> AccessQuery {
+    AccessQuery {
+        agency: AGENCY.parse::<AgencyId>().unwrap(),
+        agency_sector: Sector::Civil,
+        agency_roles: vec![Role::Consumer, Role::Registrar],
+        person: person.parse::<CommonId>().unwrap(),
+        record_type: schemas::RecordType::parse(&format!("person.address@{version}")).unwrap(),
+        purpose: PurposeCode::parse(purpose).unwrap(),
+        consent_id: consent.map(|c| ConsentId::parse(c).unwrap()),
+    }
+}
+
+async fn decide(app: &TestApp, q: AccessQuery) -> consent::Decision {
+    let state = app.state.clone();
+    let at = app.clock.now();
+    app.state
+        .db(move |conn| access::decide(conn, &state, &q, at))
+        .await
+        .unwrap()
+}
+
+async fn deny(app: &TestApp, q: AccessQuery) -> Option<DenyCode> {
+    decide(app, q).await.deny_code()
+}
+
+async fn use_consent(app: &TestApp, id: &str) {
+    let id = ConsentId::parse(id).unwrap();
+    let at = app.clock.now();
+    app.state
+        .db(move |conn| access::record_use(conn, &id, at))
+        .await
+        .unwrap();
+}
+
+storage_test!(
+    access_decisions,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let mut w = world(&app).await;
+        let person = w.person.clone();
+        let p = person.as_str();
+        let q = |purpose: &str| query(p, purpose, "1.0", None);
+
+        assert_eq!(
+            deny(&app, q("benefit-eligibility")).await,
+            Some(DenyCode::NoAuthorization)
+        );
+        // In force from tomorrow only.
+        let tomorrow = app.clock.now() + Duration::days(1);
+        publish(&app, &w.op, "auth-address", true, tomorrow).await;
+        assert_eq!(
+            deny(&app, q("benefit-eligibility")).await,
+            Some(DenyCode::AuthorizationNotInForce)
+        );
+        app.clock.advance(Duration::days(2));
+        w.refresh(&app).await;
+        assert_eq!(
+            deny(&app, q("tax-assessment")).await,
+            Some(DenyCode::PurposeNotAllowed)
+        );
+        assert_eq!(
+            deny(&app, q("benefit-eligibility")).await,
+            Some(DenyCode::ConsentRequired)
+        );
+        // Another major version has no authorization.
+        assert_eq!(
+            deny(&app, query(p, "benefit-eligibility", "2.0", None)).await,
+            Some(DenyCode::NoAuthorization)
+        );
+
+        let c = request_consent(
+            &app,
+            &w,
+            json!({"kind": "max_per", "count": 2, "period": "day"}),
+        )
+        .await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            deny(&app, q("benefit-eligibility")).await,
+            Some(DenyCode::ConsentPending)
+        );
+        let act = |action: &str| format!("/v1/citizen/consents/{id}/{action}");
+        send(&app, "POST", &act("approve"), &w.citizen, None).await;
+        match decide(&app, q("benefit-eligibility")).await {
+            consent::Decision::Permit {
+                authorization,
+                consent,
+                fields,
+            } => {
+                assert_eq!(authorization.id.as_str(), "auth-address");
+                assert_eq!(authorization.version, 1);
+                assert_eq!(consent.map(|c| c.to_string()), Some(id.clone()));
+                assert_eq!(fields, FIELDS);
+            }
+            other => panic!("expected a permit, got {other:?}"),
+        }
+        // Two uses a day.
+        use_consent(&app, &id).await;
+        assert!(decide(&app, q("benefit-eligibility")).await.is_permit());
+        use_consent(&app, &id).await;
+        assert_eq!(
+            deny(&app, q("benefit-eligibility")).await,
+            Some(DenyCode::ConsentUseExhausted)
+        );
+        app.clock.advance(Duration::days(1));
+        w.refresh(&app).await;
+        assert!(
+            decide(&app, query(p, "benefit-eligibility", "1.1", Some(&id)))
+                .await
+                .is_permit()
+        );
+
+        send(&app, "POST", &act("pause"), &w.citizen, None).await;
+        assert_eq!(
+            deny(&app, q("benefit-eligibility")).await,
+            Some(DenyCode::ConsentPaused)
+        );
+        send(&app, "POST", &act("resume"), &w.citizen, None).await;
+        assert!(decide(&app, q("benefit-eligibility")).await.is_permit());
+
+        // Suspended agency.
+        let (status, _) = send(
+            &app,
+            "POST",
+            &format!("/v1/admin/agencies/{AGENCY}/suspend"),
+            &w.op,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            deny(&app, q("benefit-eligibility")).await,
+            Some(DenyCode::AgencySuspended)
+        );
+        let (status, _) = send(
+            &app,
+            "POST",
+            &format!("/v1/admin/agencies/{AGENCY}/reactivate"),
+            &w.op,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+
+        // Expiry, recorded by the decision itself.
+        app.clock.advance(Duration::days(40));
+        w.refresh(&app).await;
+        assert_eq!(
+            deny(&app, q("benefit-eligibility")).await,
+            Some(DenyCode::ConsentExpired)
+        );
+        assert_eq!(kinds(&app, "consent.expired"), 1);
+        let (_, mine) = send(&app, "GET", "/v1/citizen/consents", &w.citizen, None).await;
+        assert_eq!(mine[0]["state"], "expired");
+
+        // Revocation.
+        let c = request_consent(&app, &w, json!({"kind": "once"})).await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        let act = |action: &str| format!("/v1/citizen/consents/{id}/{action}");
+        send(&app, "POST", &act("approve"), &w.citizen, None).await;
+        assert!(decide(&app, q("benefit-eligibility")).await.is_permit());
+        send(&app, "POST", &act("revoke"), &w.citizen, None).await;
+        assert_eq!(
+            deny(&app, query(p, "benefit-eligibility", "1.0", Some(&id))).await,
+            Some(DenyCode::ConsentRevoked)
+        );
+
+        // An inactive person.
+        {
+            use diesel::prelude::*;
+            use hub::store::schema::persons;
+            diesel::update(persons::table.filter(persons::common_id.eq(p)))
+                .set(persons::status.eq("inactive"))
+                .execute(&mut *app.conn())
+                .unwrap();
+        }
+        assert_eq!(
+            deny(&app, q("benefit-eligibility")).await,
+            Some(DenyCode::PersonInactive)
+        );
+    }
+);
+
+storage_test!(
+    supersession,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        let p = w.person.as_str();
+        let start = app.clock.now();
+        publish(&app, &w.op, "auth-address", false, start).await;
+        // A grant the registry refuses; a duplicate id.
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/v1/admin/authorizations",
+            &w.op,
+            Some(json!({"consumer": {"agency": AGENCY}, "record_type": "person.address", "major": 1, "fields": ["/shoeSize"], "purposes": ["tax-assessment"], "legal_reference": legal(), "consent_required": false})),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("grant_invalid")),
+            "{body}"
+        );
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/v1/admin/authorizations",
+            &w.op,
+            Some(json!({"consumer": {"agency": AGENCY}, "record_type": "person.address", "major": 9, "fields": FIELDS, "purposes": ["tax-assessment"], "legal_reference": legal(), "consent_required": false})),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("unknown_record_type")),
+            "{body}"
+        );
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/v1/admin/authorizations",
+            &w.op,
+            Some(json!({"id": "auth-address", "consumer": {"sector": "tax", "role": "consumer"}, "record_type": "person.address", "major": 1, "fields": FIELDS, "purposes": ["tax-assessment"], "legal_reference": legal(), "consent_required": false})),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("authorization_exists")),
+            "{body}"
+        );
+
+        // Version 2 from in ten days: the tax purpose instead, with consent.
+        let from = start + Duration::days(10);
+        let (status, v2) = send(
+            &app,
+            "POST",
+            "/v1/admin/authorizations/auth-address/versions",
+            &w.op,
+            Some(json!({"from": from, "consumer": {"agency": AGENCY}, "record_type": "person.address", "major": 1, "fields": FIELDS, "purposes": ["tax-assessment"], "legal_reference": legal(), "consent_required": false})),
+        )
+        .await;
+        assert_eq!(status, 201, "{v2}");
+        assert_eq!(v2["version"], 2);
+        let (status, history) = send(
+            &app,
+            "GET",
+            "/v1/admin/authorizations/auth-address",
+            &w.op,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(history.as_array().map(Vec::len), Some(2));
+        assert_eq!(history[0]["superseded_from"], v2["valid_from"]);
+        assert_eq!(history[0]["in_force"], true);
+        assert_eq!(history[1]["in_force"], false);
+        let (_, all) = send(&app, "GET", "/v1/admin/authorizations", &w.op, None).await;
+        assert_eq!(all.as_array().map(Vec::len), Some(2));
+        let (status, _) = send(
+            &app,
+            "GET",
+            "/v1/admin/authorizations/auth-none",
+            &w.op,
+            None,
+        )
+        .await;
+        assert_eq!(status, 404);
+        let (status, _) = send(&app, "POST", "/v1/admin/authorizations/auth-none/versions", &w.op, Some(json!({"from": from, "consumer": {"agency": AGENCY}, "record_type": "person.address", "major": 1, "fields": FIELDS, "purposes": ["tax-assessment"], "legal_reference": legal(), "consent_required": false}))).await;
+        assert_eq!(status, 404);
+        assert_eq!(kinds(&app, "authorization.published"), 1);
+        assert_eq!(kinds(&app, "authorization.superseded"), 1);
+        assert_eq!(kinds(&app, "purpose.created"), 2);
+
+        let benefit = query(p, "benefit-eligibility", "1.0", None);
+        let tax = query(p, "tax-assessment", "1.0", None);
+        assert!(decide(&app, benefit.clone()).await.is_permit());
+        assert_eq!(
+            deny(&app, tax.clone()).await,
+            Some(DenyCode::PurposeNotAllowed)
+        );
+        app.clock.set(from - Duration::seconds(1));
+        assert!(decide(&app, benefit.clone()).await.is_permit());
+        app.clock.set(from);
+        assert_eq!(deny(&app, benefit).await, Some(DenyCode::PurposeNotAllowed));
+        match decide(&app, tax).await {
+            consent::Decision::Permit { authorization, .. } => assert_eq!(authorization.version, 2),
+            other => panic!("expected a permit, got {other:?}"),
+        }
+    }
+);

@@ -1,0 +1,2 @@
+DROP TABLE person_references;
+DROP TABLE record_sources;

@@ -1,0 +1,221 @@
+//! For agencies that answer the Crossroads hub (providers): check that a
+//! request really comes from the hub, for you, and what it asks for.
+//!
+//! The hub calls `POST {endpoint}/records/{record_type}` with
+//! `Authorization: Bearer <request token>`: an EdDSA JWT signed by one of the
+//! hub's keys, published at `{hub}/.well-known/jwks.json`. [`HubVerifier`]
+//! fetches that key set, caches it, fetches it again when a token names a
+//! key it has not seen (key rotation), and checks the token:
+//!
+//! ```no_run
+//! # async fn handle(authorization: &str) -> Result<(), crossroads_provider::ProviderError> {
+//! use crossroads_provider::HubVerifier;
+//! let verifier = HubVerifier::new("https://hub.example.gov", "BE-0123456789");
+//! let request = verifier.verify_header(authorization).await?;
+//! println!("{} asks for {} about {} ({})", request.consumer, request.record_type, request.person, request.purpose);
+//! # Ok(()) }
+//! ```
+//!
+//! The protocol is described in `docs/provider-protocol.md`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use identity::jwt::{HubTokenExpectations, verify_hub_token};
+use identity::keys::JwkSet;
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+
+/// The `typ` header of the hub's request tokens.
+pub const REQUEST_TOKEN_TYPE: &str = "crossroads-request+jwt";
+
+/// How long a fetched key set is used before it is fetched again.
+const KEYS_TTL: Duration = Duration::from_secs(300);
+/// The shortest time between two fetches triggered by unknown key ids.
+const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
+/// Clock skew tolerated.
+const LEEWAY_SECS: i64 = 30;
+
+/// The claims of a hub request token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestClaims {
+    /// The hub's issuer identifier (its public URL).
+    pub iss: String,
+    /// The provider agency the request is for.
+    pub aud: String,
+    /// The person, named as the provider's identifier policy wants.
+    pub sub: String,
+    /// The exchange id: unique per request.
+    pub jti: String,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Expiry, seconds since the epoch (short: a minute).
+    pub exp: i64,
+    /// The record type and exact version asked for, e.g. `person.address@1.1`.
+    pub record_type: String,
+    /// The purpose of the consumer agency.
+    pub purpose: String,
+    /// The consumer agency that asked.
+    pub consumer: String,
+}
+
+/// A verified request from the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubRequest {
+    /// The exchange id, to quote in logs and disputes.
+    pub exchange_id: String,
+    /// The person, as this provider identifies persons.
+    pub person: String,
+    /// The record type and exact version asked for.
+    pub record_type: String,
+    /// The consumer's purpose.
+    pub purpose: String,
+    /// The consumer agency.
+    pub consumer: String,
+    /// When the token expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// No `Authorization: Bearer` header.
+    #[error("the request has no bearer token")]
+    MissingToken,
+    /// The token did not verify; the code names the failed check.
+    #[error("the hub token is not valid ({code}): {detail}")]
+    InvalidToken {
+        /// e.g. `bad_signature`, `token_expired`, `wrong_audience`.
+        code: &'static str,
+        /// For logs.
+        detail: String,
+    },
+    /// The hub's key set could not be fetched.
+    #[error("cannot fetch the hub's keys: {0}")]
+    Keys(String),
+}
+
+struct Cached {
+    keys: Arc<JwkSet>,
+    fetched: Instant,
+}
+
+/// Verifies the hub's request tokens for one provider agency.
+pub struct HubVerifier {
+    issuer: String,
+    audience: String,
+    jwks_url: String,
+    http: reqwest::Client,
+    cache: RwLock<Option<Cached>>,
+}
+
+impl HubVerifier {
+    /// A verifier for requests from the hub at `hub_url` (its issuer, e.g.
+    /// `https://hub.example.gov`) to the agency `agency_id`.
+    pub fn new(hub_url: &str, agency_id: &str) -> Self {
+        let issuer = hub_url.trim_end_matches('/').to_owned();
+        Self {
+            jwks_url: format!("{issuer}/.well-known/jwks.json"),
+            issuer,
+            audience: agency_id.to_owned(),
+            http: reqwest::Client::new(),
+            cache: RwLock::new(None),
+        }
+    }
+
+    /// Verifies the value of an `Authorization` header.
+    pub async fn verify_header(&self, authorization: &str) -> Result<HubRequest, ProviderError> {
+        let token = authorization
+            .strip_prefix("Bearer ")
+            .or_else(|| authorization.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ProviderError::MissingToken)?;
+        self.verify(token, Utc::now()).await
+    }
+
+    /// Verifies a request token at `now`.
+    pub async fn verify(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<HubRequest, ProviderError> {
+        let keys = self.keys(false).await?;
+        match self.check(token, &keys, now) {
+            Err(ProviderError::InvalidToken {
+                code: "unknown_key",
+                ..
+            }) => {
+                // Perhaps the hub rotated its key: fetch the set again, once.
+                let keys = self.keys(true).await?;
+                self.check(token, &keys, now)
+            }
+            other => other,
+        }
+    }
+
+    fn check(
+        &self,
+        token: &str,
+        keys: &JwkSet,
+        now: DateTime<Utc>,
+    ) -> Result<HubRequest, ProviderError> {
+        let claims: RequestClaims = verify_hub_token(
+            token,
+            keys,
+            &HubTokenExpectations {
+                issuer: &self.issuer,
+                audience: &self.audience,
+                typ: REQUEST_TOKEN_TYPE,
+            },
+            now,
+            chrono::Duration::seconds(LEEWAY_SECS),
+        )
+        .map_err(|e| ProviderError::InvalidToken {
+            code: e.code(),
+            detail: e.to_string(),
+        })?;
+        Ok(HubRequest {
+            exchange_id: claims.jti,
+            person: claims.sub,
+            record_type: claims.record_type,
+            purpose: claims.purpose,
+            consumer: claims.consumer,
+            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now),
+        })
+    }
+
+    async fn keys(&self, refresh: bool) -> Result<Arc<JwkSet>, ProviderError> {
+        {
+            let cache = self.cache.read().await;
+            if let Some(cached) = cache.as_ref() {
+                let age = cached.fetched.elapsed();
+                let fresh = age < KEYS_TTL && !refresh;
+                if fresh || (refresh && age < REFRESH_AT_MOST_EVERY) {
+                    return Ok(Arc::clone(&cached.keys));
+                }
+            }
+        }
+        let mut cache = self.cache.write().await;
+        let response = self
+            .http
+            .get(&self.jwks_url)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| ProviderError::Keys(e.to_string()))?;
+        let document: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| ProviderError::Keys(e.to_string()))?;
+        let keys =
+            Arc::new(JwkSet::from_json(&document).map_err(|e| ProviderError::Keys(e.to_string()))?);
+        *cache = Some(Cached {
+            keys: Arc::clone(&keys),
+            fetched: Instant::now(),
+        });
+        Ok(keys)
+    }
+}
