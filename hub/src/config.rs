@@ -32,6 +32,11 @@ pub struct Config {
     pub public_url: Option<PublicUrl>,
     /// PEM bundle of the CA certificates that agency certificates must chain to.
     pub trust_anchors_file: Option<PathBuf>,
+    /// PEM certificate chain the hub serves HTTPS with (with `tls_key_file`);
+    /// absent means plain HTTP (behind a TLS-terminating proxy).
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
     /// PKCS#8 file of the hub's signing key; absent means keys generated and
     /// kept in `<data_dir>/keys/`.
     pub hub_key_file: Option<PathBuf>,
@@ -75,6 +80,8 @@ impl Default for Config {
             public_url: None,
             trust_anchors_file: None,
             hub_key_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             pseudonym_secret_file: None,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
@@ -218,6 +225,7 @@ impl Config {
     pub fn public_base(&self) -> String {
         match &self.public_url {
             Some(url) => url.0.as_str().trim_end_matches('/').to_owned(),
+            None if self.tls_cert_file.is_some() => format!("https://{}", self.listen),
             None => format!("http://{}", self.listen),
         }
     }

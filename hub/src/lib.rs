@@ -30,4 +30,5 @@ pub mod state;
 pub mod store;
 pub mod testing;
 pub mod time;
+pub mod tls;
 pub mod tokens;

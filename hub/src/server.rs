@@ -108,17 +108,26 @@ pub async fn start(mut config: Config) -> anyhow::Result<Started> {
         move || load_schemas(&state)
     })
     .await?;
+    let tls = crate::tls::server_config(&config)?;
     let mut server = HttpServer::new({
         let state = state.clone();
         move || crate::http::app(state.clone())
     })
+    .on_connect(crate::tls::on_connect)
     .shutdown_timeout(config.shutdown_timeout_secs);
     if let Some(workers) = config.workers {
         server = server.workers(workers);
     }
-    let server = server
-        .listen(listener)
-        .map_err(|e| anyhow::anyhow!("listen: cannot serve on {}: {e}", config.listen))?;
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    }
+    .map_err(|e| anyhow::anyhow!("listen: cannot serve on {}: {e}", config.listen))?;
+    let scheme = if config.tls_cert_file.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let addr = server
         .addrs()
         .first()
@@ -126,7 +135,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Started> {
         .ok_or_else(|| anyhow::anyhow!("listen: no address bound"))?;
     tracing::info!(%addr, database = %database, "crossroads listening");
     // A plain line on standard output, for scripts that wait for it.
-    println!("crossroads listening on http://{addr}");
+    println!("crossroads listening on {scheme}://{addr}");
     Ok(Started {
         server: server.run(),
         addr,

@@ -71,6 +71,7 @@ pub fn grant(
     conn: &mut DbConnection,
     state: &AppState,
     request: &TokenRequest,
+    client_certificate: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<TokenResponse, OAuthError> {
     match request.grant_type.as_deref() {
@@ -152,7 +153,9 @@ pub fn grant(
             jti: uuid::Uuid::new_v4().to_string(),
             scope: scope.clone(),
             client_id: Some(agency_id.to_string()),
-            cnf: None,
+            // Over mutual TLS the token is bound to the client's certificate
+            // (RFC 8705): presented over any other, it is refused.
+            cnf: client_certificate.map(|x5t_s256| identity::jwt::Confirmation { x5t_s256 }),
         },
         certificate: verified.thumbprint_s256,
     };

@@ -162,10 +162,12 @@ fn token_refused(e: &identity::jwt::TokenError) -> ApiError {
     }
 }
 
-/// Verifies `token` for `state` at `now`: cached, or checked in full.
+/// Verifies `token` for `state` at `now`, presented over a connection with
+/// `client_certificate` (if any): cached, or checked in full.
 pub async fn authenticate(
     state: &AppState,
     token: String,
+    client_certificate: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<AgencyCaller, ApiError> {
     let digest: [u8; 32] = {
@@ -211,6 +213,15 @@ pub async fn authenticate(
             claims
         }
     };
+    if let Some(bound) = &claims.standard.cnf
+        && client_certificate != Some(bound.x5t_s256.as_str())
+    {
+        return Err(ApiError::InvalidToken {
+            code: "certificate_binding_mismatch",
+            detail: "this token is bound to a client certificate (RFC 8705) that this connection did not present"
+                .to_owned(),
+        });
+    }
     let agency_id: AgencyId = claims
         .standard
         .sub
@@ -270,13 +281,16 @@ impl FromRequest for AgencyCaller {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let token = bearer(req).map(str::to_owned);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let client_certificate = req
+            .conn_data::<crate::tls::ClientCertificate>()
+            .map(|c| c.0.clone());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no state".to_owned()))?;
             let token = token.ok_or(ApiError::Unauthenticated(
                 "agency endpoints need `Authorization: Bearer <access token>` from /oauth/token",
             ))?;
             let now = state.clock.now();
-            authenticate(&state, token, now).await
+            authenticate(&state, token, client_certificate.as_deref(), now).await
         })
     }
 }

@@ -22,5 +22,6 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA", "RS256", "PS256"],
         "scopes_supported": ["consumer", "provider", "registrar"],
         "response_types_supported": [],
+        "tls_client_certificate_bound_access_tokens": state.config.tls_cert_file.is_some(),
     }))
 }

@@ -21,9 +21,13 @@ use crate::tokens::{self, TokenRequest, TokenResponse};
     )
 )]
 pub async fn token(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
+    let client_certificate = req
+        .conn_data::<crate::tls::ClientCertificate>()
+        .map(|c| c.0.clone());
     let request: TokenRequest = serde_urlencoded::from_bytes(&body).map_err(|e| {
         OAuthError::new(
             "invalid_request",
@@ -33,7 +37,15 @@ pub async fn token(
     let now = state.clock.now();
     let inner = state.clone();
     let response = state
-        .db(move |conn| Ok(tokens::grant(conn, &inner, &request, now)))
+        .db(move |conn| {
+            Ok(tokens::grant(
+                conn,
+                &inner,
+                &request,
+                client_certificate,
+                now,
+            ))
+        })
         .await??;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
