@@ -22,6 +22,7 @@ pub mod http;
 pub mod jose;
 pub mod keys;
 pub mod persons;
+pub mod portal;
 pub mod pseudonyms;
 pub mod registry;
 pub mod server;

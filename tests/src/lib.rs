@@ -166,3 +166,115 @@ impl Drop for Hub {
         }
     }
 }
+
+/// A running `crossroads agency-sim`: a provider agency answering the hub
+/// from a records file, stopped when dropped.
+pub struct AgencySim {
+    child: Option<Child>,
+    /// The agency it plays.
+    pub id: String,
+    /// Its base URL (the agency's `endpoint_url`), `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl AgencySim {
+    /// Starts `crossroads agency-sim --id ID --hub HUB --records FILE` on a
+    /// free loopback port (with `--delay-ms` when `delay_ms` is not zero) and
+    /// waits for its "agency-sim … listening on URL" line.
+    pub fn start(id: &str, hub_url: &str, records: &Path, delay_ms: u64) -> AgencySim {
+        let mut cmd = crossroads();
+        cmd.arg("agency-sim")
+            .args(["--id", id, "--hub", hub_url, "--listen", "127.0.0.1:0"])
+            .arg("--records")
+            .arg(records)
+            .args(["--delay-ms", &delay_ms.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start agency-sim {id}: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let prefix = format!("agency-sim {id} listening on ");
+        let (url_tx, url_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix(&prefix) {
+                    let url = rest.split_whitespace().next().unwrap_or_default();
+                    let _ = url_tx.send(url.to_owned());
+                }
+            }
+        });
+        let (err_tx, err_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = err_tx.send(line);
+            }
+        });
+        let url = match url_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log: Vec<String> = err_rx.try_iter().collect();
+                panic!(
+                    "agency-sim {id} did not start listening:\n{}",
+                    log.join("\n")
+                );
+            }
+        };
+        AgencySim {
+            child: Some(child),
+            id: id.to_owned(),
+            url,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// Kills the process (SIGKILL) and waits until it is gone, so that its
+    /// port refuses connections from then on.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for AgencySim {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The agency the identity crate's fixture certificates bind.
+pub const FIXTURE_AGENCY: &str = "BE-0123456789";
+
+/// A file of `identity/tests/fixtures/` (certificates and keys made with the
+/// openssl command line).
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../identity/tests/fixtures")
+        .join(name)
+}
+
+/// A path of the repository.
+pub fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+}
+
+/// The form body of a client-credentials token request with a
+/// `private_key_jwt` client assertion.
+pub fn client_credentials_form(assertion: &str) -> String {
+    format!(
+        "grant_type=client_credentials&client_assertion_type={}&client_assertion={assertion}",
+        "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+    )
+}

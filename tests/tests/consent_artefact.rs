@@ -3,25 +3,12 @@
 //! nothing but the hub's published JWKS.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use e2e::{Hub, crossroads};
+use e2e::{Hub, crossroads, fixture, repo};
 use serde_json::{Value, json};
 
-const AGENCY: &str = "BE-0123456789";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../identity/tests/fixtures")
-        .join(name)
-}
-
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(path)
-}
+const AGENCY: &str = e2e::FIXTURE_AGENCY;
 
 fn run(data: &std::path::Path, args: &[&str]) -> String {
     let out = crossroads()

@@ -2,22 +2,15 @@
 //! (RFC 8705): the token works over that certificate and no other.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine;
-use e2e::{Hub, crossroads};
+use e2e::{Hub, crossroads, fixture};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 
-const AGENCY: &str = "BE-0123456789";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../identity/tests/fixtures")
-        .join(name)
-}
+const AGENCY: &str = e2e::FIXTURE_AGENCY;
 
 /// A client trusting `server_cert`, presenting `identity` (cert, key) if any.
 fn client(
@@ -127,9 +120,7 @@ async fn tokens_are_bound_to_the_client_certificate() {
         &json!({}),
         &claims,
     );
-    let form = format!(
-        "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}"
-    );
+    let form = e2e::client_credentials_form(&assertion);
     let res = p256
         .post(&endpoint)
         .header("content-type", "application/x-www-form-urlencoded")

@@ -3,25 +3,12 @@
 //! but the hub's published JWKS.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use e2e::{Hub, crossroads};
+use e2e::{Hub, crossroads, fixture, repo};
 use serde_json::{Value, json};
 
-const AGENCY: &str = "BE-0123456789";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../identity/tests/fixtures")
-        .join(name)
-}
-
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(path)
-}
+const AGENCY: &str = e2e::FIXTURE_AGENCY;
 
 #[tokio::test]
 async fn client_credentials_then_independent_verification() {
@@ -82,7 +69,8 @@ async fn client_credentials_then_independent_verification() {
     let key = std::fs::read_to_string(fixture("agency-p256.key.pem")).unwrap();
     let assertion = hub::testing::sign_jws("ES256", &key, &json!({}), &claims);
     let form = format!(
-        "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}&scope=consumer"
+        "{}&scope=consumer",
+        e2e::client_credentials_form(&assertion)
     );
     let res = http
         .post(&token_endpoint)

@@ -95,5 +95,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(schemas::routes)
         .configure(purposes::routes)
         .configure(authorizations::routes)
-        .configure(consents::routes);
+        .configure(consents::routes)
+        .configure(crate::portal::routes);
 }

@@ -4,6 +4,7 @@
 pub mod agency;
 pub mod citizen;
 pub mod operator;
+pub mod portal;
 
 pub use agency::AgencyCaller;
 pub use citizen::CitizenCaller;

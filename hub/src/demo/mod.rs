@@ -6,6 +6,7 @@
 
 pub mod certs;
 pub mod client;
+pub mod scenario;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,6 +26,10 @@ pub struct DemoOptions {
     /// Stop after the story (for scripts and CI) instead of serving on.
     #[arg(long)]
     pub exit: bool,
+    /// Also leave a second person with a pending consent request, and write
+    /// what a test needs to play them and the consumer agency to this file.
+    #[arg(long)]
+    pub scenario_file: Option<PathBuf>,
 }
 
 const REGISTER: &str = "BE-0200000001";
@@ -75,7 +80,7 @@ pub async fn run(mut config: Config, options: DemoOptions) -> anyhow::Result<()>
     let server_handle = started.server.handle();
     let server = actix_web::rt::spawn(started.server);
 
-    let outcome = story(&state, &hub_url, &ca).await;
+    let outcome = story(&state, &hub_url, &ca, options.scenario_file.as_deref()).await;
     let stop = |code| async move {
         server_handle.stop(true).await;
         let _ = server.await;
@@ -97,6 +102,7 @@ async fn story(
     state: &actix_web::web::Data<crate::state::AppState>,
     hub_url: &str,
     ca: &DemoCa,
+    scenario_file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let hub = HubClient::new(hub_url);
     say(&format!(
@@ -242,6 +248,7 @@ async fn story(
     ];
     let mut ids = Vec::new();
     let mut anna_code = String::new();
+    let mut codes = Vec::new();
     for (given, family, born) in people {
         let registered = hub
             .post(
@@ -252,6 +259,12 @@ async fn story(
             )
             .await?;
         let id = registered["id"].as_str().unwrap_or_default().to_owned();
+        codes.push(
+            registered["activation_code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
         if ids.is_empty() {
             anna_code = registered["activation_code"]
                 .as_str()
@@ -414,6 +427,17 @@ async fn story(
         say(&format!("    {line}"));
     }
     say(&format!("  verifier key: {key}"));
+
+    if let Some(path) = scenario_file {
+        let cast = scenario::Cast {
+            hub_url,
+            data_dir: &state.config.data_dir,
+            consumer: (BENEFITS, &benefits, &agencies[2].credentials.key_pem),
+            registrar: (REGISTER, &register_token),
+            person: (&ids[1], &codes[1]),
+        };
+        scenario::write(&hub, cast, path).await?;
+    }
 
     step("Try it yourself");
     say(&format!(

@@ -97,10 +97,13 @@ pub async fn body_limit(
 pub fn bare_error_to_problem<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    // Problem documents, and the JSON errors of the OAuth endpoints, stay.
+    // Problem documents, the JSON errors of the OAuth endpoints, and the
+    // portal's error pages stay.
     let is_structured = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
         let v = v.as_bytes();
-        v.starts_with(PROBLEM_JSON.as_bytes()) || v.starts_with(b"application/json")
+        v.starts_with(PROBLEM_JSON.as_bytes())
+            || v.starts_with(b"application/json")
+            || v.starts_with(b"text/html")
     });
     if is_structured {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));

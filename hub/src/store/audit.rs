@@ -241,7 +241,8 @@ pub struct EntryFilter {
     pub until: Option<DateTime<Utc>>,
     /// Entries whose actor or provider is this agency.
     pub agency: Option<String>,
-    /// Entries about this record type.
+    /// Entries about this record type: `name@major.minor` exactly, or
+    /// every version of `name`.
     pub record_type: Option<String>,
     /// Entries with this outcome (`permitted`, `denied`, …).
     pub outcome: Option<String>,
@@ -286,7 +287,19 @@ pub fn person_entries(
         );
     }
     if let Some(record_type) = &filter.record_type {
-        query = query.filter(audit_entries::record_type.eq(record_type.clone()));
+        query = if record_type.contains('@') {
+            query.filter(audit_entries::record_type.eq(record_type.clone()))
+        } else {
+            let name = record_type
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            query.filter(
+                audit_entries::record_type
+                    .like(format!("{name}@%"))
+                    .escape('\\'),
+            )
+        };
     }
     if let Some(outcome) = &filter.outcome {
         query = query.filter(audit_entries::outcome.eq(outcome.clone()));
