@@ -444,6 +444,9 @@ async fn story(
         "  hub:        {hub_url}   (API: {hub_url}/docs, OpenAPI: {hub_url}/openapi.json)"
     ));
     say(&format!(
+        "  portal:     {hub_url}/portal   (sign in as the citizen below)"
+    ));
+    say(&format!(
         "  citizen:    common ID {} with password {PASSWORD}",
         anna.parse::<identity::CommonId>()
             .map(|c| c.to_string())
