@@ -83,6 +83,7 @@ enum OperatorCommand {
 }
 
 fn main() -> ExitCode {
+    provider::install_crypto_provider();
     let cli = Cli::parse();
     let mut overrides: Vec<(&str, String)> = Vec::new();
     if let Some(url) = &cli.database_url {

@@ -75,6 +75,7 @@ impl AppState {
             pool.clone(),
             clock.clone(),
         ));
+        provider::install_crypto_provider();
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .connect_timeout(std::time::Duration::from_secs(2))

@@ -30,6 +30,14 @@ use tokio::sync::RwLock;
 /// The `typ` header of the hub's request tokens.
 pub const REQUEST_TOKEN_TYPE: &str = "crossroads-request+jwt";
 
+/// Makes `ring` the process's TLS crypto provider, unless one is installed
+/// already. The HTTP client needs one; the hub and this library use ring
+/// only (no second crypto stack).
+pub fn install_crypto_provider() {
+    // An error only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// How long a fetched key set is used before it is fetched again.
 const KEYS_TTL: Duration = Duration::from_secs(300);
 /// The shortest time between two fetches triggered by unknown key ids.
@@ -114,6 +122,7 @@ impl HubVerifier {
     /// A verifier for requests from the hub at `hub_url` (its issuer, e.g.
     /// `https://hub.example.gov`) to the agency `agency_id`.
     pub fn new(hub_url: &str, agency_id: &str) -> Self {
+        install_crypto_provider();
         let issuer = hub_url.trim_end_matches('/').to_owned();
         Self {
             jwks_url: format!("{issuer}/.well-known/jwks.json"),

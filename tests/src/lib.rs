@@ -278,3 +278,18 @@ pub fn client_credentials_form(assertion: &str) -> String {
         "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
     )
 }
+
+/// Makes ring the process's TLS crypto provider (the HTTP client needs one).
+pub fn install_crypto_provider() {
+    // An error only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// An HTTP client for tests, with a 30-second timeout.
+pub fn http_client() -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("HTTP client: {e}"))
+}

@@ -3,7 +3,6 @@
 //! nothing but the hub's published JWKS.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::time::Duration;
 
 use e2e::{Hub, crossroads, fixture, repo};
 use serde_json::{Value, json};
@@ -79,10 +78,7 @@ async fn artefact_verifies_with_pyjwt_and_the_jwks() {
         .env("CROSSROADS_DATA_DIR", data.path())
         .env("CROSSROADS_TRUST_ANCHORS_FILE", fixture("ca.pem"));
     let hub = Hub::start(serve);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let http = e2e::http_client();
 
     let res = http
         .post(hub.url("/v1/admin/purposes"))

@@ -3,7 +3,6 @@
 //! but the hub's published JWKS.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::time::Duration;
 
 use e2e::{Hub, crossroads, fixture, repo};
 use serde_json::{Value, json};
@@ -44,10 +43,7 @@ async fn client_credentials_then_independent_verification() {
     let mut serve = crossroads();
     setup(&mut serve);
     let hub = Hub::start(serve);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let http = e2e::http_client();
 
     let meta: Value = http
         .get(hub.url("/.well-known/oauth-authorization-server"))

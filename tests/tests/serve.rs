@@ -1,17 +1,13 @@
 //! `crossroads serve` and `migrate` as real processes, on both backends.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::time::Duration;
 
 use e2e::{Hub, crossroads};
 use hub::testing::{Backend, TestDb, skip};
 use serde_json::Value;
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    e2e::http_client()
 }
 
 /// Serves on `backend`, checks health, readiness, a 404 and a 413 over real

@@ -33,6 +33,11 @@ use crate::store::{DbConnection, Manager, Pool, StoreError};
 
 /// Most entries in one transaction.
 pub const MAX_BATCH: usize = 2_000;
+/// Under load, the sequencer keeps gathering a batch while entries arrive
+/// at most this far apart…
+const GATHER_GAP: Duration = Duration::from_micros(200);
+/// …and for at most this long.
+const GATHER_MAX: Duration = Duration::from_millis(3);
 /// A checkpoint is signed at least this often while entries arrive.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How often a process that handed entries over looks for their numbers,
@@ -149,6 +154,7 @@ impl Worker {
     fn run(mut self, rx: &mpsc::Receiver<Job>) {
         let mut open = true;
         let mut closed_at: Option<Instant> = None;
+        let mut last_batch = 0;
         while open || !self.waiting.is_empty() {
             if !open && closed_at.get_or_insert_with(Instant::now).elapsed() > GIVE_UP {
                 for (_, reply) in self.waiting.drain() {
@@ -176,16 +182,8 @@ impl Worker {
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => open = false,
                 }
-                while jobs.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(TryRecvError::Empty) => break,
-                        Err(TryRecvError::Disconnected) => {
-                            open = false;
-                            break;
-                        }
-                    }
-                }
+                open &= gather(rx, &mut jobs, last_batch);
+                last_batch = jobs.len();
             } else {
                 std::thread::sleep(POLL);
             }
@@ -363,6 +361,39 @@ impl Worker {
             }
         }
     }
+}
+
+/// Adds the jobs waiting in `rx` to `jobs`, up to [`MAX_BATCH`]; returns
+/// whether the channel is still open.
+///
+/// Under load (the last batch held several entries) it keeps gathering
+/// while entries keep coming, at most [`GATHER_GAP`] apart and for at most
+/// [`GATHER_MAX`]: the appenders just answered are submitting again, and
+/// one commit of all of them costs one fsync instead of many. A lone
+/// appender never waits.
+fn gather(rx: &mpsc::Receiver<Job>, jobs: &mut Vec<Job>, last_batch: usize) -> bool {
+    let linger = last_batch > 1 && !jobs.is_empty();
+    let deadline = Instant::now() + GATHER_MAX;
+    while jobs.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => {
+                jobs.push(job);
+                continue;
+            }
+            Err(TryRecvError::Disconnected) => return false,
+            Err(TryRecvError::Empty) => {}
+        }
+        let now = Instant::now();
+        if !linger || now >= deadline || jobs.len() >= last_batch.saturating_mul(2) {
+            break;
+        }
+        match rx.recv_timeout(GATHER_GAP.min(deadline - now)) {
+            Ok(job) => jobs.push(job),
+            Err(RecvTimeoutError::Timeout) => break,
+            Err(RecvTimeoutError::Disconnected) => return false,
+        }
+    }
+    true
 }
 
 /// Why a batch could not be stored.

@@ -1,0 +1,505 @@
+//! The load generator of `bench/lookups.sh`.
+//!
+//! - `prepare` makes a CA and the credentials of the two benchmark agencies
+//!   (the hub is started with the CA as its trust anchor);
+//! - `setup` onboards them on a running hub over HTTP, registers persons,
+//!   publishes the source, purpose and authorization, and writes the
+//!   simulator's records file;
+//! - `run --mode hub` sends permitted lookups (`POST /v1/lookups`) through
+//!   the hub; `run --mode direct` sends the provider calls the hub would
+//!   make (`POST /records/{type}` with a hub request token signed with the
+//!   hub's key file) straight to a provider or a proxy in front of it.
+//!
+//! `run` keeps a fixed number of requests in flight for a fixed time on one
+//! thread and prints throughput and latency percentiles.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use hub::demo::certs::{AgencyCredentials, DemoCa};
+use hub::demo::client::HubClient;
+use serde_json::json;
+
+const PROVIDER: &str = "BE-0200000001";
+const CONSUMER: &str = "BE-0400000001";
+const PURPOSE: &str = "benefit-eligibility";
+const RECORD_TYPE: &str = "person.address@1";
+/// The exact version the hub asks providers for.
+const RECORD_VERSION: &str = "person.address@1.1";
+
+#[derive(Parser)]
+#[command(name = "loadgen", about = "Load generator for Crossroads lookups")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a CA and the agencies' certificates and keys in DIR.
+    Prepare {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Onboard the agencies and persons on a running hub; write the records.
+    Setup {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The hub's base URL.
+        #[arg(long)]
+        hub: String,
+        /// An operator token (`crossroads operator token`).
+        #[arg(long, env = "LOADGEN_OPERATOR_TOKEN")]
+        operator: String,
+        /// The provider's endpoint URL (where the simulator will listen).
+        #[arg(long)]
+        endpoint: String,
+        /// How many persons to register.
+        #[arg(long, default_value_t = 200)]
+        persons: usize,
+    },
+    /// Print a free loopback port.
+    FreePort,
+    /// Send permitted lookups and report throughput and latency.
+    Run {
+        #[arg(long, value_enum)]
+        mode: Mode,
+        /// Where to send: the hub (mode hub), or the provider or a proxy in
+        /// front of it (mode direct).
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        dir: PathBuf,
+        /// Mode direct: the hub's issuer URL (as the simulator was told).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Mode direct: the hub's key directory (`data_dir/keys`).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+        /// Unmeasured seconds before.
+        #[arg(long, default_value_t = 3)]
+        warmup: u64,
+        /// A label for the result line.
+        #[arg(long, default_value = "run")]
+        label: String,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Hub,
+    Direct,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Prepare { dir } => prepare(&dir),
+            Command::Setup {
+                dir,
+                hub,
+                operator,
+                endpoint,
+                persons,
+            } => setup(&dir, &hub, &operator, &endpoint, persons).await,
+            Command::FreePort => {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+                println!("{}", listener.local_addr()?.port());
+                Ok(())
+            }
+            Command::Run {
+                mode,
+                url,
+                dir,
+                issuer,
+                keys,
+                concurrency,
+                duration,
+                warmup,
+                label,
+            } => {
+                let requests = match mode {
+                    Mode::Hub => hub_requests(&dir, &url).await?,
+                    Mode::Direct => {
+                        let issuer = issuer.context("--issuer is required with --mode direct")?;
+                        let keys = keys.context("--keys is required with --mode direct")?;
+                        direct_requests(&dir, &url, &issuer, &keys, warmup + duration + 120)?
+                    }
+                };
+                let result = drive(
+                    requests,
+                    concurrency,
+                    Duration::from_secs(warmup),
+                    Duration::from_secs(duration),
+                )
+                .await?;
+                result.print(&label, concurrency);
+                Ok(())
+            }
+        }
+    })
+}
+
+fn credentials(dir: &Path, id: &str) -> anyhow::Result<AgencyCredentials> {
+    let read = |name: String| {
+        std::fs::read_to_string(dir.join(&name)).with_context(|| format!("reading {name}"))
+    };
+    Ok(AgencyCredentials {
+        certificate_pem: read(format!("{id}.pem"))?,
+        key_pem: read(format!("{id}.key.pem"))?,
+    })
+}
+
+fn prepare(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let ca = DemoCa::new()?;
+    std::fs::write(dir.join("ca.pem"), &ca.pem)?;
+    for (id, name) in [
+        (PROVIDER, "Population Register"),
+        (CONSUMER, "Benefits Agency"),
+    ] {
+        let issued = ca.issue(id, name)?;
+        std::fs::write(dir.join(format!("{id}.pem")), issued.certificate_pem)?;
+        std::fs::write(dir.join(format!("{id}.key.pem")), issued.key_pem)?;
+    }
+    Ok(())
+}
+
+async fn setup(
+    dir: &Path,
+    hub_url: &str,
+    operator: &str,
+    endpoint: &str,
+    persons: usize,
+) -> anyhow::Result<()> {
+    let hub = HubClient::new(hub_url);
+    let provider = credentials(dir, PROVIDER)?;
+    let consumer = credentials(dir, CONSUMER)?;
+    for (id, name, sector, roles, endpoint, certificate) in [
+        (
+            PROVIDER,
+            "Population Register",
+            "civil",
+            json!(["provider", "registrar"]),
+            Some(endpoint),
+            &provider.certificate_pem,
+        ),
+        (
+            CONSUMER,
+            "Benefits Agency",
+            "social",
+            json!(["consumer"]),
+            None,
+            &consumer.certificate_pem,
+        ),
+    ] {
+        hub.post(
+            "/v1/admin/agencies",
+            Some(operator),
+            &json!({"id": id, "name": name, "sector": sector, "roles": roles,
+                    "endpoint_url": endpoint, "identifier_policy": "common_id",
+                    "certificates": [certificate]}),
+            201,
+        )
+        .await?;
+    }
+    hub.post(
+        "/v1/admin/sources",
+        Some(operator),
+        &json!({"record_type": "person.address", "major": 1, "provider": PROVIDER}),
+        201,
+    )
+    .await?;
+    hub.post(
+        "/v1/admin/purposes",
+        Some(operator),
+        &json!({"code": PURPOSE, "title": "Checking eligibility for a social benefit",
+                "legal_reference": {"title": "Social Assistance Act, art. 12", "url": "https://law.example/sa#12"}}),
+        201,
+    )
+    .await?;
+    hub.post(
+        "/v1/admin/authorizations",
+        Some(operator),
+        &json!({
+            "consumer": {"agency": CONSUMER}, "record_type": "person.address", "major": 1,
+            "fields": ["/commonId", "/addressType", "/since", "/address/street", "/address/houseNumber",
+                       "/address/postcode", "/address/municipality", "/address/country"],
+            "purposes": [PURPOSE],
+            "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
+            "consent_required": false,
+        }),
+        201,
+    )
+    .await?;
+
+    let registrar = hub.agency_token(PROVIDER, &provider).await?;
+    let mut ids = Vec::with_capacity(persons);
+    let mut addresses = serde_json::Map::new();
+    for i in 0..persons {
+        let registered = hub
+            .post(
+                "/v1/persons",
+                Some(&registrar),
+                &json!({"given_names": format!("Person {i}"), "family_name": "Bench",
+                        "birth_date": format!("19{:02}-{:02}-{:02}", 40 + i % 60, 1 + i % 12, 1 + i % 28)}),
+                201,
+            )
+            .await?;
+        let id = registered["id"]
+            .as_str()
+            .context("registration without id")?
+            .to_owned();
+        addresses.insert(
+            id.clone(),
+            json!({"commonId": id, "addressType": "legal-residence", "since": "2019-09-01",
+                   "address": {"street": "Rue de la Loi", "houseNumber": format!("{}", i + 1), "box": "2",
+                               "postcode": "1000", "municipality": "Bruxelles", "country": "BE"}}),
+        );
+        ids.push(id);
+    }
+    std::fs::write(
+        dir.join("records.json"),
+        serde_json::to_vec(&json!({"person.address": addresses}))?,
+    )?;
+    std::fs::write(dir.join("persons.txt"), ids.join("\n"))?;
+
+    // Fail now rather than under load if the consumer cannot sign in.
+    hub.agency_token(CONSUMER, &consumer).await?;
+    println!("set up: {persons} persons, provider {PROVIDER} at {endpoint}");
+    Ok(())
+}
+
+fn persons(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(dir.join("persons.txt")).context("reading persons.txt")?;
+    let ids: Vec<String> = text.lines().map(str::to_owned).collect();
+    if ids.is_empty() {
+        bail!("persons.txt is empty");
+    }
+    Ok(ids)
+}
+
+/// One prepared request: URL, bearer token, body.
+struct Prepared {
+    url: String,
+    bearer: String,
+    body: Vec<u8>,
+}
+
+async fn hub_requests(dir: &Path, url: &str) -> anyhow::Result<Vec<Prepared>> {
+    let hub = HubClient::new(url);
+    let token = hub
+        .agency_token(CONSUMER, &credentials(dir, CONSUMER)?)
+        .await?;
+    let url = format!("{}/v1/lookups", url.trim_end_matches('/'));
+    persons(dir)?
+        .into_iter()
+        .map(|person| {
+            Ok(Prepared {
+                url: url.clone(),
+                bearer: token.clone(),
+                body: serde_json::to_vec(
+                    &json!({"person": person, "record_type": RECORD_TYPE, "purpose": PURPOSE}),
+                )?,
+            })
+        })
+        .collect()
+}
+
+/// The requests the hub would send the provider, with request tokens
+/// signed by the hub's current key, valid for `valid_secs`.
+fn direct_requests(
+    dir: &Path,
+    url: &str,
+    issuer: &str,
+    keys: &Path,
+    valid_secs: u64,
+) -> anyhow::Result<Vec<Prepared>> {
+    let mut newest: Option<(SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(keys).with_context(|| format!("reading {}", keys.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "pk8") {
+            let modified = std::fs::metadata(&path)?.modified()?;
+            if newest.as_ref().is_none_or(|(m, _)| modified > *m) {
+                newest = Some((modified, path));
+            }
+        }
+    }
+    let (_, key_file) = newest.context("no .pk8 key in the key directory")?;
+    let key = identity::keys::SigningKey::from_pkcs8_der(&std::fs::read(&key_file)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))?;
+    let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
+    let url = format!("{}/records/{RECORD_VERSION}", url.trim_end_matches('/'));
+    persons(dir)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, person)| {
+            let jti = format!("exc-bench{i:08}");
+            let claims = provider::RequestClaims {
+                iss: issuer.trim_end_matches('/').to_owned(),
+                aud: PROVIDER.to_owned(),
+                sub: person,
+                jti: jti.clone(),
+                iat: now,
+                exp: now + i64::try_from(valid_secs)?,
+                record_type: RECORD_VERSION.to_owned(),
+                purpose: PURPOSE.to_owned(),
+                consumer: CONSUMER.to_owned(),
+            };
+            let bearer = identity::jwt::sign_token(&claims, &key, provider::REQUEST_TOKEN_TYPE)
+                .map_err(|e| anyhow::anyhow!("signing: {e}"))?;
+            Ok(Prepared {
+                url: url.clone(),
+                bearer,
+                body: serde_json::to_vec(
+                    &json!({"exchange_id": jti, "record_type": RECORD_VERSION, "purpose": PURPOSE}),
+                )?,
+            })
+        })
+        .collect()
+}
+
+struct Outcome {
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl Outcome {
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let rank = ((self.latencies_us.len() as f64) * p).ceil() as usize;
+        let index = rank.clamp(1, self.latencies_us.len()) - 1;
+        f64::from(self.latencies_us[index]) / 1000.0
+    }
+
+    fn print(&self, label: &str, concurrency: usize) {
+        let ok = self.latencies_us.len();
+        let rps = ok as f64 / self.elapsed.as_secs_f64();
+        println!(
+            "{label}: concurrency={concurrency} ok={ok} errors={} seconds={:.1} rps={rps:.0} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+            self.errors,
+            self.elapsed.as_secs_f64(),
+            self.percentile(0.50),
+            self.percentile(0.90),
+            self.percentile(0.99),
+            self.percentile(1.0),
+        );
+        if let Some(e) = &self.first_error {
+            println!("{label}: first error: {e}");
+        }
+    }
+}
+
+/// Keeps `concurrency` requests in flight, round-robin over `requests`;
+/// measures after `warmup` for `duration`.
+async fn drive(
+    requests: Vec<Prepared>,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Outcome> {
+    provider::install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let requests = Arc::new(requests);
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let stop_at = measure_from + duration;
+    let mut tasks = Vec::with_capacity(concurrency);
+    for worker in 0..concurrency {
+        let http = http.clone();
+        let requests = Arc::clone(&requests);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let mut first_error = None;
+            let mut next = worker;
+            loop {
+                let sent = Instant::now();
+                if sent >= stop_at {
+                    break;
+                }
+                let request = &requests[next % requests.len()];
+                next += concurrency;
+                let result = http
+                    .post(&request.url)
+                    .bearer_auth(&request.bearer)
+                    .header("content-type", "application/json")
+                    .body(request.body.clone())
+                    .send()
+                    .await;
+                let ok = match result {
+                    Ok(response) => {
+                        let status = response.status();
+                        let body = response.bytes().await;
+                        match body {
+                            Ok(_) if status.is_success() => true,
+                            Ok(bytes) => {
+                                if first_error.is_none() {
+                                    first_error = Some(format!(
+                                        "{status}: {}",
+                                        String::from_utf8_lossy(&bytes)
+                                    ));
+                                }
+                                false
+                            }
+                            Err(e) => {
+                                first_error.get_or_insert_with(|| e.to_string());
+                                false
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert_with(|| e.to_string());
+                        false
+                    }
+                };
+                let done = Instant::now();
+                if sent >= measure_from && done <= stop_at {
+                    if ok {
+                        let us = done.duration_since(sent).as_micros();
+                        latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (latencies, errors, first_error)
+        }));
+    }
+    let mut outcome = Outcome {
+        elapsed: duration,
+        latencies_us: Vec::new(),
+        errors: 0,
+        first_error: None,
+    };
+    for task in tasks {
+        let (latencies, errors, first_error) = task.await?;
+        outcome.latencies_us.extend(latencies);
+        outcome.errors += errors;
+        if outcome.first_error.is_none() {
+            outcome.first_error = first_error;
+        }
+    }
+    outcome.latencies_us.sort_unstable();
+    Ok(outcome)
+}

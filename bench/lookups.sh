@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Permitted lookups per second and latency through the hub, against the same
+# agency simulator behind a plain nginx reverse proxy, in one run on one
+# machine.
+#
+#   bench/lookups.sh                       # 64 clients, 20 s per measurement
+#   CONCURRENCY=32 DURATION=30 bench/lookups.sh
+#   PROFILE=1 bench/lookups.sh             # also `perf record` the hub under load
+#   SKIP_BUILD=1 bench/lookups.sh          # use the release binaries as built
+#
+# The hub runs on SQLite (a file in a fresh data directory) with the audit
+# log durable (the default): every lookup is in the log, fsynced, before it
+# is answered. Needs nginx (Debian: apt-get install nginx); perf for PROFILE.
+set -euo pipefail
+
+CONCURRENCY=${CONCURRENCY:-64}
+DURATION=${DURATION:-20}
+WARMUP=${WARMUP:-3}
+PERSONS=${PERSONS:-200}
+PROVIDER=BE-0200000001
+
+cd "$(dirname "$0")/.."
+NGINX=$(command -v nginx || true)
+[ -z "$NGINX" ] && [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx
+if [ -z "$NGINX" ]; then
+    echo "nginx is missing: apt-get install -y nginx" >&2
+    exit 1
+fi
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    echo "== building (release)"
+    cargo build --release --quiet -p hub -p loadgen --bin crossroads --bin loadgen
+fi
+BIN=$(pwd)/target/release
+LOADGEN=$BIN/loadgen
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Waits for a line starting with $2 in file $1; prints the rest of it.
+wait_line() {
+    for _ in $(seq 1 300); do
+        if line=$(grep -m1 "^$2" "$1" 2>/dev/null); then
+            echo "${line#"$2"}" | awk '{print $1}'
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "timed out waiting for '$2' in $1" >&2
+    cat "$1" >&2
+    return 1
+}
+
+export CROSSROADS_DATA_DIR=$WORK/data
+export CROSSROADS_TRUST_ANCHORS_FILE=$WORK/ca.pem
+"$LOADGEN" prepare --dir "$WORK"
+"$BIN/crossroads" migrate >/dev/null 2>&1
+OPERATOR=$("$BIN/crossroads" operator token --name bench 2>/dev/null | tail -n1)
+
+echo "== starting the hub and the simulator"
+"$BIN/crossroads" serve --listen 127.0.0.1:0 >"$WORK/hub.out" 2>"$WORK/hub.log" &
+HUB_PID=$!
+PIDS+=("$HUB_PID")
+HUB=$(wait_line "$WORK/hub.out" "crossroads listening on ")
+
+SIM_PORT=$("$LOADGEN" free-port)
+LOADGEN_OPERATOR_TOKEN=$OPERATOR "$LOADGEN" setup --dir "$WORK" --hub "$HUB" \
+    --endpoint "http://127.0.0.1:$SIM_PORT" --persons "$PERSONS"
+"$BIN/crossroads" agency-sim --id "$PROVIDER" --hub "$HUB" --records "$WORK/records.json" \
+    --listen "127.0.0.1:$SIM_PORT" >"$WORK/sim.out" 2>"$WORK/sim.log" &
+PIDS+=("$!")
+SIM=$(wait_line "$WORK/sim.out" "agency-sim $PROVIDER listening on ")
+
+NGINX_PORT=$("$LOADGEN" free-port)
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    upstream simulator {
+        server 127.0.0.1:$SIM_PORT;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://simulator;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2>"$WORK/nginx/logs/stderr" &
+PIDS+=("$!")
+sleep 0.5
+
+run() {
+    "$LOADGEN" run --dir "$WORK" --concurrency "$CONCURRENCY" --duration "$DURATION" \
+        --warmup "$WARMUP" "$@"
+}
+
+echo "== $CONCURRENCY clients, ${DURATION} s each"
+HUB_LINE=$(run --mode hub --url "$HUB" --label hub)
+echo "$HUB_LINE"
+NGINX_LINE=$(run --mode direct --url "http://127.0.0.1:$NGINX_PORT" --issuer "$HUB" \
+    --keys "$WORK/data/keys" --label nginx)
+echo "$NGINX_LINE"
+run --mode direct --url "$SIM" --issuer "$HUB" --keys "$WORK/data/keys" --label simulator
+
+if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
+    echo "== perf: the hub under the same load"
+    "$LOADGEN" run --dir "$WORK" --concurrency "$CONCURRENCY" --warmup 2 --duration 12 \
+        --mode hub --url "$HUB" --label hub-profiled &
+    LOAD=$!
+    sleep 3
+    perf record -F 499 -g -p "$HUB_PID" -o "$WORK/perf.data" -- sleep 8 >/dev/null 2>&1 || true
+    wait "$LOAD" || true
+    perf report -i "$WORK/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null |
+        grep -v '^#' | grep -v '^$' | head -12 || true
+    perf report -i "$WORK/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
+        grep -v '^#' | grep -v '^$' | head -40 || true
+fi
+
+rps() { echo "$1" | sed -n 's/.* rps=\([0-9.]*\).*/\1/p'; }
+HUB_RPS=$(rps "$HUB_LINE")
+NGINX_RPS=$(rps "$NGINX_LINE")
+HWM=$(awk '/VmHWM/ {print $2, $3}' "/proc/$HUB_PID/status")
+RSS=$(awk '/VmRSS/ {print $2, $3}' "/proc/$HUB_PID/status")
+
+echo "== results"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+echo "$HUB_LINE"
+echo "$NGINX_LINE"
+awk -v h="$HUB_RPS" -v n="$NGINX_RPS" 'BEGIN { if (n > 0) printf "throughput ratio hub/nginx: %.2f (goal >= 0.5)\n", h / n }'
+echo "hub memory: peak $HWM (VmHWM), now $RSS (goal <= 200 MiB)"
+exit 0
