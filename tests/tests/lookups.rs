@@ -435,6 +435,14 @@ async fn every_outcome(backend: Backend, test: &str) {
     let answer = lookup(&hub, &insurer, &pseudonym, "person.address@1").await;
     exchanges.push(("pseudonymous", permitted(&answer)));
     assert_eq!(answer.1["person"], pseudonym.as_str(), "{}", answer.1);
+    // The common ID does not reach it inside the record either.
+    assert_eq!(
+        answer.1["data"]["commonId"],
+        pseudonym.as_str(),
+        "{}",
+        answer.1
+    );
+    assert!(!answer.1.to_string().contains(&anna), "{}", answer.1);
     assert_eq!(answer.1["data"]["address"]["municipality"], "Bruxelles");
     assert!(answer.1["data"]["address"].get("box").is_none());
     // Another sector's consumer cannot use it.

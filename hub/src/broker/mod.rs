@@ -324,7 +324,10 @@ async fn run(
             },
         ));
     }
-    let data = FieldSelection::parse_lenient(&fields).apply(&record);
+    let mut data = FieldSelection::parse_lenient(&fields).apply(&record);
+    if viewer.policy == IdentifierPolicy::SectorPseudonym {
+        pseudonymise(&mut data, &state.pseudonyms, viewer.sector);
+    }
     let response_bytes = serde_json::to_vec(&data).unwrap_or_default();
 
     if let Some(consent) = &consent {
@@ -348,6 +351,42 @@ async fn run(
         },
         audited,
     ))
+}
+
+/// Whether a member name holds a person's common ID (`commonId`,
+/// `partnerCommonId`, `holderCommonId`, …).
+fn names_a_person(key: &str) -> bool {
+    key == "commonId" || key.ends_with("CommonId")
+}
+
+/// Replaces every common ID in a record with the consumer's sector
+/// pseudonym of that person: a consumer whose policy is `sector_pseudonym`
+/// never sees a common ID, not even inside the data.
+fn pseudonymise(
+    value: &mut serde_json::Value,
+    pseudonyms: &identity::PseudonymService,
+    sector: identity::Sector,
+) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, member) in map.iter_mut() {
+                if names_a_person(key)
+                    && let Some(id) = member.as_str().and_then(|s| s.parse::<CommonId>().ok())
+                {
+                    *member =
+                        serde_json::Value::String(pseudonyms.pseudonym(sector, &id).to_string());
+                } else {
+                    pseudonymise(member, pseudonyms, sector);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                pseudonymise(item, pseudonyms, sector);
+            }
+        }
+        _ => {}
+    }
 }
 
 async fn sign_request(
@@ -492,4 +531,43 @@ pub fn provider_facts(
         .parse()
         .map_err(|_| ApiError::Internal(format!("agency {provider} has a bad sector")))?;
     Ok((endpoint, policy, sector, row.status == "active"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudonymous_consumers_see_no_common_id() {
+        let service = identity::PseudonymService::new(&[7u8; 32]).unwrap();
+        let anna = CommonId::generate(&mut rand::rng());
+        let tom = CommonId::generate(&mut rand::rng());
+        let mut record = serde_json::json!({
+            "commonId": anna.as_digits(),
+            "partnerCommonId": tom.as_digits(),
+            "members": [{"commonId": tom.as_digits(), "relationship": "partner"}],
+            "note": format!("not an id: {}", anna.as_digits()),
+        });
+        pseudonymise(&mut record, &service, identity::Sector::Social);
+        let text = record.to_string();
+        assert!(
+            !text.contains(&format!("\"{}\"", anna.as_digits())),
+            "{text}"
+        );
+        assert!(!text.contains(tom.as_digits()), "{text}");
+        assert_eq!(
+            record["commonId"],
+            service
+                .pseudonym(identity::Sector::Social, &anna)
+                .to_string()
+        );
+        assert_eq!(
+            record["members"][0]["commonId"],
+            service
+                .pseudonym(identity::Sector::Social, &tom)
+                .to_string()
+        );
+        // Free text is left alone: only members that name a person change.
+        assert_eq!(record["note"], format!("not an id: {}", anna.as_digits()));
+    }
 }
