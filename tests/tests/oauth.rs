@@ -3,7 +3,6 @@
 //! but the hub's published JWKS.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-
 use e2e::{Hub, crossroads, fixture, repo};
 use serde_json::{Value, json};
 

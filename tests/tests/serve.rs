@@ -1,7 +1,6 @@
 //! `crossroads serve` and `migrate` as real processes, on both backends.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-
 use e2e::{Hub, crossroads};
 use hub::testing::{Backend, TestDb, skip};
 use serde_json::Value;
