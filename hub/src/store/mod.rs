@@ -167,7 +167,10 @@ pub fn connect(url: &DatabaseUrl, size: u32, busy_timeout: Duration) -> Result<P
     })?;
     let pool = r2d2::Pool::builder()
         .max_size(size)
-        .min_idle(Some(1))
+        // No background replenishing: connections are opened when asked
+        // for, never by a pool thread racing the process's exit (libpq and
+        // its TLS library must not be mid-connect while exit handlers run).
+        .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)?;
     Ok(pool)
