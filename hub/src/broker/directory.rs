@@ -40,6 +40,7 @@ pub fn route(
     record_type: &str,
     major: i32,
     person: &CommonId,
+    today: NaiveDate,
 ) -> Result<Route, ApiError> {
     let sources = store::sources(conn, record_type, major)?;
     if sources.is_empty() {
@@ -52,7 +53,6 @@ pub fn route(
     } else {
         // Several sources, or routing by reference: the one that declared a
         // file on this person, in force today.
-        let today = Utc::now().date_naive();
         let holders: Vec<String> = store::references_for(conn, person.as_digits())?
             .into_iter()
             .filter(|r| {

@@ -267,7 +267,7 @@ async fn run(
     let name = record_type.name.to_string();
     let major = i32::try_from(record_type.version.major).unwrap_or(i32::MAX);
     let routed = state
-        .db(move |conn| directory::route(conn, &name, major, &person))
+        .db(move |conn| directory::route(conn, &name, major, &person, now.date_naive()))
         .await
         .map_err(|e| refuse("lookup.no_provider", e))?;
     exchange.provider = Some(routed.provider.clone());
