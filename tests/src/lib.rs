@@ -293,3 +293,27 @@ pub fn http_client() -> reqwest::Client {
         .build()
         .unwrap_or_else(|e| panic!("HTTP client: {e}"))
 }
+
+/// Onboards the fixture agency (`FIXTURE_AGENCY`, P-256 certificate) as a
+/// consumer with `crossroads agency add`, run through `cmd` (which carries
+/// the environment: data directory, trust anchors…).
+pub fn add_fixture_consumer(mut cmd: Command) {
+    let out = cmd
+        .args([
+            "agency",
+            "add",
+            "--id",
+            FIXTURE_AGENCY,
+            "--name",
+            "Benefits Agency",
+        ])
+        .args(["--sector", "social", "--roles", "consumer", "--cert"])
+        .arg(fixture("agency-p256.pem"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run crossroads agency add: {e}"));
+    assert!(
+        out.status.success(),
+        "agency add failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

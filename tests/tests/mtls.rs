@@ -61,28 +61,7 @@ async fn tokens_are_bound_to_the_client_certificate() {
     };
     let mut add = crossroads();
     setup(&mut add);
-    let out = add
-        .args([
-            "agency",
-            "add",
-            "--id",
-            AGENCY,
-            "--name",
-            "Benefits Agency",
-            "--sector",
-            "social",
-            "--roles",
-            "consumer",
-        ])
-        .arg("--cert")
-        .arg(fixture("agency-p256.pem"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    e2e::add_fixture_consumer(add);
     let mut serve = crossroads();
     setup(&mut serve);
     let hub = Hub::start(serve);
