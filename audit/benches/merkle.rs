@@ -4,7 +4,10 @@
 
 use std::hint::black_box;
 
-use audit::{Checkpoint, MemoryLog, leaf_hash, verify_inclusion, verify_log};
+use audit::{
+    Actor, ActorType, Checkpoint, Entry, EntryKind, LegalBasis, MemoryLog, Outcome, leaf_hash,
+    sha256, verify_inclusion, verify_log,
+};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const N: u64 = 1_000_000;
@@ -133,5 +136,46 @@ fn recompute(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hashing, appends, proofs, recompute);
+/// A lookup entry as the hub writes it.
+fn lookup_entry(i: u64) -> Entry {
+    let time = chrono::DateTime::parse_from_rfc3339("2026-11-03T12:34:56.123456Z")
+        .unwrap()
+        .to_utc();
+    let mut e = Entry::new(
+        i,
+        time,
+        EntryKind::new("lookup.permitted").unwrap(),
+        Actor::new(ActorType::Agency, "agency-a"),
+        Outcome::Permitted,
+    );
+    e.subject = Some(format!("{:011}", i * 7919 % 100_000_000_000));
+    e.record_type = Some("income@1.0".to_owned());
+    e.purpose = Some("benefit-eligibility".to_owned());
+    e.legal_basis = Some(LegalBasis {
+        authorization_id: "auth-7".to_owned(),
+        version: 2,
+    });
+    e.exchange_id = Some(format!("ex-{i:012}"));
+    e.request_digest = Some(sha256(b"request"));
+    e.response_digest = Some(sha256(b"response"));
+    let mut details = serde_json::Map::new();
+    details.insert("provider".to_owned(), "agency-b".into());
+    e.details = Some(details);
+    e
+}
+
+fn entries(c: &mut Criterion) {
+    let entry = lookup_entry(123_456);
+    let bytes = entry.canonical_bytes().unwrap();
+    let mut g = c.benchmark_group("entry");
+    g.bench_function("canonical_bytes", |b| {
+        b.iter(|| black_box(&entry).canonical_bytes().unwrap())
+    });
+    g.bench_function("from_canonical_bytes", |b| {
+        b.iter(|| Entry::from_canonical_bytes(black_box(&bytes)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, entries, hashing, appends, proofs, recompute);
 criterion_main!(benches);

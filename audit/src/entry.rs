@@ -13,7 +13,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, SubsecRound as _, Utc};
+use chrono::{DateTime, Datelike as _, SubsecRound as _, Timelike as _, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AuditError;
@@ -78,7 +78,24 @@ impl From<DateTime<Utc>> for EntryTime {
 
 impl fmt::Display for EntryTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+        // `%Y-%m-%dT%H:%M:%S%.6fZ`, without parsing a format string each
+        // time; chrono's own formatting for leap seconds and years it
+        // writes with a sign.
+        let t = &self.0;
+        if t.nanosecond() >= 1_000_000_000 || !(0..=9999).contains(&t.year()) {
+            return write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%S%.6fZ"));
+        }
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.nanosecond() / 1_000
+        )
     }
 }
 
@@ -157,13 +174,26 @@ pub enum ActorType {
     Hub,
 }
 
+impl ActorType {
+    /// The serialised name (`agency`, `citizen`, `operator`, `hub`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ActorType::Agency => "agency",
+            ActorType::Citizen => "citizen",
+            ActorType::Operator => "operator",
+            ActorType::Hub => "hub",
+        }
+    }
+}
+
 /// The actor: its type and its identifier.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Actor {
+    // Declared in key order, as in `Entry`.
+    pub id: String,
     #[serde(rename = "type")]
     pub actor_type: ActorType,
-    pub id: String,
 }
 
 impl Actor {
@@ -194,43 +224,59 @@ pub enum Outcome {
     Recorded,
 }
 
+impl Outcome {
+    /// The serialised name (`permitted`, `denied`, `error`, `recorded`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Permitted => "permitted",
+            Outcome::Denied => "denied",
+            Outcome::Error => "error",
+            Outcome::Recorded => "recorded",
+        }
+    }
+}
+
 /// One audit log entry. Holds identifiers and digests only, never a record's
 /// content.
+///
+/// The fields are declared in the order of their JSON keys, which is the
+/// RFC 8785 order: serde_json's compact output of an entry is then already
+/// canonical (see [`Entry::canonical_bytes`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
-    /// Encoding version (`"v":1`).
-    pub v: EntryVersion,
-    /// Position in the log (the leaf index).
-    pub seq: u64,
-    pub time: EntryTime,
-    pub kind: EntryKind,
     pub actor: Actor,
-    /// The person concerned: a common ID or a sector pseudonym.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
+    pub consent_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record_type: Option<String>,
+    pub deny_code: Option<String>,
+    /// A few extra non-secret fields; never record content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_id: Option<String>,
+    pub kind: EntryKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<LegalBasis>,
+    pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub legal_basis: Option<LegalBasis>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent_id: Option<String>,
-    pub outcome: Outcome,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deny_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exchange_id: Option<String>,
+    pub record_type: Option<String>,
     /// SHA-256 of the request as sent (hex).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_digest: Option<Hash>,
     /// SHA-256 of the response as returned (hex).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_digest: Option<Hash>,
-    /// A few extra non-secret fields; never record content.
+    /// Position in the log (the leaf index).
+    pub seq: u64,
+    /// The person concerned: a common ID or a sector pseudonym.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details: Option<serde_json::Map<String, serde_json::Value>>,
+    pub subject: Option<String>,
+    pub time: EntryTime,
+    /// Encoding version (`"v":1`).
+    pub v: EntryVersion,
 }
 
 impl Entry {
@@ -290,7 +336,7 @@ impl Entry {
             }
         }
         if let Some(d) = &self.details {
-            let len = serde_jcs::to_vec(d)
+            let len = canonical_json(d, map_is_plain(d))
                 .map_err(|e| AuditError::InvalidEntry(format!("details: {e}")))?
                 .len();
             if len > MAX_DETAILS_BYTES {
@@ -305,7 +351,25 @@ impl Entry {
     /// The canonical encoding (RFC 8785 JSON); deterministic.
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, AuditError> {
         self.validate()?;
-        serde_jcs::to_vec(self).map_err(|e| AuditError::InvalidEntry(e.to_string()))
+        self.encode()
+    }
+
+    /// RFC 8785 JSON of a valid entry. The fields are declared in key
+    /// order, so serde_json's compact output is canonical whenever
+    /// `details` is plain (see [`map_is_plain`]); otherwise serde_jcs sorts
+    /// and formats it.
+    fn encode(&self) -> Result<Vec<u8>, AuditError> {
+        let plain = self.details.as_ref().is_none_or(map_is_plain);
+        canonical_json(self, plain).map_err(|e| AuditError::InvalidEntry(e.to_string()))
+    }
+
+    /// The canonical encoding with the sequence number and the time left
+    /// open: made once per entry by whoever appends it, filled in by the
+    /// sequencer with [`EntryTemplate::fill`]. The entry's own `seq` and
+    /// `time` are ignored.
+    pub fn template(&self) -> Result<EntryTemplate, AuditError> {
+        self.validate()?;
+        EntryTemplate::new(self.encode()?)
     }
 
     /// The RFC 9162 leaf hash of the canonical encoding.
@@ -323,5 +387,131 @@ impl Entry {
             ));
         }
         Ok(entry)
+    }
+}
+
+/// Whether serde_json writes `map` exactly as RFC 8785 does: keys ASCII
+/// (UTF-16 and byte order then agree) and in ascending order, numbers
+/// integers of at most 2^53 in magnitude (RFC 8785 writes others as
+/// ECMAScript does), recursively. Strings are escaped alike by both.
+fn map_is_plain(map: &serde_json::Map<String, serde_json::Value>) -> bool {
+    map.keys().all(|k| k.is_ascii()) && map.keys().is_sorted() && map.values().all(value_is_plain)
+}
+
+fn value_is_plain(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+        Value::Number(n) => n
+            .as_i64()
+            .map(i64::unsigned_abs)
+            .or(n.as_u64())
+            .is_some_and(|i| i <= MAX_SEQ + 1),
+        Value::Array(items) => items.iter().all(value_is_plain),
+        Value::Object(map) => map_is_plain(map),
+    }
+}
+
+/// RFC 8785 JSON of `value`: serde_json's compact output when `plain` says
+/// it is already canonical, serde_jcs otherwise.
+fn canonical_json<T: Serialize + ?Sized>(value: &T, plain: bool) -> Result<Vec<u8>, String> {
+    if plain {
+        let mut out = Vec::with_capacity(512);
+        serde_json::to_writer(&mut out, value).map_err(|e| e.to_string())?;
+        Ok(out)
+    } else {
+        serde_jcs::to_vec(value).map_err(|e| e.to_string())
+    }
+}
+
+/// An entry's canonical encoding with the sequence number and the time left
+/// open (see [`Entry::template`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryTemplate {
+    /// Up to and including `"seq":`.
+    head: Vec<u8>,
+    /// From the comma after the sequence number up to and including `"time":`.
+    middle: Vec<u8>,
+    /// From the comma after the time to the end.
+    tail: Vec<u8>,
+}
+
+/// An entry time as it appears in the canonical encoding (quoted): format it
+/// once with [`EncodedTime::new`] and fill many templates with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedTime {
+    time: EntryTime,
+    json: String,
+}
+
+impl EncodedTime {
+    /// The encoding of `time`.
+    pub fn new(time: EntryTime) -> Self {
+        Self {
+            time,
+            json: format!("\"{time}\""),
+        }
+    }
+
+    /// The time.
+    pub fn time(&self) -> EntryTime {
+        self.time
+    }
+}
+
+impl EntryTemplate {
+    /// Splits a canonical encoding around its top-level `seq` and `time`.
+    /// Both keys sort after every key whose value can hold objects
+    /// (`actor`, `details`, `legal_basis`), and only `subject` and `v`
+    /// (a string and a number) follow them: the last `,"seq":` and the last
+    /// `,"time":` in the bytes are the top-level ones.
+    fn new(bytes: Vec<u8>) -> Result<Self, AuditError> {
+        const SEQ: &[u8] = b",\"seq\":";
+        const TIME: &[u8] = b",\"time\":\"";
+        let broken = || AuditError::InvalidEntry("entry encoding has no seq or time".into());
+        let rfind = |needle: &[u8]| bytes.windows(needle.len()).rposition(|w| w == needle);
+        let seq_start = rfind(SEQ).ok_or_else(broken)? + SEQ.len();
+        let seq_end = seq_start
+            + bytes[seq_start..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+        let time_key = rfind(TIME).ok_or_else(broken)?;
+        // The opening quote of the time belongs to the filled-in value.
+        let time_start = time_key + TIME.len() - 1;
+        let time_end = time_start
+            + 1
+            + bytes[time_start + 1..]
+                .iter()
+                .position(|&b| b == b'"')
+                .ok_or_else(broken)?
+            + 1;
+        if seq_end == seq_start || seq_end > time_key {
+            return Err(broken());
+        }
+        Ok(Self {
+            head: bytes[..seq_start].to_vec(),
+            middle: bytes[seq_end..time_start].to_vec(),
+            tail: bytes[time_end..].to_vec(),
+        })
+    }
+
+    /// The canonical encoding of the entry with sequence number `seq` at
+    /// `time`: the same bytes as [`Entry::canonical_bytes`] of that entry.
+    pub fn fill(&self, seq: u64, time: &EncodedTime) -> Result<Vec<u8>, AuditError> {
+        if seq > MAX_SEQ {
+            return Err(AuditError::InvalidEntry(format!(
+                "seq {seq} is above 2^53 - 1"
+            )));
+        }
+        let mut out = Vec::with_capacity(
+            self.head.len() + 20 + self.middle.len() + time.json.len() + self.tail.len(),
+        );
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(seq.to_string().as_bytes());
+        out.extend_from_slice(&self.middle);
+        out.extend_from_slice(time.json.as_bytes());
+        out.extend_from_slice(&self.tail);
+        Ok(out)
     }
 }

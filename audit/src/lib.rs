@@ -19,7 +19,10 @@ pub mod tile;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, LogSigner, VerifierKey};
-pub use entry::{Actor, ActorType, Entry, EntryKind, EntryTime, EntryVersion, LegalBasis, Outcome};
+pub use entry::{
+    Actor, ActorType, EncodedTime, Entry, EntryKind, EntryTemplate, EntryTime, EntryVersion,
+    LegalBasis, MAX_SEQ, Outcome,
+};
 pub use error::{AuditError, MismatchReason, VerifyError};
 pub use hash::{EMPTY_ROOT, Hash, leaf_hash, node_hash, sha256};
 pub use memory::MemoryLog;
