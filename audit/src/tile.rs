@@ -90,11 +90,39 @@ pub trait HashReader {
     /// Returns the hashes at `positions`, in the same order. A store that
     /// lacks one of them returns [`AuditError::HashMissing`].
     fn read_hashes(&self, positions: &[HashPosition]) -> Result<Vec<Hash>, AuditError>;
+
+    /// Like [`HashReader::read_hashes`], with `None` where the store lacks
+    /// a hash, so that a verifier can tell which difference comes first.
+    /// The default asks again one position at a time when one is missing.
+    fn read_hashes_or_missing(
+        &self,
+        positions: &[HashPosition],
+    ) -> Result<Vec<Option<Hash>>, AuditError> {
+        match self.read_hashes(positions) {
+            Ok(hashes) => Ok(hashes.into_iter().map(Some).collect()),
+            Err(AuditError::HashMissing { .. }) => positions
+                .iter()
+                .map(|p| match self.read_hashes(std::slice::from_ref(p)) {
+                    Ok(mut one) => Ok(one.pop()),
+                    Err(AuditError::HashMissing { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .collect(),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl<R: HashReader + ?Sized> HashReader for &R {
     fn read_hashes(&self, positions: &[HashPosition]) -> Result<Vec<Hash>, AuditError> {
         (**self).read_hashes(positions)
+    }
+
+    fn read_hashes_or_missing(
+        &self,
+        positions: &[HashPosition],
+    ) -> Result<Vec<Option<Hash>>, AuditError> {
+        (**self).read_hashes_or_missing(positions)
     }
 }
 

@@ -163,6 +163,61 @@ storage_test!(verify_names_the_altered_entry, |app: TestApp| async move {
     }
 });
 
+storage_test!(
+    verify_reports_the_earliest_of_several_alterations,
+    |app: TestApp| async move {
+        append_n(&app, 60).await;
+        {
+            let mut conn = app.conn();
+            app.state.audit.latest_checkpoint(&mut conn).unwrap();
+        }
+        let mut conn = app.conn();
+        let untrigger = match &*conn {
+            DbConnection::Sqlite(_) => {
+                "DROP TRIGGER audit_entries_no_update; DROP TRIGGER audit_hashes_no_delete;"
+            }
+            DbConnection::Postgres(_) => {
+                "DROP TRIGGER audit_entries_append_only ON audit_entries;
+                 DROP TRIGGER audit_hashes_append_only ON audit_hashes;"
+            }
+        };
+        conn.batch_execute(untrigger).unwrap();
+        // Entry 45 no longer canonical (a space after the first comma)…
+        diesel::sql_query(
+            "UPDATE audit_entries SET entry = replace(entry, '},', '}, ') WHERE seq = 45",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        match verdict(&app) {
+            Verdict::Mismatch { first_bad_seq, .. } => assert_eq!(first_bad_seq, 45),
+            other => panic!("tampering not found: {other:?}"),
+        }
+        // …and the stored leaf hash of entry 38 gone: 38 comes first.
+        let index = audit::HashPosition::leaf(38).stored_index() as i64;
+        let deleted = diesel::sql_query(format!(
+            "DELETE FROM audit_hashes WHERE stored_index = {index}"
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+        assert_eq!(deleted, 1);
+        match verdict(&app) {
+            Verdict::Mismatch { first_bad_seq, .. } => assert_eq!(first_bad_seq, 38),
+            other => panic!("tampering not found: {other:?}"),
+        }
+        // …and one byte of entry 9 changed: 9 comes first.
+        diesel::sql_query(
+            "UPDATE audit_entries SET entry = replace(entry, 'agency-a', 'agency-c') WHERE seq = 9",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        drop(conn);
+        match verdict(&app) {
+            Verdict::Mismatch { first_bad_seq, .. } => assert_eq!(first_bad_seq, 9),
+            other => panic!("tampering not found: {other:?}"),
+        }
+    }
+);
+
 storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
     append_n(&app, 5).await;
     let (status, _, key) = call(&app, web::TestRequest::get().uri("/log/verifier-key")).await;

@@ -212,7 +212,7 @@ async fn killing_the_sequencer_loses_no_acknowledged_entry() {
     // Every purpose code is appended at most once, and every acknowledged
     // one is there.
     let mut logged: HashMap<String, usize> = HashMap::new();
-    for (seq, json, _) in &rows {
+    for (seq, json) in &rows {
         let entry: Value = serde_json::from_str(json).unwrap();
         assert_eq!(entry["seq"].as_i64(), Some(*seq), "{json}");
         if entry["kind"] == "purpose.created" {

@@ -460,7 +460,7 @@ async fn every_outcome(backend: Backend, test: &str) {
     let mut conn = pool.get().unwrap();
     let rows = hub::store::audit::entries_from(&mut conn, 0, 100_000).unwrap();
     let mut by_exchange: HashMap<String, Vec<Value>> = HashMap::new();
-    for (_, entry, _) in rows {
+    for (_, entry) in rows {
         let entry: Value = serde_json::from_str(&entry).unwrap();
         if let Some(id) = entry["exchange_id"].as_str() {
             by_exchange.entry(id.to_owned()).or_default().push(entry);

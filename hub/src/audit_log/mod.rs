@@ -194,15 +194,50 @@ impl NewEntry {
         Ok(entry)
     }
 
-    /// The stored row of this event as entry `seq` at `time`.
-    pub(crate) fn to_row(
-        &self,
+    /// Checks the entry and encodes it with its sequence number and time
+    /// left open, with the columns stored beside it: the appender's work,
+    /// so that the sequencer only fills in two numbers.
+    pub(crate) fn prepare(&self) -> Result<Prepared, audit::AuditError> {
+        let entry = self.to_entry(0, DateTime::UNIX_EPOCH)?;
+        Ok(Prepared {
+            template: entry.template()?,
+            kind: entry.kind.as_str().to_owned(),
+            actor_type: entry.actor.actor_type.as_str(),
+            actor_id: entry.actor.id,
+            person: entry.subject,
+            record_type: entry.record_type,
+            outcome: entry.outcome.as_str(),
+            exchange_id: entry.exchange_id,
+            provider: self.provider().map(str::to_owned),
+        })
+    }
+}
+
+/// An entry ready for the sequencer: its canonical encoding without
+/// sequence number and time, and the columns stored beside it.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    template: audit::EntryTemplate,
+    kind: String,
+    actor_type: &'static str,
+    actor_id: String,
+    person: Option<String>,
+    record_type: Option<String>,
+    outcome: &'static str,
+    exchange_id: Option<String>,
+    provider: Option<String>,
+}
+
+impl Prepared {
+    /// The stored row of this entry as entry `seq` at `time`, and its leaf
+    /// hash.
+    pub(crate) fn into_row(
+        self,
         seq: u64,
-        time: DateTime<Utc>,
+        time: &audit::EncodedTime,
         queue_id: Option<i64>,
     ) -> Result<(EntryRow, Hash), audit::AuditError> {
-        let entry = self.to_entry(seq, time)?;
-        let bytes = entry.canonical_bytes()?;
+        let bytes = self.template.fill(seq, time)?;
         let leaf = audit::leaf_hash(&bytes);
         let text =
             String::from_utf8(bytes).map_err(|e| audit::AuditError::InvalidEntry(e.to_string()))?;
@@ -210,26 +245,18 @@ impl NewEntry {
             seq: seq as i64,
             entry: text,
             leaf_hash: leaf.0.to_vec(),
-            time: entry.time.get().naive_utc(),
-            kind: entry.kind.as_str().to_owned(),
-            actor_type: enum_text(&entry.actor.actor_type),
-            actor_id: entry.actor.id.clone(),
-            person: entry.subject.clone(),
-            record_type: entry.record_type.clone(),
-            outcome: enum_text(&entry.outcome),
-            exchange_id: entry.exchange_id.clone(),
-            provider: self.provider().map(str::to_owned),
+            time: time.time().get().naive_utc(),
+            kind: self.kind,
+            actor_type: self.actor_type.to_owned(),
+            actor_id: self.actor_id,
+            person: self.person,
+            record_type: self.record_type,
+            outcome: self.outcome.to_owned(),
+            exchange_id: self.exchange_id,
+            provider: self.provider,
             queue_id,
         };
         Ok((row, leaf))
-    }
-}
-
-/// The serde name of a unit enum variant (`agency`, `permitted`, …).
-fn enum_text<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
     }
 }
 
@@ -321,9 +348,10 @@ impl AuditLog {
         &self,
         entry: NewEntry,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<u64, ApiError>>, ApiError> {
-        // One bad entry must not fail a whole batch: check it first.
-        entry
-            .to_entry(0, self.shared.clock.now())
+        // One bad entry must not fail a whole batch: check and encode it
+        // here, on the appender's thread.
+        let prepared = entry
+            .prepare()
             .map_err(|e| ApiError::Internal(format!("audit entry refused: {e}")))?;
         let mut guard = self
             .sequencer
@@ -336,7 +364,7 @@ impl AuditLog {
                 self.pool.clone(),
             )?),
         };
-        sequencer.submit(entry)
+        sequencer.submit(entry, prepared)
     }
 
     /// The log's signer: from `log_signer_key_file`, or from

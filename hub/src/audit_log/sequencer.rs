@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use diesel::Connection as _;
 use tokio::sync::oneshot;
 
-use super::{NewEntry, Shared};
+use super::{NewEntry, Prepared, Shared};
 use crate::error::ApiError;
 use crate::store::audit::{self as store, DbHashReader, EntryRow};
 use crate::store::{DbConnection, Manager, Pool, StoreError};
@@ -51,7 +51,10 @@ const LOCK_RETRY: Duration = Duration::from_millis(50);
 type Reply = oneshot::Sender<Result<u64, ApiError>>;
 
 struct Job {
+    /// The entry as given, for handing over to another process.
     entry: NewEntry,
+    /// The entry encoded, for storing here.
+    prepared: Prepared,
     reply: Reply,
 }
 
@@ -98,12 +101,17 @@ impl Sequencer {
     pub(crate) fn submit(
         &self,
         entry: NewEntry,
+        prepared: Prepared,
     ) -> Result<oneshot::Receiver<Result<u64, ApiError>>, ApiError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .as_ref()
             .ok_or_else(|| ApiError::Internal("the audit sequencer stopped".to_owned()))?
-            .send(Job { entry, reply })
+            .send(Job {
+                entry,
+                prepared,
+                reply,
+            })
             .map_err(|_| ApiError::Internal("the audit sequencer stopped".to_owned()))?;
         Ok(rx)
     }
@@ -124,8 +132,12 @@ struct Worker {
 }
 
 fn fail(jobs: Vec<Job>, why: &str) {
-    for job in jobs {
-        let _ = job.reply.send(Err(ApiError::Internal(why.to_owned())));
+    fail_replies(jobs.into_iter().map(|j| j.reply), why);
+}
+
+fn fail_replies(replies: impl IntoIterator<Item = Reply>, why: &str) {
+    for reply in replies {
+        let _ = reply.send(Err(ApiError::Internal(why.to_owned())));
     }
 }
 
@@ -264,7 +276,8 @@ impl Worker {
         };
         let now = self.shared.clock.now();
         let room = MAX_BATCH.saturating_sub(jobs.len()).max(1) as i64;
-        let entries: Vec<&NewEntry> = jobs.iter().map(|j| &j.entry).collect();
+        let (entries, replies): (Vec<Prepared>, Vec<Reply>) =
+            jobs.into_iter().map(|j| (j.prepared, j.reply)).unzip();
         let result = conn.transaction(|conn| {
             let queued = if postgres {
                 store::queued(conn, room)?
@@ -274,14 +287,14 @@ impl Worker {
             if entries.is_empty() && queued.is_empty() {
                 return Ok::<_, CommitError>(None);
             }
-            append_rows(conn, &entries, &queued, now).map(Some)
+            append_rows(conn, entries, &queued, now).map(Some)
         });
         match result {
             Ok(None) => {}
             Ok(Some(done)) => {
                 self.size = done.size;
-                for (job, seq) in jobs.into_iter().zip(done.local) {
-                    let _ = job.reply.send(seq);
+                for (reply, seq) in replies.into_iter().zip(done.local) {
+                    let _ = reply.send(seq);
                 }
                 for (queue_id, seq) in done.queued {
                     if let Some(reply) = self.waiting.remove(&queue_id) {
@@ -290,7 +303,7 @@ impl Worker {
                 }
             }
             Err(error) => {
-                fail(jobs, "the audit log could not store the entry");
+                fail_replies(replies, "the audit log could not store the entry");
                 self.broken(&error);
             }
         }
@@ -417,17 +430,18 @@ struct Committed {
 /// queued ones, with their Merkle hashes.
 fn append_rows(
     conn: &mut DbConnection,
-    local: &[&NewEntry],
+    local: Vec<Prepared>,
     queued: &[(i64, String)],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Committed, CommitError> {
+    let now = audit::EncodedTime::new(now.into());
     let start = store::tree_size(conn)?;
     let mut next = start;
     let mut rows: Vec<EntryRow> = Vec::with_capacity(local.len() + queued.len());
     let mut leaves = Vec::with_capacity(local.len() + queued.len());
     let mut local_seqs = Vec::with_capacity(local.len());
     for entry in local {
-        match entry.to_row(next, now, None) {
+        match entry.into_row(next, &now, None) {
             Ok((row, leaf)) => {
                 rows.push(row);
                 leaves.push(leaf);
@@ -441,7 +455,8 @@ fn append_rows(
     for (id, json) in queued {
         let row = serde_json::from_str::<NewEntry>(json)
             .map_err(|e| audit::AuditError::InvalidEntry(e.to_string()))
-            .and_then(|entry| entry.to_row(next, now, Some(*id)));
+            .and_then(|entry| entry.prepare())
+            .and_then(|prepared| prepared.into_row(next, &now, Some(*id)));
         match row {
             Ok((row, leaf)) => {
                 rows.push(row);

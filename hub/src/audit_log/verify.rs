@@ -3,14 +3,16 @@
 //! checkpoint (whose signatures are checked), and name the first sequence
 //! number that does not match.
 
-use audit::{AuditError, Checkpoint, Hash, LogVerifier, VerifierKey};
+use std::cell::RefCell;
+use std::sync::mpsc;
+
+use audit::{
+    AuditError, Checkpoint, Entry, Hash, HashPosition, HashReader, LogVerifier, VerifierKey,
+};
 
 use crate::error::ApiError;
-use crate::store::Pool;
-use crate::store::audit::{self as store, DbHashReader};
-
-/// Entries read per query.
-const PAGE: i64 = 10_000;
+use crate::store::audit as store;
+use crate::store::{Pool, PooledConnection, StoreError};
 
 /// What a verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,66 +43,219 @@ pub enum Verdict {
 }
 
 /// Verifies the stored log against the verifier key `key`.
+///
+/// Two threads read, each on its own connection and in key order: one the
+/// entries (checking each is canonical and carries its own sequence
+/// number), the other the stored hashes; this thread recomputes the tree and
+/// compares. Memory stays at a few pages of each.
 pub fn verify_stored(pool: &Pool, key: &VerifierKey, origin: &str) -> Result<Verdict, ApiError> {
-    let mut entries_conn = pool.get().map_err(crate::store::StoreError::from)?;
-    let mut hashes_conn = pool.get().map_err(crate::store::StoreError::from)?;
     let mut checkpoints = Vec::new();
-    for row in store::checkpoints(&mut entries_conn)? {
-        let size = row.size as u64;
-        let checkpoint = match Checkpoint::parse_and_verify_with(&row.note, key) {
-            Ok(c) => c,
-            Err(e) => {
+    {
+        let mut conn = pool.get().map_err(StoreError::from)?;
+        for row in store::checkpoints(&mut conn)? {
+            let size = row.size as u64;
+            let checkpoint = match Checkpoint::parse_and_verify_with(&row.note, key) {
+                Ok(c) => c,
+                Err(e) => {
+                    return Ok(Verdict::BadCheckpoint {
+                        size,
+                        reason: e.to_string(),
+                    });
+                }
+            };
+            if checkpoint.size != size || checkpoint.root_hash.0.as_slice() != row.root_hash {
                 return Ok(Verdict::BadCheckpoint {
                     size,
-                    reason: e.to_string(),
+                    reason: "the stored size or root differs from the signed note".to_owned(),
                 });
             }
-        };
-        if checkpoint.size != size || checkpoint.root_hash.0.as_slice() != row.root_hash {
-            return Ok(Verdict::BadCheckpoint {
-                size,
-                reason: "the stored size or root differs from the signed note".to_owned(),
-            });
+            if checkpoint.origin != origin {
+                return Ok(Verdict::BadCheckpoint {
+                    size,
+                    reason: format!("origin {:?} is not {origin:?}", checkpoint.origin),
+                });
+            }
+            checkpoints.push(checkpoint);
         }
-        if checkpoint.origin != origin {
-            return Ok(Verdict::BadCheckpoint {
-                size,
-                reason: format!("origin {:?} is not {origin:?}", checkpoint.origin),
-            });
-        }
-        checkpoints.push(checkpoint);
     }
-    let reader = DbHashReader::new(&mut hashes_conn);
-    let mut verifier = LogVerifier::new(&checkpoints)
-        .with_stored_hashes(&reader)
-        .check_entries(true);
+    std::thread::scope(|scope| {
+        let (page_tx, pages) = mpsc::sync_channel(AHEAD);
+        let (hash_tx, hash_pages) = mpsc::sync_channel(AHEAD);
+        let entries_conn = pool.get().map_err(StoreError::from)?;
+        let hashes_conn = pool.get().map_err(StoreError::from)?;
+        scope.spawn(move || read_entries(entries_conn, &page_tx));
+        scope.spawn(move || read_hashes(hashes_conn, &hash_tx));
+        let stored = StreamedHashes::new(hash_pages);
+        let mut verifier = LogVerifier::new(&checkpoints).with_stored_hashes(&stored);
+        for page in pages {
+            let page = page?;
+            for (seq, entry) in &page.entries {
+                if let Err(e) = verifier.push(*seq, entry.as_bytes()) {
+                    return verdict(e);
+                }
+            }
+            if let Some(bad) = page.bad_entry {
+                // Report it only if nothing before it differs.
+                if let Err(e) = verifier.check_stored() {
+                    return verdict(e);
+                }
+                return Ok(Verdict::Mismatch {
+                    first_bad_seq: bad,
+                    reason: "the entry is not a canonical entry carrying its own sequence number"
+                        .to_owned(),
+                });
+            }
+        }
+        match verifier.finish() {
+            Ok(tree) => Ok(Verdict::Verified {
+                size: tree.size,
+                root: tree.root,
+                checkpoints: tree.checkpoints_verified,
+            }),
+            Err(e) => verdict(e),
+        }
+    })
+    // Dropping the receivers ends both readers early when a mismatch is found.
+}
+
+/// Entries and stored hashes are read this many rows a query…
+const PAGE: i64 = 8_192;
+/// …and at most this many pages ahead of the verification.
+const AHEAD: usize = 4;
+
+/// Entries in sequence order, cut before the first one that is not a
+/// canonical entry carrying its own sequence number.
+struct EntryPage {
+    entries: Vec<(u64, String)>,
+    bad_entry: Option<u64>,
+}
+
+fn read_entries(mut conn: PooledConnection, out: &mpsc::SyncSender<Result<EntryPage, ApiError>>) {
     let mut next = 0u64;
     loop {
-        let page = store::entries_from(&mut entries_conn, next, PAGE)?;
-        if page.is_empty() {
-            break;
+        let page = match store::entries_from(&mut conn, next, PAGE) {
+            Ok(page) => page,
+            Err(e) => {
+                let _ = out.send(Err(e.into()));
+                return;
+            }
+        };
+        let Some(&(last, _)) = page.last() else {
+            return;
+        };
+        let mut entries = Vec::with_capacity(page.len());
+        let mut bad_entry = None;
+        for (seq, entry) in page {
+            let seq = seq as u64;
+            match Entry::from_canonical_bytes(entry.as_bytes()) {
+                Ok(e) if e.seq == seq => entries.push((seq, entry)),
+                _ => {
+                    bad_entry = Some(seq);
+                    break;
+                }
+            }
         }
-        for (seq, entry, leaf) in &page {
-            let seq = *seq as u64;
-            if let Err(e) = verifier.push(seq, entry.as_bytes()) {
-                return verdict(e);
+        let stop = bad_entry.is_some();
+        if out.send(Ok(EntryPage { entries, bad_entry })).is_err() || stop {
+            return;
+        }
+        next = last as u64 + 1;
+    }
+}
+
+/// Stored hashes in stored-index order: `(stored index, hash bytes)`.
+type HashPage = Result<Vec<(u64, Vec<u8>)>, ApiError>;
+
+fn read_hashes(mut conn: PooledConnection, out: &mpsc::SyncSender<HashPage>) {
+    let mut next = 0u64;
+    loop {
+        match store::hashes_from(&mut conn, next, PAGE) {
+            Ok(page) => {
+                let Some(&(last, _)) = page.last() else {
+                    return;
+                };
+                next = last + 1;
+                if out.send(Ok(page)).is_err() {
+                    return;
+                }
             }
-            if audit::leaf_hash(entry.as_bytes()).0.as_slice() != leaf.as_slice() {
-                return Ok(Verdict::Mismatch {
-                    first_bad_seq: seq,
-                    reason: "the entry's leaf hash column differs".to_owned(),
-                });
+            Err(e) => {
+                let _ = out.send(Err(e.into()));
+                return;
             }
-            next = seq + 1;
         }
     }
-    match verifier.finish() {
-        Ok(tree) => Ok(Verdict::Verified {
-            size: tree.size,
-            root: tree.root,
-            checkpoints: tree.checkpoints_verified,
-        }),
-        Err(e) => verdict(e),
+}
+
+/// The stored hashes as a [`HashReader`] that must be read in stored-index
+/// order, as [`LogVerifier`] does: served from pages read ahead by another
+/// thread, so comparing every hash costs no query of its own.
+struct StreamedHashes {
+    pages: mpsc::Receiver<HashPage>,
+    buffer: RefCell<std::collections::VecDeque<(u64, Vec<u8>)>>,
+}
+
+impl StreamedHashes {
+    fn new(pages: mpsc::Receiver<HashPage>) -> Self {
+        Self {
+            pages,
+            buffer: RefCell::new(std::collections::VecDeque::new()),
+        }
+    }
+}
+
+impl HashReader for StreamedHashes {
+    fn read_hashes(&self, positions: &[HashPosition]) -> Result<Vec<Hash>, AuditError> {
+        self.read_hashes_or_missing(positions)?
+            .into_iter()
+            .zip(positions)
+            .map(|(h, pos)| {
+                h.ok_or(AuditError::HashMissing {
+                    level: pos.level,
+                    index: pos.index,
+                })
+            })
+            .collect()
+    }
+
+    fn read_hashes_or_missing(
+        &self,
+        positions: &[HashPosition],
+    ) -> Result<Vec<Option<Hash>>, AuditError> {
+        let store_error = |e: ApiError| AuditError::Store(Box::new(e));
+        let mut buffer = self
+            .buffer
+            .try_borrow_mut()
+            .map_err(|e| AuditError::Store(Box::new(e)))?;
+        let mut out = Vec::with_capacity(positions.len());
+        for pos in positions {
+            let wanted = pos.stored_index();
+            loop {
+                match buffer.front() {
+                    None => match self.pages.recv() {
+                        Ok(page) => buffer.extend(page.map_err(store_error)?),
+                        // The table ends before this hash.
+                        Err(_) => {
+                            out.push(None);
+                            break;
+                        }
+                    },
+                    Some((index, _)) if *index < wanted => {
+                        buffer.pop_front();
+                    }
+                    Some((index, bytes)) if *index == wanted => {
+                        out.push(Hash::from_slice(bytes));
+                        buffer.pop_front();
+                        break;
+                    }
+                    Some(_) => {
+                        out.push(None);
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -164,6 +164,17 @@ impl HashReader for DbHashReader<'_> {
             })
             .collect()
     }
+
+    fn read_hashes_or_missing(
+        &self,
+        positions: &[HashPosition],
+    ) -> Result<Vec<Option<Hash>>, AuditError> {
+        let mut conn = self
+            .conn
+            .try_borrow_mut()
+            .map_err(|e| AuditError::Store(Box::new(e)))?;
+        read_hashes(&mut conn, positions).map_err(|e| AuditError::Store(Box::new(e)))
+    }
 }
 
 /// Stores a checkpoint unless one of that size exists (checkpoints are
@@ -205,22 +216,33 @@ pub fn checkpoints(conn: &mut DbConnection) -> Result<Vec<CheckpointRow>, StoreE
         .load(conn)?)
 }
 
-/// Entries `from..` in order, at most `limit`: `(seq, canonical JSON, leaf hash)`.
+/// Entries `from..` in order, at most `limit`: `(seq, canonical JSON)`.
 pub fn entries_from(
     conn: &mut DbConnection,
     from: u64,
     limit: i64,
-) -> Result<Vec<(i64, String, Vec<u8>)>, StoreError> {
+) -> Result<Vec<(i64, String)>, StoreError> {
     Ok(audit_entries::table
         .filter(audit_entries::seq.ge(from as i64))
         .order(audit_entries::seq.asc())
         .limit(limit)
-        .select((
-            audit_entries::seq,
-            audit_entries::entry,
-            audit_entries::leaf_hash,
-        ))
+        .select((audit_entries::seq, audit_entries::entry))
         .load(conn)?)
+}
+
+/// Stored hashes from stored index `from` on, in order, at most `limit`.
+pub fn hashes_from(
+    conn: &mut DbConnection,
+    from: u64,
+    limit: i64,
+) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    let rows: Vec<(i64, Vec<u8>)> = audit_hashes::table
+        .filter(audit_hashes::stored_index.ge(from as i64))
+        .order(audit_hashes::stored_index.asc())
+        .limit(limit)
+        .select((audit_hashes::stored_index, audit_hashes::hash))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(i, h)| (i as u64, h)).collect())
 }
 
 /// One entry.
