@@ -92,10 +92,9 @@ storage_test!(appended_entries_are_durable, |app: TestApp| async move {
     let row = store::entry(&mut conn, 4).unwrap().unwrap();
     let entry = audit::Entry::from_canonical_bytes(row.entry.as_bytes()).unwrap();
     assert_eq!(entry.seq, 4);
-    assert_eq!(
-        audit::leaf_hash(row.entry.as_bytes()).0.to_vec(),
-        row.leaf_hash
-    );
+    // Its leaf hash is the stored level-0 hash.
+    let stored = store::read_hashes(&mut conn, &[audit::HashPosition::leaf(4)]).unwrap();
+    assert_eq!(stored, vec![Some(audit::leaf_hash(row.entry.as_bytes()))]);
     assert_eq!(row.provider.as_deref(), Some("agency-b"));
 });
 
@@ -215,6 +214,61 @@ storage_test!(
             Verdict::Mismatch { first_bad_seq, .. } => assert_eq!(first_bad_seq, 9),
             other => panic!("tampering not found: {other:?}"),
         }
+    }
+);
+
+#[derive(diesel::QueryableByName)]
+struct WideRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    entry: String,
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    leaf_hash: Vec<u8>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    exchange_id: Option<String>,
+}
+
+storage_test!(
+    narrowing_the_entry_row_migrates_both_ways,
+    |app: TestApp| async move {
+        append_n(&app, 45).await;
+        let mut conn = app.conn();
+        let version = hub::store::migrations::revert_last(&mut conn).unwrap();
+        assert_eq!(version, "20261125000001");
+        // The wide row is back, its leaf hashes and exchange ids restored.
+        let rows: Vec<WideRow> = diesel::sql_query(
+            "SELECT seq, entry, leaf_hash, exchange_id FROM audit_entries ORDER BY seq",
+        )
+        .load(&mut *conn)
+        .unwrap();
+        assert_eq!(rows.len(), 45);
+        for row in &rows {
+            assert_eq!(
+                row.leaf_hash,
+                audit::leaf_hash(row.entry.as_bytes()).0.to_vec(),
+                "entry {}",
+                row.seq
+            );
+            let entry = audit::Entry::from_canonical_bytes(row.entry.as_bytes()).unwrap();
+            assert_eq!(row.exchange_id, entry.exchange_id);
+            assert!(row.exchange_id.is_some());
+        }
+        let err = diesel::sql_query("DELETE FROM audit_entries WHERE seq = 3")
+            .execute(&mut *conn)
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        assert_eq!(
+            hub::store::migrations::run_next(&mut conn).unwrap(),
+            version
+        );
+        let err = diesel::sql_query("UPDATE audit_entries SET entry = entry WHERE seq = 3")
+            .execute(&mut *conn)
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        drop(conn);
+        append_n(&app, 5).await;
+        assert!(matches!(verdict(&app), Verdict::Verified { size: 50, .. }));
     }
 );
 

@@ -207,7 +207,6 @@ impl NewEntry {
             person: entry.subject,
             record_type: entry.record_type,
             outcome: entry.outcome.as_str(),
-            exchange_id: entry.exchange_id,
             provider: self.provider().map(str::to_owned),
         })
     }
@@ -224,7 +223,6 @@ pub(crate) struct Prepared {
     person: Option<String>,
     record_type: Option<String>,
     outcome: &'static str,
-    exchange_id: Option<String>,
     provider: Option<String>,
 }
 
@@ -244,7 +242,6 @@ impl Prepared {
         let row = EntryRow {
             seq: seq as i64,
             entry: text,
-            leaf_hash: leaf.0.to_vec(),
             time: time.time().get().naive_utc(),
             kind: self.kind,
             actor_type: self.actor_type.to_owned(),
@@ -252,7 +249,6 @@ impl Prepared {
             person: self.person,
             record_type: self.record_type,
             outcome: self.outcome.to_owned(),
-            exchange_id: self.exchange_id,
             provider: self.provider,
             queue_id,
         };
@@ -454,8 +450,7 @@ fn prove(
     let seq = row.seq as u64;
     let proof =
         audit::prove_inclusion(seq, checkpoint.size, &DbHashReader::new(conn)).map_err(internal)?;
-    let leaf = Hash::from_slice(&row.leaf_hash)
-        .ok_or_else(|| ApiError::Internal(format!("audit entry {seq}: bad leaf hash")))?;
+    let leaf = audit::leaf_hash(row.entry.as_bytes());
     let entry: serde_json::Value = serde_json::from_str(&row.entry)
         .map_err(|e| ApiError::Internal(format!("audit entry {seq}: {e}")))?;
     Ok(EntryProof {

@@ -36,8 +36,6 @@ pub struct EntryRow {
     pub seq: i64,
     /// The canonical JSON of the entry: what is hashed.
     pub entry: String,
-    /// The RFC 9162 leaf hash of `entry`.
-    pub leaf_hash: Vec<u8>,
     /// The entry's time.
     pub time: NaiveDateTime,
     /// The entry's kind.
@@ -52,8 +50,6 @@ pub struct EntryRow {
     pub record_type: Option<String>,
     /// The outcome.
     pub outcome: String,
-    /// The exchange.
-    pub exchange_id: Option<String>,
     /// The providing agency (`details.provider`), if named.
     pub provider: Option<String>,
     /// The hand-over queue row this entry came from, if any.

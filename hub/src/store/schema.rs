@@ -93,7 +93,6 @@ diesel::table! {
     audit_entries (seq) {
         seq -> BigInt,
         entry -> Text,
-        leaf_hash -> Binary,
         time -> Timestamp,
         kind -> Text,
         actor_type -> Text,
@@ -101,7 +100,6 @@ diesel::table! {
         person -> Nullable<Text>,
         record_type -> Nullable<Text>,
         outcome -> Text,
-        exchange_id -> Nullable<Text>,
         provider -> Nullable<Text>,
         queue_id -> Nullable<BigInt>,
     }
