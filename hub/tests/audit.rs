@@ -217,6 +217,45 @@ storage_test!(
     }
 );
 
+storage_test!(
+    verify_while_entries_keep_coming,
+    |app: TestApp| async move {
+        append_n(&app, 300).await;
+        let writer = {
+            let app_state = app.state.clone();
+            actix_web::rt::spawn(async move {
+                for round in 0..40 {
+                    let batch = (0..25).map(|i| app_state.audit.append(lookup(round * 25 + i)));
+                    for seq in futures_util::future::join_all(batch).await {
+                        seq.unwrap();
+                    }
+                }
+            })
+        };
+        let key = app.state.audit.signer().unwrap().verifier_key();
+        let mut sizes = Vec::new();
+        while !writer.is_finished() {
+            let pool = app.state.pool.clone();
+            let key = key.clone();
+            let verdict = actix_web::web::block(move || verify_stored(&pool, &key, key.name()))
+                .await
+                .unwrap()
+                .unwrap();
+            match verdict {
+                Verdict::Verified { size, .. } => sizes.push(size),
+                other => panic!("a growing log is not tampered with: {other:?}"),
+            }
+        }
+        writer.await.unwrap();
+        assert!(!sizes.is_empty());
+        assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+        assert!(matches!(
+            verdict(&app),
+            Verdict::Verified { size: 1300, .. }
+        ));
+    }
+);
+
 #[derive(diesel::QueryableByName)]
 struct WideRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]

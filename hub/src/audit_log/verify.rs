@@ -50,7 +50,7 @@ pub enum Verdict {
 /// compares. Memory stays at a few pages of each.
 pub fn verify_stored(pool: &Pool, key: &VerifierKey, origin: &str) -> Result<Verdict, ApiError> {
     let mut checkpoints = Vec::new();
-    {
+    let size = {
         let mut conn = pool.get().map_err(StoreError::from)?;
         for row in store::checkpoints(&mut conn)? {
             let size = row.size as u64;
@@ -77,14 +77,19 @@ pub fn verify_stored(pool: &Pool, key: &VerifierKey, origin: &str) -> Result<Ver
             }
             checkpoints.push(checkpoint);
         }
-    }
+        // The log as it stands now, read after the checkpoints (none can be
+        // beyond it): entries appended while verifying are left out, and
+        // everything below it is committed, hashes included.
+        store::tree_size(&mut conn)?
+    };
     std::thread::scope(|scope| {
         let (page_tx, pages) = mpsc::sync_channel(AHEAD);
         let (hash_tx, hash_pages) = mpsc::sync_channel(AHEAD);
         let entries_conn = pool.get().map_err(StoreError::from)?;
         let hashes_conn = pool.get().map_err(StoreError::from)?;
-        scope.spawn(move || read_entries(entries_conn, &page_tx));
-        scope.spawn(move || read_hashes(hashes_conn, &hash_tx));
+        let hash_count = HashPosition::leaf(size).stored_index();
+        scope.spawn(move || read_entries(entries_conn, size, &page_tx));
+        scope.spawn(move || read_hashes(hashes_conn, hash_count, &hash_tx));
         let stored = StreamedHashes::new(hash_pages);
         let mut verifier = LogVerifier::new(&checkpoints).with_stored_hashes(&stored);
         for page in pages {
@@ -130,11 +135,21 @@ struct EntryPage {
     bad_entry: Option<u64>,
 }
 
-fn read_entries(mut conn: PooledConnection, out: &mpsc::SyncSender<Result<EntryPage, ApiError>>) {
+/// Reads entries `0..size`.
+fn read_entries(
+    mut conn: PooledConnection,
+    size: u64,
+    out: &mpsc::SyncSender<Result<EntryPage, ApiError>>,
+) {
     let mut next = 0u64;
-    loop {
-        let page = match store::entries_from(&mut conn, next, PAGE) {
-            Ok(page) => page,
+    while next < size {
+        let limit = PAGE.min((size - next) as i64);
+        let page = match store::entries_from(&mut conn, next, limit) {
+            // Where entries are missing, the page may reach past `size`.
+            Ok(mut page) => {
+                page.retain(|(seq, _)| (*seq as u64) < size);
+                page
+            }
             Err(e) => {
                 let _ = out.send(Err(e.into()));
                 return;
@@ -166,11 +181,14 @@ fn read_entries(mut conn: PooledConnection, out: &mpsc::SyncSender<Result<EntryP
 /// Stored hashes in stored-index order: `(stored index, hash bytes)`.
 type HashPage = Result<Vec<(u64, Vec<u8>)>, ApiError>;
 
-fn read_hashes(mut conn: PooledConnection, out: &mpsc::SyncSender<HashPage>) {
+/// Reads the stored hashes `0..count`.
+fn read_hashes(mut conn: PooledConnection, count: u64, out: &mpsc::SyncSender<HashPage>) {
     let mut next = 0u64;
-    loop {
-        match store::hashes_from(&mut conn, next, PAGE) {
-            Ok(page) => {
+    while next < count {
+        let limit = PAGE.min((count - next) as i64);
+        match store::hashes_from(&mut conn, next, limit) {
+            Ok(mut page) => {
+                page.retain(|(index, _)| *index < count);
                 let Some(&(last, _)) = page.last() else {
                     return;
                 };
