@@ -31,7 +31,7 @@ pub use merkle::{
     verify_consistency, verify_inclusion,
 };
 pub use tile::{
-    HashPosition, HashReader, Tile, append, append_batch, prove_consistency, prove_inclusion,
-    tiles_for_size, tree_hash,
+    HashPosition, HashReader, Tile, all_present, append, append_batch, prove_consistency,
+    prove_inclusion, tiles_for_size, tree_hash,
 };
 pub use verify::{LogVerifier, VerifiedTree, verify_log};

@@ -113,6 +113,25 @@ pub trait HashReader {
     }
 }
 
+/// `hashes` (as read for `positions`, `None` where missing) when none is
+/// missing: the way to write [`HashReader::read_hashes`] for a store that
+/// implements [`HashReader::read_hashes_or_missing`].
+pub fn all_present(
+    positions: &[HashPosition],
+    hashes: Vec<Option<Hash>>,
+) -> Result<Vec<Hash>, AuditError> {
+    positions
+        .iter()
+        .zip(hashes)
+        .map(|(p, h)| {
+            h.ok_or(AuditError::HashMissing {
+                level: p.level,
+                index: p.index,
+            })
+        })
+        .collect()
+}
+
 impl<R: HashReader + ?Sized> HashReader for &R {
     fn read_hashes(&self, positions: &[HashPosition]) -> Result<Vec<Hash>, AuditError> {
         (**self).read_hashes(positions)

@@ -47,6 +47,14 @@ fn verdict(app: &TestApp) -> Verdict {
     verify_stored(&app.state.pool, &key, key.name()).unwrap()
 }
 
+/// The sequence number `crossroads audit verify` names.
+fn first_bad_seq(app: &TestApp) -> u64 {
+    match verdict(app) {
+        Verdict::Mismatch { first_bad_seq, .. } => first_bad_seq,
+        other => panic!("tampering not found: {other:?}"),
+    }
+}
+
 async fn call(
     app: &TestApp,
     req: web::TestRequest,
@@ -156,10 +164,7 @@ storage_test!(verify_names_the_altered_entry, |app: TestApp| async move {
     .unwrap();
     assert_eq!(n, 1);
     drop(conn);
-    match verdict(&app) {
-        Verdict::Mismatch { first_bad_seq, .. } => assert_eq!(first_bad_seq, 17),
-        other => panic!("tampering not found: {other:?}"),
-    }
+    assert_eq!(first_bad_seq(&app), 17);
 });
 
 storage_test!(
@@ -187,10 +192,7 @@ storage_test!(
         )
         .execute(&mut *conn)
         .unwrap();
-        match verdict(&app) {
-            Verdict::Mismatch { first_bad_seq, .. } => assert_eq!(first_bad_seq, 45),
-            other => panic!("tampering not found: {other:?}"),
-        }
+        assert_eq!(first_bad_seq(&app), 45);
         // …and the stored leaf hash of entry 38 gone: 38 comes first.
         let index = audit::HashPosition::leaf(38).stored_index() as i64;
         let deleted = diesel::sql_query(format!(
@@ -199,10 +201,7 @@ storage_test!(
         .execute(&mut *conn)
         .unwrap();
         assert_eq!(deleted, 1);
-        match verdict(&app) {
-            Verdict::Mismatch { first_bad_seq, .. } => assert_eq!(first_bad_seq, 38),
-            other => panic!("tampering not found: {other:?}"),
-        }
+        assert_eq!(first_bad_seq(&app), 38);
         // …and one byte of entry 9 changed: 9 comes first.
         diesel::sql_query(
             "UPDATE audit_entries SET entry = replace(entry, 'agency-a', 'agency-c') WHERE seq = 9",
@@ -210,10 +209,7 @@ storage_test!(
         .execute(&mut *conn)
         .unwrap();
         drop(conn);
-        match verdict(&app) {
-            Verdict::Mismatch { first_bad_seq, .. } => assert_eq!(first_bad_seq, 9),
-            other => panic!("tampering not found: {other:?}"),
-        }
+        assert_eq!(first_bad_seq(&app), 9);
     }
 );
 

@@ -224,16 +224,7 @@ impl StreamedHashes {
 
 impl HashReader for StreamedHashes {
     fn read_hashes(&self, positions: &[HashPosition]) -> Result<Vec<Hash>, AuditError> {
-        self.read_hashes_or_missing(positions)?
-            .into_iter()
-            .zip(positions)
-            .map(|(h, pos)| {
-                h.ok_or(AuditError::HashMissing {
-                    level: pos.level,
-                    index: pos.index,
-                })
-            })
-            .collect()
+        audit::all_present(positions, self.read_hashes_or_missing(positions)?)
     }
 
     fn read_hashes_or_missing(

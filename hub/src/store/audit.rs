@@ -143,22 +143,7 @@ impl<'a> DbHashReader<'a> {
 
 impl HashReader for DbHashReader<'_> {
     fn read_hashes(&self, positions: &[HashPosition]) -> Result<Vec<Hash>, AuditError> {
-        let mut conn = self
-            .conn
-            .try_borrow_mut()
-            .map_err(|e| AuditError::Store(Box::new(e)))?;
-        let hashes =
-            read_hashes(&mut conn, positions).map_err(|e| AuditError::Store(Box::new(e)))?;
-        positions
-            .iter()
-            .zip(hashes)
-            .map(|(p, h)| {
-                h.ok_or(AuditError::HashMissing {
-                    level: p.level,
-                    index: p.index,
-                })
-            })
-            .collect()
+        audit::all_present(positions, self.read_hashes_or_missing(positions)?)
     }
 
     fn read_hashes_or_missing(
