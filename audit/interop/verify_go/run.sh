@@ -13,8 +13,13 @@ if ! command -v go >/dev/null || [[ ! -d $gopath/src/golang.org/x/mod/sumdb/tlog
         exit 0
     fi
 fi
-bin="${CROSSROADS_BIN:-$root/target/debug/crossroads}"
-[[ -x $bin ]] || (cd "$root" && cargo build -q -p hub --bin crossroads)
+if [[ -z ${CROSSROADS_BIN:-} ]]; then
+    # Built (or found up to date) here, wherever cargo puts its target folder.
+    (cd "$root" && cargo build -q -p hub --bin crossroads)
+    target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+    CROSSROADS_BIN="$target_dir/debug/crossroads"
+fi
+bin="$CROSSROADS_BIN"
 work="$(mktemp -d)"
 pid=""
 cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
