@@ -232,10 +232,25 @@ async fn run(
                 consent_id,
             };
             let decision = access::decide(conn, &inner, &query, now)?;
-            Ok((person, entry, decision))
+            // Route a permitted lookup in the same trip to the database.
+            let route = match &decision {
+                Decision::Permit { .. } => {
+                    let record_type = entry.record_type();
+                    let major = i32::try_from(record_type.version.major).unwrap_or(i32::MAX);
+                    Some(directory::route(
+                        conn,
+                        record_type.name.as_str(),
+                        major,
+                        &person,
+                        now.date_naive(),
+                    ))
+                }
+                Decision::Deny { .. } => None,
+            };
+            Ok((person, entry, decision, route))
         })
         .await;
-    let (person, entry, decision) = match resolved {
+    let (person, entry, decision, route) = match resolved {
         Ok(found) => found,
         Err(e @ ApiError::NotFound { .. }) => return Err(refuse("lookup.invalid", e)),
         Err(e @ ApiError::Invalid { .. }) => return Err(refuse("lookup.invalid", e)),
@@ -263,12 +278,14 @@ async fn run(
     exchange.authorization = Some((authorization.id.to_string(), authorization.version));
     exchange.consent = consent.as_ref().map(ToString::to_string);
 
-    // Route to the authentic source.
-    let name = record_type.name.to_string();
-    let major = i32::try_from(record_type.version.major).unwrap_or(i32::MAX);
-    let routed = state
-        .db(move |conn| directory::route(conn, &name, major, &person, now.date_naive()))
-        .await
+    // The authentic source it was routed to.
+    let routed = route
+        .ok_or_else(|| {
+            refuse(
+                "lookup.error",
+                ApiError::Internal("a permitted lookup was not routed".to_owned()),
+            )
+        })?
         .map_err(|e| refuse("lookup.no_provider", e))?;
     exchange.provider = Some(routed.provider.clone());
 
