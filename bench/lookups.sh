@@ -127,6 +127,8 @@ if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
     sleep 3
     perf record -F 499 -g -p "$HUB_PID" -o "$WORK/perf.data" -- sleep 8 >/dev/null 2>&1 || true
     wait "$LOAD" || true
+    perf report -i "$WORK/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+        grep -v '^#' | grep -v '^$' | head -12 || true
     perf report -i "$WORK/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null |
         grep -v '^#' | grep -v '^$' | head -12 || true
     perf report -i "$WORK/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
