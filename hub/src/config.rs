@@ -37,6 +37,9 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of `tls_cert_file`.
     pub tls_key_file: Option<PathBuf>,
+    /// PEM bundle of CA certificates trusted for providers' HTTPS endpoints,
+    /// besides the system's roots (e.g. a government's private CA).
+    pub provider_ca_file: Option<PathBuf>,
     /// PKCS#8 file of the hub's signing key; absent means keys generated and
     /// kept in `<data_dir>/keys/`.
     pub hub_key_file: Option<PathBuf>,
@@ -82,6 +85,7 @@ impl Default for Config {
             hub_key_file: None,
             tls_cert_file: None,
             tls_key_file: None,
+            provider_ca_file: None,
             pseudonym_secret_file: None,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,

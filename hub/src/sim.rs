@@ -37,6 +37,12 @@ pub struct SimOptions {
     /// Wait this long before answering (to test timeouts).
     #[arg(long, default_value_t = 0)]
     pub delay_ms: u64,
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Records by record type name, then by person.
@@ -121,8 +127,15 @@ pub fn start(options: &SimOptions, records: SharedRecords) -> anyhow::Result<Run
             .app_data(sim.clone())
             .route("/records/{record_type}", web::post().to(answer))
     })
-    .workers(1)
-    .bind(options.listen)?;
+    .workers(1);
+    let (server, scheme) = match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls =
+                crate::tls::build_server_config(cert, key, None, ("--tls-cert", "--tls-key"))?;
+            (server.bind_rustls_0_23(options.listen, tls)?, "https")
+        }
+        _ => (server.bind(options.listen)?, "http"),
+    };
     let addr = server
         .addrs()
         .first()
@@ -130,7 +143,7 @@ pub fn start(options: &SimOptions, records: SharedRecords) -> anyhow::Result<Run
         .ok_or_else(|| anyhow::anyhow!("the simulator bound no address"))?;
     let server = server.run();
     Ok(RunningSim {
-        url: format!("http://{addr}"),
+        url: format!("{scheme}://{addr}"),
         handle: server.handle(),
         server,
     })

@@ -76,9 +76,13 @@ impl AppState {
             clock.clone(),
         ));
         provider::install_crypto_provider();
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
-            .connect_timeout(std::time::Duration::from_secs(2))
+            .connect_timeout(std::time::Duration::from_secs(2));
+        if let Some(path) = &config.provider_ca_file {
+            http = http.tls_certs_merge(provider_roots(path)?);
+        }
+        let http = http
             .build()
             .map_err(|e| StartError::Config(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -112,6 +116,19 @@ impl AppState {
         })
         .await?
     }
+}
+
+/// The CA certificates of `provider_ca_file`: at least one, all valid.
+fn provider_roots(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, StartError> {
+    let invalid = |detail: String| {
+        StartError::Config(format!("provider_ca_file: {}: {detail}", path.display()))
+    };
+    let pem = std::fs::read(path).map_err(|e| invalid(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| invalid(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(invalid("no PEM certificate in it".to_owned()));
+    }
+    Ok(certs)
 }
 
 /// Why the hub's state could not be prepared.

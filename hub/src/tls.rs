@@ -40,19 +40,36 @@ fn read_certs(path: &Path, key: &str) -> anyhow::Result<Vec<CertificateDer<'stat
 
 /// The rustls server configuration of `config`, if TLS is configured.
 pub fn server_config(config: &Config) -> anyhow::Result<Option<rustls::ServerConfig>> {
-    let (cert_file, key_file) = match (&config.tls_cert_file, &config.tls_key_file) {
-        (None, None) => return Ok(None),
-        (Some(cert), Some(key)) => (cert, key),
+    match (&config.tls_cert_file, &config.tls_key_file) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(build_server_config(
+            cert,
+            key,
+            config.trust_anchors_file.as_deref(),
+            ("tls_cert_file", "tls_key_file"),
+        )?)),
         _ => anyhow::bail!("tls_cert_file and tls_key_file: set both or neither"),
-    };
-    let chain = read_certs(cert_file, "tls_cert_file")?;
+    }
+}
+
+/// A server configuration with the PEM chain `cert_file` and key
+/// `key_file`; with `client_anchors`, it asks clients for a certificate
+/// chaining to them (and accepts clients without one). `names` are the
+/// settings the files come from, for error messages.
+pub fn build_server_config(
+    cert_file: &Path,
+    key_file: &Path,
+    client_anchors: Option<&Path>,
+    names: (&str, &str),
+) -> anyhow::Result<rustls::ServerConfig> {
+    let chain = read_certs(cert_file, names.0)?;
     let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|e| anyhow::anyhow!("tls_key_file: {}: {e}", key_file.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {}: {e}", names.1, key_file.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
-    let builder = match &config.trust_anchors_file {
+    let builder = match client_anchors {
         Some(anchors) => {
             let mut roots = RootCertStore::empty();
             for cert in read_certs(anchors, "trust_anchors_file")? {
@@ -70,9 +87,9 @@ pub fn server_config(config: &Config) -> anyhow::Result<Option<rustls::ServerCon
     };
     let mut server = builder
         .with_single_cert(chain, key)
-        .map_err(|e| anyhow::anyhow!("tls_cert_file / tls_key_file: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("{} / {}: {e}", names.0, names.1))?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some(server))
+    Ok(server)
 }
 
 /// Records the client certificate of a new TLS connection, for handlers.

@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests that run the `crossroads` binary as a real
 //! process and talk to it over real HTTP.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -173,7 +174,8 @@ pub struct AgencySim {
     child: Option<Child>,
     /// The agency it plays.
     pub id: String,
-    /// Its base URL (the agency's `endpoint_url`), `http://127.0.0.1:PORT`.
+    /// Its base URL (the agency's `endpoint_url`), `http://127.0.0.1:PORT`
+    /// (`https://` when it serves TLS).
     pub url: String,
 }
 
@@ -182,12 +184,41 @@ impl AgencySim {
     /// free loopback port (with `--delay-ms` when `delay_ms` is not zero) and
     /// waits for its "agency-sim … listening on URL" line.
     pub fn start(id: &str, hub_url: &str, records: &Path, delay_ms: u64) -> AgencySim {
+        Self::start_with(id, hub_url, records, delay_ms, &[])
+    }
+
+    /// Like [`AgencySim::start`], serving HTTPS with the PEM certificate
+    /// chain `cert` and its key `key`.
+    pub fn start_tls(
+        id: &str,
+        hub_url: &str,
+        records: &Path,
+        cert: &Path,
+        key: &Path,
+    ) -> AgencySim {
+        let args = [
+            OsStr::new("--tls-cert"),
+            cert.as_os_str(),
+            OsStr::new("--tls-key"),
+            key.as_os_str(),
+        ];
+        Self::start_with(id, hub_url, records, 0, &args)
+    }
+
+    fn start_with(
+        id: &str,
+        hub_url: &str,
+        records: &Path,
+        delay_ms: u64,
+        args: &[&OsStr],
+    ) -> AgencySim {
         let mut cmd = crossroads();
         cmd.arg("agency-sim")
             .args(["--id", id, "--hub", hub_url, "--listen", "127.0.0.1:0"])
             .arg("--records")
             .arg(records)
             .args(["--delay-ms", &delay_ms.to_string()])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

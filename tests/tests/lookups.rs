@@ -135,7 +135,10 @@ async fn every_outcome(backend: Backend, test: &str) {
     serve
         .env("CROSSROADS_DATA_DIR", &data)
         .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .env("CROSSROADS_TRUST_ANCHORS_FILE", &ca_file);
+        .env("CROSSROADS_TRUST_ANCHORS_FILE", &ca_file)
+        // The population register serves HTTPS with a certificate of the
+        // same private CA.
+        .env("CROSSROADS_PROVIDER_CA_FILE", &ca_file);
     let hub_process = Hub::start(serve);
     let hub = HubClient::new(&hub_process.base_url);
 
@@ -174,7 +177,23 @@ async fn every_outcome(backend: Backend, test: &str) {
             "commonId": anna, "asOf": "2026-01-01", "employments": [],
         }}}),
     );
-    let register_sim = AgencySim::start(REGISTER, &hub_process.base_url, &register_records, 0);
+    let register_tls = ca.issue_server(&["127.0.0.1"]).unwrap();
+    let register_cert = dir.path().join("register-tls.pem");
+    let register_key = dir.path().join("register-tls.key");
+    std::fs::write(&register_cert, &register_tls.certificate_pem).unwrap();
+    std::fs::write(&register_key, &register_tls.key_pem).unwrap();
+    let register_sim = AgencySim::start_tls(
+        REGISTER,
+        &hub_process.base_url,
+        &register_records,
+        &register_cert,
+        &register_key,
+    );
+    assert!(
+        register_sim.url.starts_with("https://"),
+        "{}",
+        register_sim.url
+    );
     let tax_sim = AgencySim::start(TAX, &hub_process.base_url, &tax_records, 0);
     let mut slow_sim = AgencySim::start(
         EMPLOYMENT,

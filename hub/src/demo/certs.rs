@@ -4,8 +4,8 @@
 
 use chrono::{Datelike, Utc};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 
 /// A CA that signs the demo agencies' certificates.
@@ -70,6 +70,31 @@ impl DemoCa {
         dn.push(DnType::CustomDnType(vec![2, 5, 4, 97]), agency_id);
         params.distinguished_name = dn;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        validity(&mut params);
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(AgencyCredentials {
+            certificate_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
+impl DemoCa {
+    /// A TLS server certificate for `names` (host names or IP addresses),
+    /// signed by this CA: for an agency that serves HTTPS.
+    pub fn issue_server(&self, names: &[&str]) -> anyhow::Result<AgencyCredentials> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn("BE", "Crossroads Demo", names.first().unwrap_or(&"server"));
+        params.subject_alt_names = names
+            .iter()
+            .map(|name| match name.parse() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => Ok(SanType::DnsName((*name).try_into()?)),
+            })
+            .collect::<Result<_, rcgen::Error>>()?;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         validity(&mut params);
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(AgencyCredentials {

@@ -118,6 +118,8 @@ async fn story(
         records: PathBuf::new(),
         listen: ([127, 0, 0, 1], 0).into(),
         delay_ms: 0,
+        tls_cert: None,
+        tls_key: None,
     };
     let register_sim = sim::start(&sim_options(REGISTER), register_records.clone())?;
     let tax_sim = sim::start(&sim_options(TAX), tax_records.clone())?;
