@@ -5,10 +5,14 @@
 //! The database is the truth. The loaded registry is replaced as a whole
 //! (readers keep the one they hold) when this process publishes or deprecates
 //! a version; publishing re-reads the stored versions first, so a version
-//! published by another hub process is taken into account.
+//! published by another hub process is taken into account. Another
+//! process's publications and deprecations are seen within
+//! [`RECHECK_EVERY`]: at most that often, a use of the registry compares
+//! a one-row fingerprint of the stored versions with the loaded one.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use schemas::{
@@ -19,11 +23,15 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ProblemViolation};
 use crate::store::DbConnection;
-use crate::store::schemas::{self as rows, NewSchema, SchemaRow, SchemaStatus};
+use crate::store::schemas::{self as rows, Fingerprint, NewSchema, SchemaRow, SchemaStatus};
 use crate::time::{db_time, from_db};
 
 /// Where schemas are served, under the hub's public URL.
 pub const SCHEMAS_PATH: &str = "/v1/schemas";
+
+/// How long a loaded registry is used before the stored versions are looked
+/// at again for changes made by other hub processes.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// What the registry knows about a version besides its document.
 #[derive(Debug, Clone)]
@@ -43,6 +51,8 @@ pub struct VersionInfo {
 pub struct Schemas {
     catalog: Catalog,
     info: BTreeMap<RecordType, VersionInfo>,
+    /// The stored versions this was loaded from.
+    fingerprint: Fingerprint,
 }
 
 impl Schemas {
@@ -83,6 +93,8 @@ impl Schemas {
 pub struct SchemaRegistry {
     base_url: String,
     loaded: RwLock<Option<Arc<Schemas>>>,
+    /// When the stored versions were last compared with the loaded ones.
+    checked: Mutex<Option<Instant>>,
     /// Serialises the publications and deprecations of this process.
     writer: Mutex<()>,
 }
@@ -94,6 +106,7 @@ impl SchemaRegistry {
         Self {
             base_url: format!("{}{SCHEMAS_PATH}", public_base.trim_end_matches('/')),
             loaded: RwLock::new(None),
+            checked: Mutex::new(None),
             writer: Mutex::new(()),
         }
     }
@@ -128,27 +141,53 @@ impl SchemaRegistry {
     pub fn load(&self, conn: &mut DbConnection) -> Result<Arc<Schemas>, ApiError> {
         let schemas = Arc::new(self.read(conn)?);
         self.replace(Arc::clone(&schemas));
+        self.mark_checked();
         Ok(schemas)
     }
 
-    /// The loaded registry, loading it first if needed.
+    /// The loaded registry, loading it first if needed, and again when
+    /// another process changed the stored versions (looked at no more often
+    /// than every [`RECHECK_EVERY`]).
     pub fn get_or_load(&self, conn: &mut DbConnection) -> Result<Arc<Schemas>, ApiError> {
-        match self.loaded() {
-            Some(schemas) => Ok(schemas),
-            None => self.load(conn),
+        if let Some(schemas) = self.current() {
+            return Ok(schemas);
         }
+        match self.loaded() {
+            Some(schemas) if rows::fingerprint(conn)? == schemas.fingerprint => {
+                self.mark_checked();
+                Ok(schemas)
+            }
+            _ => self.load(conn),
+        }
+    }
+
+    /// The loaded registry if it was loaded or compared with the stored
+    /// versions less than [`RECHECK_EVERY`] ago: usable without the
+    /// database.
+    pub fn current(&self) -> Option<Arc<Schemas>> {
+        let checked = *self.checked.lock().unwrap_or_else(PoisonError::into_inner);
+        checked
+            .is_some_and(|at| at.elapsed() < RECHECK_EVERY)
+            .then(|| self.loaded())
+            .flatten()
+    }
+
+    fn mark_checked(&self) {
+        *self.checked.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
     }
 
     /// Builds a registry from the stored versions. A stored version that no
     /// longer loads (it cannot happen through this code) is logged and left
     /// out rather than keeping the hub from starting.
     fn read(&self, conn: &mut DbConnection) -> Result<Schemas, ApiError> {
+        let stored = rows::list(conn)?;
         let mut schemas = Schemas {
             catalog: Catalog::new(&self.base_url).map_err(|e| ApiError::Internal(e.to_string()))?,
             info: BTreeMap::new(),
+            fingerprint: Fingerprint::of(&stored),
         };
         let mut pending = Vec::new();
-        for row in rows::list(conn)? {
+        for row in stored {
             match parse_row(&row) {
                 Ok(parsed) => pending.push(parsed),
                 Err(message) => tracing::error!(

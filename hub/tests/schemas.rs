@@ -534,3 +534,63 @@ schema_test!(a_version_is_deprecated, |app: TestApp| async move {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 });
+
+schema_test!(
+    another_process_sees_publications_and_deprecations_within_a_second,
+    |app: TestApp| async move {
+        // Another hub process on the same database, its registry loaded.
+        let other = actix_web::web::Data::new(
+            AppState::with_pool(app.db.config(), app.state.pool.clone(), app.clock.clone())
+                .unwrap(),
+        );
+        let latest_of = |state: actix_web::web::Data<AppState>| async move {
+            let (status, _, served) = call_state(
+                &state,
+                web::TestRequest::get().uri("/v1/schemas/person.address/1"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK);
+            let document: Value = serde_json::from_slice(&served).unwrap();
+            document["$id"].as_str().unwrap().to_owned()
+        };
+        assert!(
+            latest_of(other.clone())
+                .await
+                .ends_with("/person.address/1.1")
+        );
+
+        let token = operator_token(&app);
+        let body = json!({"record_type": "person.address@1.2", "document": address_1_2()});
+        let (status, _, created) = publish(&app, Some(&token), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let (status, _, _) = call(
+            &app,
+            web::TestRequest::post()
+                .uri("/v1/admin/schemas/person.address/1.0/deprecate")
+                .insert_header(("authorization", format!("Bearer {token}"))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+
+        std::thread::sleep(hub::registry::RECHECK_EVERY + std::time::Duration::from_millis(100));
+        assert!(
+            latest_of(other.clone())
+                .await
+                .ends_with("/person.address/1.2")
+        );
+        let (status, _, versions) = call_state(
+            &other,
+            web::TestRequest::get().uri("/v1/schemas/person.address"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let versions: Value = serde_json::from_slice(&versions).unwrap();
+        let statuses: Vec<&str> = versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, ["deprecated", "active", "active"]);
+    }
+);

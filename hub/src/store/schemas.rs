@@ -140,6 +140,48 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<SchemaRow>, StoreError> {
         .load(conn)?)
 }
 
+/// What changes whenever a version is published or deprecated (versions
+/// are never deleted, and deprecation is final): the number of versions, the
+/// number deprecated, the latest publication and the latest deprecation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fingerprint {
+    versions: i64,
+    deprecated: i64,
+    last_published: Option<chrono::NaiveDateTime>,
+    last_deprecated: Option<chrono::NaiveDateTime>,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `rows` (every stored version).
+    pub fn of(rows: &[SchemaRow]) -> Self {
+        Self {
+            versions: rows.len() as i64,
+            deprecated: rows.iter().filter(|r| r.deprecated_at.is_some()).count() as i64,
+            last_published: rows.iter().map(|r| r.published_at).max(),
+            last_deprecated: rows.iter().filter_map(|r| r.deprecated_at).max(),
+        }
+    }
+}
+
+/// The stored versions' fingerprint, in one aggregate query.
+pub fn fingerprint(conn: &mut DbConnection) -> Result<Fingerprint, StoreError> {
+    use diesel::dsl::{count, count_star, max};
+    let (versions, deprecated, last_published, last_deprecated) = schemas::table
+        .select((
+            count_star(),
+            count(schemas::deprecated_at),
+            max(schemas::published_at),
+            max(schemas::deprecated_at),
+        ))
+        .first(conn)?;
+    Ok(Fingerprint {
+        versions,
+        deprecated,
+        last_published,
+        last_deprecated,
+    })
+}
+
 /// Exactly this version.
 pub fn get(
     conn: &mut DbConnection,

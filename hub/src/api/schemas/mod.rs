@@ -151,10 +151,10 @@ fn text(document: &Value, key: &str) -> String {
         .to_owned()
 }
 
-/// The loaded registry, loading it on the blocking pool if this process has
-/// not loaded it yet.
+/// The loaded registry, loading it (or looking for other processes'
+/// changes) on the blocking pool when it is not current.
 async fn loaded(state: &web::Data<AppState>) -> Result<Arc<Schemas>, ApiError> {
-    if let Some(schemas) = state.schemas.loaded() {
+    if let Some(schemas) = state.schemas.current() {
         return Ok(schemas);
     }
     let registry: Arc<SchemaRegistry> = Arc::clone(&state.schemas);
