@@ -120,6 +120,12 @@ impl Drop for TestDb {
 }
 
 /// The hub running in-process on a fresh, migrated database.
+///
+/// A test body that is an `async move` block and only names `app.state`
+/// captures that field alone: the rest of `app`, with the temporary folder
+/// holding the SQLite file, is dropped when the body starts, and new
+/// connections (the audit sequencer's) then fail. Use `app` as a whole
+/// somewhere in such a body (`app.conn()`, a helper taking `&app`).
 pub struct TestApp {
     /// The shared state, as handlers see it.
     pub state: web::Data<AppState>,

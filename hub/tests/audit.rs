@@ -91,6 +91,18 @@ storage_test!(
     }
 );
 
+storage_test!(oversized_entries_are_refused, |app: TestApp| async move {
+    let too_long = lookup(0).with_person("p".repeat(300));
+    let error = app.state.audit.append(too_long).await.unwrap_err();
+    assert!(error.to_string().contains("subject"), "{error}");
+    let big_details = lookup(1).with_details(serde_json::json!({"note": "x".repeat(5_000)}));
+    let error = app.state.audit.append(big_details).await.unwrap_err();
+    assert!(error.to_string().contains("details"), "{error}");
+    // Nothing was numbered for them.
+    assert_eq!(app.state.audit.append(lookup(2)).await.unwrap(), 0);
+    assert!(matches!(verdict(&app), Verdict::Verified { size: 1, .. }));
+});
+
 storage_test!(appended_entries_are_durable, |app: TestApp| async move {
     append_n(&app, 5).await;
     // A new pool (new connections) sees them: they were committed.

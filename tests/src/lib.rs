@@ -125,6 +125,17 @@ impl Hub {
         format!("{}{path}", self.base_url)
     }
 
+    /// The hub's published key set, `/.well-known/jwks.json`, as served.
+    pub async fn jwks(&self, http: &reqwest::Client) -> String {
+        http.get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("JWKS: {e}"))
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("JWKS: {e}"))
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(Child::id).unwrap_or(0)

@@ -128,14 +128,7 @@ async fn artefact_verifies_with_pyjwt_and_the_jwks() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/jose");
     let artefact = res.text().await.unwrap();
-    let jwks = http
-        .get(hub.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jwks = hub.jwks(&http).await;
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("jwks.json"), &jwks).unwrap();

@@ -82,14 +82,7 @@ async fn client_credentials_then_independent_verification() {
         .unwrap();
     assert_eq!(me["agency_id"], AGENCY);
 
-    let jwks = http
-        .get(hub.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jwks = hub.jwks(&http).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("jwks.json"), &jwks).unwrap();
     std::fs::write(dir.path().join("token"), &access).unwrap();

@@ -164,6 +164,13 @@ impl NewEntry {
 
     /// The entry with its sequence number and time.
     pub fn to_entry(&self, seq: u64, time: DateTime<Utc>) -> Result<Entry, audit::AuditError> {
+        let entry = self.unchecked_entry(seq, time)?;
+        entry.validate()?;
+        Ok(entry)
+    }
+
+    /// The entry, its limits not checked yet.
+    fn unchecked_entry(&self, seq: u64, time: DateTime<Utc>) -> Result<Entry, audit::AuditError> {
         let details = match &self.details {
             None => None,
             Some(serde_json::Value::Object(map)) => Some(map.clone()),
@@ -190,7 +197,6 @@ impl NewEntry {
         entry.request_digest = self.request_digest;
         entry.response_digest = self.response_digest;
         entry.details = details;
-        entry.validate()?;
         Ok(entry)
     }
 
@@ -198,7 +204,8 @@ impl NewEntry {
     /// left open, with the columns stored beside it: the appender's work,
     /// so that the sequencer only fills in two numbers.
     pub(crate) fn prepare(&self) -> Result<Prepared, audit::AuditError> {
-        let entry = self.to_entry(0, DateTime::UNIX_EPOCH)?;
+        // `template` checks the limits.
+        let entry = self.unchecked_entry(0, DateTime::UNIX_EPOCH)?;
         Ok(Prepared {
             template: entry.template()?,
             kind: entry.kind.as_str().to_owned(),
