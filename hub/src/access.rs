@@ -33,17 +33,30 @@ pub struct AccessQuery {
     pub consent_id: Option<ConsentId>,
 }
 
-/// Decides whether `query` may go ahead at `at`.
+/// A use of a consent to reserve before the provider is called.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    /// The consent relied on.
+    pub consent: ConsentId,
+    /// The start of its current usage period.
+    pub since: DateTime<Utc>,
+    /// The most uses in one period.
+    pub limit: u32,
+}
+
+/// Decides whether `query` may go ahead at `at`; a permit that relies on
+/// a consent comes with the use to [`reserve`] before the provider is
+/// called (every consent limits its uses).
 ///
 /// A consent whose window is over is recorded as expired (with its event and
-/// audit entry) on the way. Call it on a blocking thread (inside
-/// [`AppState::db`]): it waits for those audit entries to be durable.
+/// audit entry, in one transaction) on the way. Call it on a blocking
+/// thread (inside [`AppState::db`]).
 pub fn decide(
     conn: &mut DbConnection,
     state: &AppState,
     query: &AccessQuery,
     at: DateTime<Utc>,
-) -> Result<Decision, ApiError> {
+) -> Result<(Decision, Option<Reservation>), ApiError> {
     let authorizations = state.authorizations.get(conn)?;
     let agency_active = crate::store::agencies::get(conn, query.agency.as_str())?
         .is_some_and(|a| a.status == "active");
@@ -51,10 +64,9 @@ pub fn decide(
     let person_active = row.status == "active";
 
     let rows = store::by_consumer(conn, query.agency.as_str(), Some(person.as_digits()), None)?;
-    let (consents, expired) = crate::consents::refresh(state, conn, rows, at)?;
-    for entry in expired {
-        state.audit.append_blocking(entry)?;
-    }
+    // Expiries recorded here are staged with their audit entries; nothing
+    // needs to wait for their sequence numbers.
+    let (consents, _staged) = crate::consents::refresh(state, conn, rows, at)?;
 
     let mut uses: HashMap<ConsentId, u32> = HashMap::new();
     for c in &consents {
@@ -78,21 +90,68 @@ pub fn decide(
         consent_id: query.consent_id.clone(),
         at,
     };
-    Ok(consent::decide(
+    let decision = consent::decide(
         &request,
         &authorizations,
         &consents,
         &|id: &ConsentId| uses.get(id).copied().unwrap_or(0),
-    ))
+    );
+    let reservation = match &decision {
+        Decision::Permit {
+            consent: Some(id), ..
+        } => consents
+            .iter()
+            .find(|c| c.id() == id)
+            .map(|c| Reservation {
+                consent: id.clone(),
+                since: c.usage_period_start(at),
+                limit: c.terms().frequency.limit(),
+            }),
+        _ => None,
+    };
+    Ok((decision, reservation))
 }
 
-/// Records one fetch under `consent`, after a permitted lookup that relied on
-/// it, so that its frequency is enforced.
-pub fn record_use(
+/// Reserves one use of the consent a permitted lookup relies on, for
+/// exchange `exchange`, before its provider is called: `Ok(None)` when
+/// reserved, or the refusal when the consent's uses are spent (another
+/// lookup took the last one since the decision).
+///
+/// One write transaction that locks the consent, counts its uses and
+/// inserts the reservation: concurrent lookups, in this process or
+/// another, can never reserve more uses than the consent allows.
+pub fn reserve(
     conn: &mut DbConnection,
-    consent: &ConsentId,
+    reservation: &Reservation,
+    exchange: &str,
     at: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    store::insert_use(conn, consent.as_str(), at)?;
+) -> Result<Option<Decision>, ApiError> {
+    let (used, made) = crate::store::write(conn, |conn| {
+        store::reserve_use(
+            conn,
+            reservation.consent.as_str(),
+            exchange,
+            reservation.since,
+            at,
+            reservation.limit,
+        )
+    })?;
+    if made {
+        return Ok(None);
+    }
+    Ok(Some(Decision::Deny {
+        code: consent::DenyCode::ConsentUseExhausted,
+        detail: format!(
+            "consent {} allows {} fetch(es) per period and {used} were made",
+            reservation.consent, reservation.limit
+        ),
+    }))
+}
+
+/// Gives back the reservation of a lookup whose provider call failed: no
+/// record reached the consumer, so the use is not spent. Its audit entry
+/// (the failure) is in the log already.
+pub fn release(conn: &mut DbConnection, exchange: &str) -> Result<(), ApiError> {
+    crate::store::write(conn, |conn| store::release_use(conn, exchange))?;
     Ok(())
 }

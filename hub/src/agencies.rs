@@ -238,13 +238,13 @@ pub fn onboard(
     show(conn, id.as_str())
 }
 
-/// Runs `f` in a transaction that rolls back on any error.
+/// Runs `f` in a write transaction that rolls back on any error (see
+/// [`crate::store::write`]).
 pub fn conn_transaction<T>(
     conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+    f: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    use diesel::Connection;
-    conn.transaction(f)
+    crate::store::write(conn, f)
 }
 
 /// One agency with its certificates.

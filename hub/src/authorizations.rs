@@ -543,7 +543,7 @@ pub fn supersede(
         let mut set = AuthorizationSet::from_versions(versions)
             .map_err(|e| ApiError::Internal(format!("stored authorization {id}: {e}")))?;
         let next = set
-            .supersede(&parsed, terms, input.from)
+            .supersede(&parsed, terms.clone(), input.from)
             .map_err(domain_error)?
             .clone();
         let old = i32::try_from(next.version - 1).map_err(|_| bad("version"))?;

@@ -58,6 +58,17 @@ pub struct Config {
     /// File holding the audit log's note signer key; absent means
     /// `<data_dir>/keys/log.key`, made on first use.
     pub log_signer_key_file: Option<PathBuf>,
+    /// How long a caller waits for its audit entry to be in the log, in
+    /// milliseconds; past it a lookup is answered 503 `audit_unavailable`
+    /// (with its exchange id and no record), and the entry is still appended.
+    pub audit_append_timeout_ms: u32,
+    /// How long a consent-use reservation may stay pending (its lookup's
+    /// provider call and append unfinished) before the sequencer audits it
+    /// as `lookup.interrupted`, in seconds: longer than any provider timeout
+    /// plus the append timeout.
+    pub lookup_interrupted_after_secs: u32,
+    /// The overall deadline of a batch lookup, in seconds.
+    pub batch_timeout_secs: u32,
     /// Number of HTTP worker threads; absent means one per core.
     pub workers: Option<usize>,
     /// Run pending migrations when `serve` starts.
@@ -92,6 +103,9 @@ impl Default for Config {
             access_token_ttl_secs: 600,
             log_origin: None,
             log_signer_key_file: None,
+            audit_append_timeout_ms: 5_000,
+            lookup_interrupted_after_secs: 120,
+            batch_timeout_secs: 30,
             workers: None,
             migrate_on_start: true,
             max_body_bytes: 1024 * 1024,

@@ -2,8 +2,9 @@
 //! expiry by time, the artefact, and the state changes agencies poll for.
 //!
 //! Every function here is a storage-side service: it changes the database in
-//! one transaction and returns the audit entries to append once it has
-//! committed.
+//! one transaction that also stages the change's audit entries in the
+//! hand-over table, and returns their hand-over ids (to wait for their
+//! sequence numbers).
 
 use std::collections::HashMap;
 
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::agencies::conn_transaction;
-use crate::audit_log::NewEntry;
+use crate::audit_log::{NewEntry, stage};
 use crate::auth::AgencyCaller;
 use crate::error::ApiError;
 use crate::persons::{self, Viewer};
@@ -259,7 +260,7 @@ pub fn refresh(
     conn: &mut DbConnection,
     rows: Vec<ConsentRow>,
     now: DateTime<Utc>,
-) -> Result<(Vec<Consent>, Vec<NewEntry>), ApiError> {
+) -> Result<(Vec<Consent>, Staged), ApiError> {
     let mut out = Vec::with_capacity(rows.len());
     let mut entries = Vec::new();
     for row in rows {
@@ -267,10 +268,11 @@ pub fn refresh(
         let previous = c.revision();
         if c.expire_if_due(now) {
             let saved = write(conn, |conn| {
-                save_change(state, conn, &c, previous, "expired", now)
+                save_change(state, conn, &c, previous, "expired", now)?;
+                stage(conn, &[expiry_entry(&c)?], now)
             });
             match saved {
-                Ok(()) => entries.push(expiry_entry(&c)?),
+                Ok(ids) => entries.extend(ids),
                 // Another process recorded it first: read what it stored.
                 Err(ApiError::Conflict { .. }) => {
                     let row = store::get(conn, &row.id)?.ok_or_else(|| not_found(&row.id))?;
@@ -283,6 +285,9 @@ pub fn refresh(
     }
     Ok((out, entries))
 }
+
+/// The hand-over ids of the audit entries a change staged.
+pub type Staged = Vec<i64>;
 
 /// A consent as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -503,7 +508,7 @@ pub fn request(
     caller: &AgencyCaller,
     input: &NewRequest,
     now: DateTime<Utc>,
-) -> Result<(ConsentView, Vec<NewEntry>), ApiError> {
+) -> Result<(ConsentView, Staged), ApiError> {
     let viewer = Viewer {
         sector: caller.sector,
         policy: caller.identifier_policy,
@@ -523,13 +528,16 @@ pub fn request(
         },
     )?;
     let c = Consent::request(new_id()?, terms, now).map_err(refusal)?;
-    store::insert(conn, &to_row(&c, None)?)?;
     let entry = crate::events::by_agency(caller, "consent.requested")?
         .with_person(person.as_digits())
         .with_consent(c.id().as_str())
         .with_purpose(c.terms().purpose.as_str());
+    let staged = write(conn, |conn| {
+        store::insert(conn, &to_row(&c, None)?)?;
+        stage(conn, std::slice::from_ref(&entry), now)
+    })?;
     let shown = view(conn, state, viewer, &mut Names::default(), &c, now)?;
-    Ok((shown, vec![entry]))
+    Ok((shown, staged))
 }
 
 /// The person grants a consent directly: active at once.
@@ -539,7 +547,7 @@ pub fn grant(
     person: CommonId,
     input: &NewGrant,
     now: DateTime<Utc>,
-) -> Result<(ConsentView, Vec<NewEntry>), ApiError> {
+) -> Result<(ConsentView, Staged), ApiError> {
     let agency: identity::AgencyId = input
         .agency
         .parse()
@@ -561,14 +569,15 @@ pub fn grant(
         },
     )?;
     let c = Consent::grant(new_id()?, terms, now).map_err(refusal)?;
-    write(conn, |conn| {
+    let entry = citizen_entry(&c, "consent.granted")?;
+    let staged = write(conn, |conn| {
         let artefact = Some(sign(state, conn, &c, now)?);
         store::insert(conn, &to_row(&c, artefact)?)?;
-        record_event(conn, &c, "granted", now)
+        record_event(conn, &c, "granted", now)?;
+        stage(conn, std::slice::from_ref(&entry), now)
     })?;
-    let entry = citizen_entry(&c, "consent.granted")?;
     let shown = view(conn, state, Viewer::PLAIN, &mut Names::default(), &c, now)?;
-    Ok((shown, vec![entry]))
+    Ok((shown, staged))
 }
 
 /// What the person does to one of their consents.
@@ -607,7 +616,7 @@ fn own(
     person: CommonId,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<(Consent, Vec<NewEntry>), ApiError> {
+) -> Result<(Consent, Staged), ApiError> {
     let row = store::get(conn, id)?
         .filter(|r| r.person == person.as_digits())
         .ok_or_else(|| not_found(id))?;
@@ -625,7 +634,7 @@ pub fn change(
     id: &str,
     action: Action,
     now: DateTime<Utc>,
-) -> Result<(ConsentView, Vec<NewEntry>), ApiError> {
+) -> Result<(ConsentView, Staged), ApiError> {
     let (mut c, mut entries) = own(conn, state, person, id, now)?;
     let previous = c.revision();
     match action {
@@ -636,10 +645,11 @@ pub fn change(
         Action::Revoke => c.revoke(now),
     }
     .map_err(refusal)?;
-    write(conn, |conn| {
-        save_change(state, conn, &c, previous, action.done(), now)
-    })?;
-    entries.push(citizen_entry(&c, &format!("consent.{}", action.done()))?);
+    let entry = citizen_entry(&c, &format!("consent.{}", action.done()))?;
+    entries.extend(write(conn, |conn| {
+        save_change(state, conn, &c, previous, action.done(), now)?;
+        stage(conn, std::slice::from_ref(&entry), now)
+    })?);
     let shown = view(conn, state, Viewer::PLAIN, &mut Names::default(), &c, now)?;
     Ok((shown, entries))
 }
@@ -650,7 +660,7 @@ pub fn list_for_person(
     state: &AppState,
     person: CommonId,
     now: DateTime<Utc>,
-) -> Result<(Vec<ConsentView>, Vec<NewEntry>), ApiError> {
+) -> Result<(Vec<ConsentView>, Staged), ApiError> {
     let rows = store::by_person(conn, person.as_digits())?;
     let (consents, entries) = refresh(state, conn, rows, now)?;
     let mut names = Names::default();
@@ -676,7 +686,7 @@ pub fn list_for_agency(
     person: Option<&str>,
     wanted: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(Vec<ConsentView>, Vec<NewEntry>), ApiError> {
+) -> Result<(Vec<ConsentView>, Staged), ApiError> {
     let viewer = viewer_of(caller);
     if let Some(wanted) = wanted {
         state_of(wanted).map_err(|_| {
@@ -715,7 +725,7 @@ fn held(
     caller: &AgencyCaller,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<(Consent, Vec<NewEntry>), ApiError> {
+) -> Result<(Consent, Staged), ApiError> {
     let row = store::get(conn, id)?
         .filter(|r| r.consumer == caller.agency_id.as_str())
         .ok_or_else(|| not_found(id))?;
@@ -731,7 +741,7 @@ pub fn show_for_agency(
     caller: &AgencyCaller,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<(ConsentView, Vec<NewEntry>), ApiError> {
+) -> Result<(ConsentView, Staged), ApiError> {
     let (c, entries) = held(conn, state, caller, id, now)?;
     let shown = view(
         conn,
@@ -781,7 +791,7 @@ pub fn artefact_for_person(
     person: CommonId,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<(String, Vec<NewEntry>), ApiError> {
+) -> Result<(String, Staged), ApiError> {
     let (c, entries) = own(conn, state, person, id, now)?;
     Ok((artefact_of(conn, state, &c, now)?, entries))
 }
@@ -793,7 +803,7 @@ pub fn artefact_for_agency(
     caller: &AgencyCaller,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<(String, Vec<NewEntry>), ApiError> {
+) -> Result<(String, Staged), ApiError> {
     let (c, entries) = held(conn, state, caller, id, now)?;
     Ok((artefact_of(conn, state, &c, now)?, entries))
 }

@@ -221,6 +221,10 @@ pub enum ApiError {
     /// The hub cannot serve yet (database down, migrations pending).
     #[error("{0}")]
     NotReady(String),
+    /// The audit log could not record an exchange in time; nothing was
+    /// released to the caller.
+    #[error("{0}")]
+    AuditUnavailable(String),
     /// Storage failed; the cause goes to the log, never to the caller.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -250,7 +254,7 @@ impl ApiError {
             ApiError::Denied { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::Provider { code, .. } => (
                 match *code {
-                    "provider_timeout" => StatusCode::GATEWAY_TIMEOUT,
+                    "provider_timeout" | "batch_timeout" => StatusCode::GATEWAY_TIMEOUT,
                     "provider_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
                     _ => StatusCode::BAD_GATEWAY,
                 },
@@ -265,6 +269,9 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::AuditUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable")
+            }
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
@@ -388,5 +395,14 @@ impl ResponseError for OAuthError {
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         ApiError::Store(StoreError::Query(e))
+    }
+}
+
+impl crate::store::Transient for ApiError {
+    fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Store(e) => e.is_transient(),
+            _ => false,
+        }
     }
 }

@@ -108,6 +108,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<Started> {
         move || load_schemas(&state)
     })
     .await?;
+    // The sequencer runs from the start: it drains entries handed over
+    // before (by a process that crashed, or by a command) and signs a tail
+    // left unsigned, whether or not traffic comes.
+    state.audit.start()?;
     let tls = crate::tls::server_config(&config)?;
     let mut server = HttpServer::new({
         let state = state.clone();

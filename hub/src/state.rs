@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 
 use crate::config::Config;
+use crate::audit_log::NewEntry;
 use crate::error::ApiError;
 use crate::store::{self, DbConnection, Pool, StoreError};
 use crate::time::Clock;
@@ -115,6 +116,35 @@ impl AppState {
             f(&mut conn)
         })
         .await?
+    }
+
+    /// Runs a change of state on a blocking thread, in one write
+    /// transaction with its audit entries (staged in the hand-over table):
+    /// `f` returns its result and the entries. Once the transaction has
+    /// committed the entries cannot be lost; this then waits, up to the
+    /// audit deadline, until the sequencer has numbered them.
+    pub async fn change<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<(T, Vec<NewEntry>), ApiError> + Send + 'static,
+    {
+        let now = self.clock.now();
+        let (value, staged) = self
+            .db(move |conn| crate::audit_log::commit_change(conn, now, f))
+            .await?;
+        self.audit.settle(&staged).await;
+        Ok(value)
+    }
+
+    /// [`AppState::change`] on the calling thread (the command line).
+    pub fn change_blocking<T>(
+        &self,
+        conn: &mut DbConnection,
+        f: impl FnMut(&mut DbConnection) -> Result<(T, Vec<NewEntry>), ApiError>,
+    ) -> Result<T, ApiError> {
+        let (value, staged) = crate::audit_log::commit_change(conn, self.clock.now(), f)?;
+        self.audit.settle_blocking(&staged);
+        Ok(value)
     }
 }
 

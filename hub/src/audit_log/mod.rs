@@ -215,6 +215,10 @@ impl NewEntry {
             record_type: entry.record_type,
             outcome: entry.outcome.as_str(),
             provider: self.provider().map(str::to_owned),
+            settles: match (&self.exchange_id, &self.consent_id) {
+                (Some(exchange), Some(_)) => Some(exchange.clone()),
+                _ => None,
+            },
         })
     }
 }
@@ -231,6 +235,8 @@ pub(crate) struct Prepared {
     record_type: Option<String>,
     outcome: &'static str,
     provider: Option<String>,
+    /// The exchange whose consent-use reservation this entry settles.
+    pub(crate) settles: Option<String>,
 }
 
 impl Prepared {
@@ -332,19 +338,34 @@ impl AuditLog {
         Ok(self.signer()?.name().to_owned())
     }
 
+    /// Starts the sequencer now rather than on first use: a serving hub
+    /// drains what was handed over before it started and signs a tail left
+    /// unsigned, traffic or not.
+    pub fn start(&self) -> Result<(), ApiError> {
+        self.with_sequencer(|_| Ok(()))
+    }
+
+    /// How long a caller waits for its entry to be in the log.
+    pub fn deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.shared.config.audit_append_timeout_ms))
+    }
+
     /// Appends an entry; returns its sequence number once it is durable.
+    /// Past the deadline it answers 503 `audit_unavailable`; the entry is
+    /// still appended when the database lets it.
     pub async fn append(&self, entry: NewEntry) -> Result<u64, ApiError> {
         let rx = self.submit(entry)?;
-        rx.await
-            .map_err(|_| ApiError::Internal("the audit sequencer stopped".to_owned()))?
+        match tokio::time::timeout(self.deadline(), rx).await {
+            Ok(answer) => answer.map_err(|_| stopped())?,
+            Err(_) => Err(late(self.deadline())),
+        }
     }
 
     /// [`AuditLog::append`] for blocking contexts (the CLI, blocking tasks);
     /// never call it on an async executor thread.
     pub fn append_blocking(&self, entry: NewEntry) -> Result<u64, ApiError> {
         let rx = self.submit(entry)?;
-        rx.blocking_recv()
-            .map_err(|_| ApiError::Internal("the audit sequencer stopped".to_owned()))?
+        wait_blocking(rx, self.deadline())
     }
 
     fn submit(
@@ -356,6 +377,13 @@ impl AuditLog {
         let prepared = entry
             .prepare()
             .map_err(|e| ApiError::Internal(format!("audit entry refused: {e}")))?;
+        self.with_sequencer(|s| s.submit(entry, prepared))
+    }
+
+    fn with_sequencer<T>(
+        &self,
+        f: impl FnOnce(&Sequencer) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         let mut guard = self
             .sequencer
             .lock()
@@ -367,7 +395,54 @@ impl AuditLog {
                 self.pool.clone(),
             )?),
         };
-        sequencer.submit(entry, prepared)
+        f(sequencer)
+    }
+
+    /// Waits until the entries staged by a committed change
+    /// ([`stage`]) are in the log, up to the deadline; returns their
+    /// sequence numbers, or `None` past the deadline (the entries are safe
+    /// in the hand-over table and will be numbered).
+    pub async fn settle(&self, queue_ids: &[i64]) -> Option<Vec<u64>> {
+        let receivers = self.watch_all(queue_ids)?;
+        let all = futures_util::future::join_all(receivers);
+        match tokio::time::timeout(self.deadline(), all).await {
+            Ok(answers) => answers
+                .into_iter()
+                .map(|a| a.ok().and_then(Result::ok))
+                .collect(),
+            Err(_) => {
+                tracing::warn!(
+                    entries = queue_ids.len(),
+                    "audit entries of a committed change not numbered within the deadline; they wait in the hand-over table"
+                );
+                None
+            }
+        }
+    }
+
+    /// [`AuditLog::settle`] for blocking contexts (the CLI).
+    pub fn settle_blocking(&self, queue_ids: &[i64]) -> Option<Vec<u64>> {
+        let receivers = self.watch_all(queue_ids)?;
+        let mut out = Vec::with_capacity(receivers.len());
+        for rx in receivers {
+            match wait_blocking(rx, self.deadline()) {
+                Ok(seq) => out.push(seq),
+                Err(error) => {
+                    tracing::warn!(%error, "audit entry of a committed change not numbered yet; it waits in the hand-over table");
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn watch_all(
+        &self,
+        queue_ids: &[i64],
+    ) -> Option<Vec<tokio::sync::oneshot::Receiver<Result<u64, ApiError>>>> {
+        self.with_sequencer(|s| queue_ids.iter().map(|id| s.watch(*id)).collect())
+            .map_err(|error| tracing::warn!(%error, "cannot wait for staged audit entries"))
+            .ok()
     }
 
     /// The log's signer: from `log_signer_key_file`, or from
@@ -446,6 +521,75 @@ impl AuditLog {
         let checkpoint = self.checkpoint_covering(conn, max + 1)?;
         rows.iter().map(|r| prove(conn, r, &checkpoint)).collect()
     }
+}
+
+fn stopped() -> ApiError {
+    ApiError::Internal("the audit sequencer stopped".to_owned())
+}
+
+/// The answer past the deadline.
+fn late(deadline: std::time::Duration) -> ApiError {
+    ApiError::AuditUnavailable(format!(
+        "the audit log could not record this within {} ms; nothing was released",
+        deadline.as_millis()
+    ))
+}
+
+/// Waits on a blocking thread for an answer of the sequencer.
+fn wait_blocking(
+    rx: tokio::sync::oneshot::Receiver<Result<u64, ApiError>>,
+    deadline: std::time::Duration,
+) -> Result<u64, ApiError> {
+    let until = std::time::Instant::now() + deadline;
+    let mut rx = rx;
+    loop {
+        match rx.try_recv() {
+            Ok(answer) => return answer,
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => return Err(stopped()),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+        }
+        if std::time::Instant::now() >= until {
+            return Err(late(deadline));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Runs a change and stages its audit entries in one write transaction
+/// (see [`crate::store::write`]): `f` returns its result and the entries.
+/// Returns the result and the entries' hand-over ids.
+pub fn commit_change<T>(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    mut f: impl FnMut(&mut DbConnection) -> Result<(T, Vec<NewEntry>), ApiError>,
+) -> Result<(T, Vec<i64>), ApiError> {
+    crate::store::write(conn, |conn| {
+        let (value, entries) = f(conn)?;
+        let staged = stage(conn, &entries, now)?;
+        Ok((value, staged))
+    })
+}
+
+/// Inside the transaction of a change: writes its audit entries into the
+/// hand-over table, so that the change and its entries commit together.
+/// Returns their hand-over ids (for [`AuditLog::settle`]). An entry that
+/// cannot be encoded fails the change.
+pub fn stage(
+    conn: &mut DbConnection,
+    entries: &[NewEntry],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, ApiError> {
+    let mut rows = Vec::with_capacity(entries.len());
+    for entry in entries {
+        entry
+            .prepare()
+            .map_err(|e| ApiError::Internal(format!("audit entry refused: {e}")))?;
+        let json = serde_json::to_string(entry)
+            .map_err(|e| ApiError::Internal(format!("audit entry: {e}")))?;
+        rows.push((sequencer::new_queue_id(), json));
+    }
+    store::enqueue(conn, &rows, now)?;
+    Ok(rows.into_iter().map(|(id, _)| id).collect())
 }
 
 fn prove(

@@ -1,35 +1,51 @@
 //! The sequencer: one thread per process that gives entries their sequence
 //! numbers and makes them durable in batches (group commit).
 //!
-//! Every entry waiting when a commit ends goes into the next transaction:
-//! the entries, their stored Merkle hashes ([`audit::append_batch`]) and one
-//! commit, after which every waiter learns its sequence number. Sequence
-//! numbers come from the stored tree size read inside that transaction, so
-//! no process-local counter can diverge from the database.
+//! Entries reach it two ways. A lookup's entry is submitted in memory and
+//! goes into the next batch. A change of state (a person, an agency, a
+//! consent…) writes its entry into the hand-over table `audit_queue` in the
+//! same transaction as the change ([`super::stage`]); the sequencer numbers
+//! it moments later, and the caller may wait for that number.
 //!
-//! On PostgreSQL several hub processes may share the log: the one holding
-//! the advisory lock [`store::SEQUENCER_LOCK`] (on the connection it writes
-//! with) is the sequencer; the others hand their entries over through
-//! `audit_queue` and poll until the sequencer has stored them. When the
-//! sequencer dies its session ends, the lock is freed, its uncommitted
-//! transaction is rolled back, and the next process with entries to append
-//! takes the lock and drains the queue: nothing acknowledged is lost and
-//! nothing is sequenced twice (a queue row is deleted in the transaction that
-//! stores its entry).
+//! Every entry waiting when a commit ends goes into the next transaction:
+//! the entries, their stored Merkle hashes ([`audit::append_batch`]), the
+//! hand-over rows they came from deleted, and one commit, after which every
+//! waiter learns its sequence number. Sequence numbers come from the stored
+//! tree size read inside that transaction, so no process-local counter can
+//! diverge from the database.
+//!
+//! One process at a time is the sequencer of a database: on PostgreSQL the
+//! one holding the advisory lock [`store::SEQUENCER_LOCK`] (on the
+//! connection it writes with), on SQLite the one holding an OS file lock
+//! (`flock`) beside the database file. The kernel or the server frees the
+//! lock when its holder dies. The others (more hub processes, or a command
+//! run while `serve` runs) hand their entries over through `audit_queue`
+//! and poll until the sequencer has stored them. The sequencer drains that
+//! table whoever wrote it, in the order committed rows become visible (it
+//! never waits for a gap), so nothing is stranded and nothing is sequenced
+//! twice: a hand-over row is deleted in the transaction that stores its
+//! entry.
+//!
+//! A failed commit loses nothing: its entries stay in memory (or in the
+//! hand-over table) and the next round tries again, after a backoff. The
+//! sequencer keeps its role through transient failures (a lock held by a
+//! writer, a serialization failure); callers bound their own wait.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use diesel::Connection as _;
 use tokio::sync::oneshot;
 
 use super::{NewEntry, Prepared, Shared};
+use crate::config::DatabaseUrl;
 use crate::error::ApiError;
 use crate::store::audit::{self as store, DbHashReader, EntryRow};
-use crate::store::{DbConnection, Manager, Pool, StoreError};
+use crate::store::{DbConnection, Manager, Pool, StoreError, Transient};
 
 /// Most entries in one transaction.
 pub const MAX_BATCH: usize = 2_000;
@@ -38,22 +54,42 @@ pub const MAX_BATCH: usize = 2_000;
 const GATHER_GAP: Duration = Duration::from_micros(200);
 /// …and for at most this long.
 const GATHER_MAX: Duration = Duration::from_millis(3);
-/// A checkpoint is signed at least this often while entries arrive.
+/// A checkpoint is signed at least this often while the tree grows, and
+/// at most this long after it has grown.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How often a process that handed entries over looks for their numbers,
-/// and how often the PostgreSQL sequencer looks at the queue.
+/// and how often the PostgreSQL sequencer looks at the hand-over table.
 const POLL: Duration = Duration::from_millis(4);
+/// How often the SQLite sequencer looks at the hand-over table when
+/// nothing else wakes it (entries staged in this process wake it at once).
+const QUEUE_POLL: Duration = Duration::from_millis(20);
 /// How long a stopping worker still waits for handed-over entries.
 const GIVE_UP: Duration = Duration::from_secs(10);
 /// How often a process that is not the sequencer tries to become it.
 const LOCK_RETRY: Duration = Duration::from_millis(50);
+/// The longest pause after failed commits.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 type Reply = oneshot::Sender<Result<u64, ApiError>>;
 
-struct Job {
-    /// The entry as given, for handing over to another process.
+enum Job {
+    /// An entry to append in the next batch.
+    Append {
+        /// The entry as given, for handing over to another process.
+        entry: NewEntry,
+        /// The entry encoded, for storing here.
+        prepared: Prepared,
+        reply: Reply,
+    },
+    /// An entry already in the hand-over table: answer once it is numbered.
+    Await { queue_id: i64, reply: Reply },
+    /// Look at the hand-over table now.
+    Wake,
+}
+
+/// An entry of this process waiting for a commit.
+struct Local {
     entry: NewEntry,
-    /// The entry encoded, for storing here.
     prepared: Prepared,
     reply: Reply,
 }
@@ -74,18 +110,30 @@ impl Drop for Sequencer {
     }
 }
 
+fn stopped() -> ApiError {
+    ApiError::Internal("the audit sequencer stopped".to_owned())
+}
+
 impl Sequencer {
-    /// Starts the thread; it opens its own connection on first use.
+    /// Starts the thread; it opens its own connection at once.
     pub(crate) fn start(shared: Arc<Shared>, _pool: Pool) -> Result<Self, ApiError> {
         let (tx, rx) = mpsc::channel();
+        let database = shared.config.database();
         let manager = Manager::new(
-            shared.config.database(),
+            database.clone(),
             Duration::from_millis(u64::from(shared.config.sqlite_busy_timeout_ms)),
         );
+        let lock_path = match &database {
+            DatabaseUrl::Sqlite { path } => Some(lock_file_path(path)),
+            DatabaseUrl::Postgres { .. } => None,
+        };
         let handle = std::thread::Builder::new()
             .name("audit-sequencer".to_owned())
-            .spawn(move || Worker::new(shared, manager).run(&rx))
+            .spawn(move || Worker::new(shared, manager, lock_path).run(&rx))
             .map_err(|e| ApiError::Internal(format!("cannot start the audit sequencer: {e}")))?;
+        // Wake it once: it drains what earlier processes handed over and
+        // signs a tail left unsigned.
+        let _ = tx.send(Job::Wake);
         Ok(Self {
             tx: Some(tx),
             handle: Some(handle),
@@ -97,6 +145,14 @@ impl Sequencer {
         self.handle.as_ref().is_some_and(|h| !h.is_finished())
     }
 
+    fn send(&self, job: Job) -> Result<(), ApiError> {
+        self.tx
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(job)
+            .map_err(|_| stopped())
+    }
+
     /// Queues an entry; the receiver gets its sequence number once durable.
     pub(crate) fn submit(
         &self,
@@ -104,54 +160,72 @@ impl Sequencer {
         prepared: Prepared,
     ) -> Result<oneshot::Receiver<Result<u64, ApiError>>, ApiError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .as_ref()
-            .ok_or_else(|| ApiError::Internal("the audit sequencer stopped".to_owned()))?
-            .send(Job {
-                entry,
-                prepared,
-                reply,
-            })
-            .map_err(|_| ApiError::Internal("the audit sequencer stopped".to_owned()))?;
+        self.send(Job::Append {
+            entry,
+            prepared,
+            reply,
+        })?;
         Ok(rx)
     }
+
+    /// Waits for an entry staged in the hand-over table: the receiver gets
+    /// its sequence number once it is in the log.
+    pub(crate) fn watch(
+        &self,
+        queue_id: i64,
+    ) -> Result<oneshot::Receiver<Result<u64, ApiError>>, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Await { queue_id, reply })?;
+        Ok(rx)
+    }
+}
+
+/// The lock file that elects the sequencer of an SQLite database.
+pub fn lock_file_path(database: &std::path::Path) -> PathBuf {
+    let mut name = database.file_name().unwrap_or_default().to_os_string();
+    name.push(".sequencer.lock");
+    database.with_file_name(name)
 }
 
 struct Worker {
     shared: Arc<Shared>,
     manager: Manager,
     conn: Option<DbConnection>,
+    /// SQLite: the lock file, held open while this process is the sequencer.
+    lock_path: Option<PathBuf>,
+    lock_file: Option<File>,
     leader: bool,
     last_lock_try: Option<Instant>,
-    /// Entries handed over through the queue, by queue id.
+    /// Entries of this process not yet committed.
+    pending: Vec<Local>,
+    /// Entries in the hand-over table, by hand-over id.
     waiting: HashMap<i64, Reply>,
-    /// The size of the last checkpoint this worker signed, and when.
+    /// The size of the last checkpoint this worker signed (or found), and
+    /// when.
     checkpointed: (u64, Instant),
     /// The tree size after this worker's last commit.
     size: u64,
-}
-
-fn fail(jobs: Vec<Job>, why: &str) {
-    fail_replies(jobs.into_iter().map(|j| j.reply), why);
-}
-
-fn fail_replies(replies: impl IntoIterator<Item = Reply>, why: &str) {
-    for reply in replies {
-        let _ = reply.send(Err(ApiError::Internal(why.to_owned())));
-    }
+    /// Consecutive failed rounds, and when the next may run.
+    failures: u32,
+    retry_at: Option<Instant>,
 }
 
 impl Worker {
-    fn new(shared: Arc<Shared>, manager: Manager) -> Self {
+    fn new(shared: Arc<Shared>, manager: Manager, lock_path: Option<PathBuf>) -> Self {
         Self {
             shared,
             manager,
             conn: None,
+            lock_path,
+            lock_file: None,
             leader: false,
             last_lock_try: None,
+            pending: Vec::new(),
             waiting: HashMap::new(),
             checkpointed: (0, Instant::now()),
             size: 0,
+            failures: 0,
+            retry_at: None,
         }
     }
 
@@ -159,33 +233,53 @@ impl Worker {
         self.leader && self.size > self.checkpointed.0
     }
 
-    fn is_postgres(&self) -> bool {
-        matches!(self.conn, Some(DbConnection::Postgres(_)))
+    fn busy(&self) -> bool {
+        !self.pending.is_empty() || !self.waiting.is_empty()
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        let mut t: Option<Duration> = None;
+        let mut at_most = |d: Duration| t = Some(t.map_or(d, |t| t.min(d)));
+        if let Some(at) = self.retry_at {
+            at_most(at.saturating_duration_since(Instant::now()));
+        } else if self.busy() {
+            at_most(POLL);
+        }
+        if self.leader {
+            at_most(if self.lock_path.is_some() {
+                QUEUE_POLL
+            } else {
+                POLL
+            });
+        } else {
+            // Not the sequencer: try to become it now and then, so that
+            // handed-over entries never wait for a process that is gone.
+            at_most(Duration::from_millis(250));
+        }
+        if self.dirty() {
+            at_most(CHECKPOINT_EVERY.saturating_sub(self.checkpointed.1.elapsed()));
+        }
+        t
     }
 
     fn run(mut self, rx: &mpsc::Receiver<Job>) {
         let mut open = true;
         let mut closed_at: Option<Instant> = None;
         let mut last_batch = 0;
-        while open || !self.waiting.is_empty() {
+        while open || self.busy() {
             if !open && closed_at.get_or_insert_with(Instant::now).elapsed() > GIVE_UP {
+                let why = "the audit sequencer stopped before the entry was stored";
+                for local in self.pending.drain(..) {
+                    let _ = local.reply.send(Err(ApiError::Internal(why.to_owned())));
+                }
                 for (_, reply) in self.waiting.drain() {
-                    let _ = reply.send(Err(ApiError::Internal(
-                        "the audit sequencer stopped before the entry was stored".to_owned(),
-                    )));
+                    let _ = reply.send(Err(ApiError::Internal(why.to_owned())));
                 }
                 break;
             }
-            let timeout = if !self.waiting.is_empty() || (self.leader && self.is_postgres()) {
-                Some(POLL)
-            } else if self.dirty() {
-                Some(CHECKPOINT_EVERY.saturating_sub(self.checkpointed.1.elapsed()))
-            } else {
-                None
-            };
             let mut jobs = Vec::new();
             if open {
-                let first = match timeout {
+                let first = match self.timeout() {
                     None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
                     Some(t) => rx.recv_timeout(t),
                 };
@@ -199,41 +293,68 @@ impl Worker {
             } else {
                 std::thread::sleep(POLL);
             }
-            self.step(jobs);
+            for job in jobs {
+                match job {
+                    Job::Append {
+                        entry,
+                        prepared,
+                        reply,
+                    } => self.pending.push(Local {
+                        entry,
+                        prepared,
+                        reply,
+                    }),
+                    Job::Await { queue_id, reply } => {
+                        self.waiting.insert(queue_id, reply);
+                    }
+                    Job::Wake => {}
+                }
+            }
+            if self.retry_at.is_some_and(|at| Instant::now() < at) {
+                continue;
+            }
+            self.retry_at = None;
+            self.step();
         }
         if self.dirty() {
             self.checkpoint();
         }
     }
 
-    /// One round: append or hand over `jobs`, collect handed-over results,
-    /// sign a checkpoint when one is due.
-    fn step(&mut self, jobs: Vec<Job>) {
+    /// One round: append or hand over the pending entries, collect
+    /// handed-over results, sign a checkpoint when one is due.
+    fn step(&mut self) {
         if self.conn.is_none() {
             match self.manager.open() {
                 Ok(conn) => self.conn = Some(conn),
                 Err(error) => {
                     tracing::error!(%error, "audit sequencer cannot connect");
-                    fail(jobs, "the audit log's database is unreachable");
-                    std::thread::sleep(Duration::from_millis(100));
+                    self.failed();
                     return;
                 }
             }
         }
-        if !self.leader && (!jobs.is_empty() || !self.waiting.is_empty()) {
+        if !self.leader {
             self.try_lead();
         }
-        if self.leader {
-            self.commit(jobs);
+        let ok = if self.leader {
+            self.commit()
         } else {
-            self.hand_over(jobs);
-        }
-        if !self.waiting.is_empty() {
+            self.hand_over()
+        };
+        if ok && !self.waiting.is_empty() {
             self.collect();
         }
         if self.dirty() && self.checkpointed.1.elapsed() >= CHECKPOINT_EVERY {
             self.checkpoint();
         }
+    }
+
+    /// Pauses the next round, longer after each failure in a row.
+    fn failed(&mut self) {
+        self.failures = self.failures.saturating_add(1);
+        let backoff = Duration::from_millis(10u64 << self.failures.min(7)).min(MAX_BACKOFF);
+        self.retry_at = Some(Instant::now() + backoff);
     }
 
     fn try_lead(&mut self) {
@@ -244,101 +365,165 @@ impl Worker {
             return;
         }
         self.last_lock_try = Some(Instant::now());
+        let won = match &self.lock_path {
+            Some(path) => match take_file_lock(path) {
+                Ok(Some(file)) => {
+                    self.lock_file = Some(file);
+                    true
+                }
+                Ok(None) => false,
+                Err(error) => {
+                    tracing::error!(%error, path = %path.display(), "audit sequencer lock file");
+                    false
+                }
+            },
+            None => {
+                let Some(conn) = self.conn.as_mut() else {
+                    return;
+                };
+                match store::try_sequencer_lock(conn) {
+                    Ok(won) => won,
+                    Err(error) => {
+                        self.broken(&error);
+                        return;
+                    }
+                }
+            }
+        };
+        if !won {
+            return;
+        }
+        // Start from what is stored: the tree's size and the latest
+        // checkpoint, so that a tail left unsigned (a crash) is signed
+        // within a second, traffic or not.
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        match store::try_sequencer_lock(conn) {
-            Ok(true) => {
-                if conn.backend() == "postgres" {
-                    tracing::info!("this process is now the audit log's sequencer");
-                }
+        let found = store::tree_size(conn).and_then(|size| {
+            store::latest_checkpoint(conn).map(|cp| (size, cp.map_or(0, |c| c.size as u64)))
+        });
+        match found {
+            Ok((size, signed)) => {
+                tracing::info!(size, signed, "this process is now the audit log's sequencer");
                 self.leader = true;
-                self.checkpointed.1 = Instant::now();
+                self.size = size;
+                self.checkpointed = (
+                    signed,
+                    Instant::now()
+                        .checked_sub(CHECKPOINT_EVERY)
+                        .unwrap_or_else(Instant::now),
+                );
             }
-            Ok(false) => {}
             Err(error) => self.broken(&error),
         }
     }
 
+    /// A failure that a new connection may cure: drop it (which frees the
+    /// PostgreSQL lock) and the file lock, and try again after a pause.
     fn broken(&mut self, error: &dyn std::fmt::Display) {
         tracing::error!(%error, "audit sequencer database error; reconnecting");
-        // Dropping the connection ends the session and frees the lock.
         self.conn = None;
+        self.lock_file = None;
         self.leader = false;
+        self.failed();
     }
 
-    /// Stores `jobs` and the queued entries in one transaction.
-    fn commit(&mut self, jobs: Vec<Job>) {
-        let postgres = self.is_postgres();
+    /// Stores the pending entries and the handed-over ones in one
+    /// transaction; returns whether it went through.
+    fn commit(&mut self) -> bool {
         let Some(conn) = self.conn.as_mut() else {
-            fail(jobs, "the audit log's database is unreachable");
-            return;
+            return false;
         };
+        // Look before taking the write lock: an idle sequencer must not
+        // hold up other writers.
+        if self.pending.is_empty() {
+            match store::queue_is_empty(conn) {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(error) => {
+                    self.broken(&error);
+                    return false;
+                }
+            }
+        }
         let now = self.shared.clock.now();
-        let room = MAX_BATCH.saturating_sub(jobs.len()).max(1) as i64;
-        let (entries, replies): (Vec<Prepared>, Vec<Reply>) =
-            jobs.into_iter().map(|j| (j.prepared, j.reply)).unzip();
-        let result = conn.transaction(|conn| {
-            let queued = if postgres {
-                store::queued(conn, room)?
-            } else {
-                Vec::new()
-            };
+        let take = self.pending.len().min(MAX_BATCH);
+        let room = MAX_BATCH.saturating_sub(take).max(1) as i64;
+        let entries: Vec<&Prepared> = self.pending[..take].iter().map(|l| &l.prepared).collect();
+        let result = crate::store::write(conn, |conn| {
+            let queued = store::queued(conn, room)?;
             if entries.is_empty() && queued.is_empty() {
                 return Ok::<_, CommitError>(None);
             }
-            append_rows(conn, entries, &queued, now).map(Some)
+            append_rows(conn, &entries, &queued, now).map(Some)
         });
         match result {
-            Ok(None) => {}
+            Ok(None) => {
+                self.failures = 0;
+                true
+            }
             Ok(Some(done)) => {
+                self.failures = 0;
                 self.size = done.size;
-                for (reply, seq) in replies.into_iter().zip(done.local) {
-                    let _ = reply.send(seq);
+                let answered: Vec<Local> = self.pending.drain(..take).collect();
+                for (local, seq) in answered.into_iter().zip(done.local) {
+                    let _ = local.reply.send(seq);
                 }
                 for (queue_id, seq) in done.queued {
                     if let Some(reply) = self.waiting.remove(&queue_id) {
                         let _ = reply.send(Ok(seq));
                     }
                 }
+                true
+            }
+            Err(error) if error.is_transient() => {
+                tracing::warn!(%error, entries = take, "audit batch not committed yet; retrying");
+                self.failed();
+                false
             }
             Err(error) => {
-                fail_replies(replies, "the audit log could not store the entry");
                 self.broken(&error);
+                false
             }
         }
     }
 
-    /// Hands `jobs` to the sequencer through the queue table.
-    fn hand_over(&mut self, jobs: Vec<Job>) {
-        if jobs.is_empty() {
-            return;
+    /// Hands the pending entries to the sequencer through the hand-over
+    /// table; returns whether it went through.
+    fn hand_over(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
         }
         let Some(conn) = self.conn.as_mut() else {
-            fail(jobs, "the audit log's database is unreachable");
-            return;
+            return false;
         };
-        let mut rows = Vec::with_capacity(jobs.len());
-        for job in &jobs {
-            let id = (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64;
-            match serde_json::to_string(&job.entry) {
-                Ok(json) => rows.push((id, json)),
+        let mut rows = Vec::with_capacity(self.pending.len());
+        for local in &self.pending {
+            match serde_json::to_string(&local.entry) {
+                Ok(json) => rows.push((new_queue_id(), json)),
                 Err(e) => {
                     tracing::error!(error = %e, "audit entry not serialisable");
-                    rows.push((id, String::new()));
+                    rows.push((new_queue_id(), String::new()));
                 }
             }
         }
         let now = self.shared.clock.now();
-        match conn.transaction(|conn| store::enqueue(conn, &rows, now)) {
+        match crate::store::write(conn, |conn| store::enqueue(conn, &rows, now)) {
             Ok(()) => {
-                for ((id, _), job) in rows.into_iter().zip(jobs) {
-                    self.waiting.insert(id, job.reply);
+                self.failures = 0;
+                for ((id, _), local) in rows.into_iter().zip(self.pending.drain(..)) {
+                    self.waiting.insert(id, local.reply);
                 }
+                true
+            }
+            Err(error) if error.is_transient() => {
+                tracing::warn!(%error, "audit entries not handed over yet; retrying");
+                self.failed();
+                false
             }
             Err(error) => {
-                fail(jobs, "the audit log could not store the entry");
                 self.broken(&error);
+                false
             }
         }
     }
@@ -373,6 +558,25 @@ impl Worker {
                 self.checkpointed.1 = Instant::now();
             }
         }
+    }
+}
+
+/// A new hand-over id: random, positive.
+pub(crate) fn new_queue_id() -> i64 {
+    (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64
+}
+
+/// Takes the sequencer's file lock, if no other process holds it.
+fn take_file_lock(path: &std::path::Path) -> std::io::Result<Option<File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
 }
 
@@ -420,6 +624,19 @@ enum CommitError {
     Tree(#[from] audit::AuditError),
 }
 
+impl Transient for CommitError {
+    fn is_transient(&self) -> bool {
+        match self {
+            CommitError::Store(e) => e.is_transient(),
+            CommitError::Query(e) => e.is_transient(),
+            CommitError::Tree(audit::AuditError::Store(e)) => e
+                .downcast_ref::<StoreError>()
+                .is_some_and(Transient::is_transient),
+            CommitError::Tree(_) => false,
+        }
+    }
+}
+
 struct Committed {
     size: u64,
     local: Vec<Result<u64, ApiError>>,
@@ -430,7 +647,7 @@ struct Committed {
 /// queued ones, with their Merkle hashes.
 fn append_rows(
     conn: &mut DbConnection,
-    local: Vec<Prepared>,
+    local: &[&Prepared],
     queued: &[(i64, String)],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Committed, CommitError> {
@@ -440,8 +657,12 @@ fn append_rows(
     let mut rows: Vec<EntryRow> = Vec::with_capacity(local.len() + queued.len());
     let mut leaves = Vec::with_capacity(local.len() + queued.len());
     let mut local_seqs = Vec::with_capacity(local.len());
+    let mut settled: Vec<String> = Vec::new();
     for entry in local {
-        match entry.into_row(next, &now, None) {
+        if let Some(exchange) = &entry.settles {
+            settled.push(exchange.clone());
+        }
+        match (*entry).clone().into_row(next, &now, None) {
             Ok((row, leaf)) => {
                 rows.push(row);
                 leaves.push(leaf);
@@ -456,6 +677,7 @@ fn append_rows(
         let row = serde_json::from_str::<NewEntry>(json)
             .map_err(|e| audit::AuditError::InvalidEntry(e.to_string()))
             .and_then(|entry| entry.prepare())
+            .inspect(|prepared| settled.extend(prepared.settles.clone()))
             .and_then(|prepared| prepared.into_row(next, &now, Some(*id)));
         match row {
             Ok((row, leaf)) => {
@@ -473,6 +695,7 @@ fn append_rows(
     store::insert_batch(conn, &rows, &hashes)?;
     let ids: Vec<i64> = queued.iter().map(|(id, _)| *id).collect();
     store::dequeue(conn, &ids)?;
+    crate::store::consents::settle_reservations(conn, &settled)?;
     Ok(Committed {
         size: next,
         local: local_seqs,

@@ -74,6 +74,8 @@ struct Exchange {
     consent: Option<String>,
     provider: Option<String>,
     request_digest: Option<audit::Hash>,
+    /// Whether a use of the consent was reserved for this exchange.
+    reserved: bool,
 }
 
 impl Exchange {
@@ -113,6 +115,18 @@ pub async fn lookup(
     caller: &AgencyCaller,
     request: LookupRequest,
 ) -> Result<LookupResponse, LookupFailure> {
+    lookup_until(state, caller, request, None).await
+}
+
+/// [`lookup`] within a batch's deadline: a lookup whose batch is out of
+/// time before it starts is not made but still audited (`504
+/// batch_timeout`), and a provider call is cut at the deadline.
+pub async fn lookup_until(
+    state: &web::Data<AppState>,
+    caller: &AgencyCaller,
+    request: LookupRequest,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<LookupResponse, LookupFailure> {
     let mut exchange = Exchange {
         id: format!("exc-{}", uuid::Uuid::new_v4().simple()),
         caller: caller.agency_id.clone(),
@@ -123,8 +137,21 @@ pub async fn lookup(
         consent: None,
         provider: None,
         request_digest: None,
+        reserved: false,
     };
-    match run(state, caller, &request, &mut exchange).await {
+    let outcome = if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+        Err(refuse(
+            "lookup.error",
+            ApiError::Provider {
+                code: "batch_timeout",
+                detail: "the batch ran out of time before this lookup started; nothing was fetched"
+                    .to_owned(),
+            },
+        ))
+    } else {
+        run(state, caller, &request, &mut exchange, deadline).await
+    };
+    match outcome {
         Ok((response, entry)) => match state.audit.append(entry).await {
             Ok(_) => Ok(response),
             Err(error) => Err(LookupFailure {
@@ -146,6 +173,15 @@ pub async fn lookup(
                     .map(|_| ()),
                 Err(e) => Err(e),
             };
+            // No record reached the consumer: give the consent's use back,
+            // once the failure is in the log (a crash before that leaves the
+            // reservation, which the failure's entry then settles).
+            if exchange.reserved && appended.is_ok() {
+                let id = exchange.id.clone();
+                if let Err(e) = state.db(move |conn| access::release(conn, &id)).await {
+                    tracing::error!(error = %e, exchange_id = %exchange.id, "consent use not released");
+                }
+            }
             Err(LookupFailure {
                 exchange_id: exchange.id,
                 error: match appended {
@@ -177,6 +213,7 @@ async fn run(
     caller: &AgencyCaller,
     request: &LookupRequest,
     exchange: &mut Exchange,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<(LookupResponse, NewEntry), Refusal> {
     let invalid = |code: &'static str, detail: String| {
         refuse("lookup.invalid", ApiError::Invalid { code, detail })
@@ -216,6 +253,7 @@ async fn run(
     let registry = state.schemas.clone();
     let inner = state.clone();
     let asked_purpose = purpose.clone();
+    let exchange_id = exchange.id.clone();
     let resolved = state
         .db(move |conn| {
             let asked = persons::parse_reference(conn, viewer, &person_ref)?;
@@ -231,7 +269,15 @@ async fn run(
                 purpose: asked_purpose,
                 consent_id,
             };
-            let decision = access::decide(conn, &inner, &query, now)?;
+            let (mut decision, reservation) = access::decide(conn, &inner, &query, now)?;
+            // Reserve the consent's use before anything goes out.
+            let mut reserved = false;
+            if let Some(reservation) = &reservation {
+                match access::reserve(conn, reservation, &exchange_id, now)? {
+                    None => reserved = true,
+                    Some(refusal) => decision = refusal,
+                }
+            }
             // Route a permitted lookup in the same trip to the database.
             let route = match &decision {
                 Decision::Permit { .. } => {
@@ -247,16 +293,17 @@ async fn run(
                 }
                 Decision::Deny { .. } => None,
             };
-            Ok((person, entry, decision, route))
+            Ok((person, entry, decision, route, reserved))
         })
         .await;
-    let (person, entry, decision, route) = match resolved {
+    let (person, entry, decision, route, reserved) = match resolved {
         Ok(found) => found,
         Err(e @ ApiError::NotFound { .. }) => return Err(refuse("lookup.invalid", e)),
         Err(e @ ApiError::Invalid { .. }) => return Err(refuse("lookup.invalid", e)),
         Err(e) => return Err(refuse("lookup.error", e)),
     };
     exchange.person = Some(person);
+    exchange.reserved = reserved;
     let record_type = entry.record_type().clone();
     exchange.record_type = record_type.to_string();
     let (authorization, consent, fields) = match decision {
@@ -318,7 +365,21 @@ async fn run(
     let token = sign_request(state, &claims, now)
         .await
         .map_err(|e| refuse("lookup.error", e))?;
-    let answer = call_provider(state, &routed, &record_type, &token, body_bytes).await;
+    let call = call_provider(state, &routed, &record_type, &token, body_bytes);
+    let answer = match deadline {
+        None => call.await,
+        Some(deadline) => tokio::time::timeout_at(deadline, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ApiError::Provider {
+                    code: "batch_timeout",
+                    detail: format!(
+                        "the batch ran out of time while provider {} was answering",
+                        routed.provider
+                    ),
+                })
+            }),
+    };
     let record = answer.map_err(|e| refuse("lookup.provider_error", e))?;
 
     // Check the answer against the schema, then keep only what is granted.
@@ -347,13 +408,6 @@ async fn run(
     }
     let response_bytes = serde_json::to_vec(&data).unwrap_or_default();
 
-    if let Some(consent) = &consent {
-        let consent = consent.clone();
-        state
-            .db(move |conn| access::record_use(conn, &consent, now))
-            .await
-            .map_err(|e| refuse("lookup.error", e))?;
-    }
     let audited = exchange
         .entry("lookup.permitted", audit::Outcome::Permitted)
         .map_err(|e| refuse("lookup.error", e))?

@@ -221,7 +221,7 @@ pub fn add_hub_key(
     now: DateTime<Utc>,
     publish_until: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    super::write(conn, |conn| {
         diesel::update(
             hub_keys::table
                 .filter(hub_keys::retired_at.is_null())

@@ -343,6 +343,28 @@ pub fn queued(conn: &mut DbConnection, limit: i64) -> Result<Vec<(i64, String)>,
         .load(conn)?)
 }
 
+/// Whether nothing waits in the hand-over table.
+pub fn queue_is_empty(conn: &mut DbConnection) -> Result<bool, StoreError> {
+    let any: Option<i64> = audit_queue::table
+        .select(audit_queue::id)
+        .first(conn)
+        .optional()?;
+    Ok(any.is_none())
+}
+
+/// How many entries wait in the hand-over table, and when the oldest was
+/// handed over.
+pub fn queue_depth(
+    conn: &mut DbConnection,
+) -> Result<(i64, Option<NaiveDateTime>), StoreError> {
+    Ok(audit_queue::table
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(audit_queue::enqueued_at),
+        ))
+        .first(conn)?)
+}
+
 /// Removes handed-over entries once sequenced (in the same transaction).
 pub fn dequeue(conn: &mut DbConnection, ids: &[i64]) -> Result<(), StoreError> {
     for chunk in ids.chunks(HASH_CHUNK) {
@@ -376,8 +398,9 @@ struct Locked {
     locked: bool,
 }
 
-/// Tries to take the sequencer lock on this session (PostgreSQL); SQLite
-/// has one process, so it always succeeds there.
+/// Tries to take the sequencer lock on this session (PostgreSQL). On
+/// SQLite the sequencer is elected by a file lock instead (see
+/// `audit_log::sequencer`), so this always succeeds there.
 pub fn try_sequencer_lock(conn: &mut DbConnection) -> Result<bool, StoreError> {
     match conn {
         DbConnection::Sqlite(_) => Ok(true),

@@ -143,20 +143,84 @@ pub fn by_consumer(
         .load(conn)?)
 }
 
-/// Records one fetch under a consent.
-pub fn insert_use(
+/// Reserves one use of a consent for an exchange, if fewer than `limit`
+/// uses were made from `since`; returns the number of uses made before,
+/// and whether the reservation was made.
+///
+/// Atomic on both backends: the consent's row is locked first (`FOR
+/// UPDATE` on PostgreSQL; SQLite's write transaction holds the database),
+/// so two reservations against one consent follow each other and the
+/// second counts the first. Call it inside [`super::write`].
+pub fn reserve_use(
     conn: &mut DbConnection,
     consent: &str,
+    exchange: &str,
+    since: DateTime<Utc>,
     at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+    limit: u32,
+) -> Result<(u32, bool), StoreError> {
+    if let DbConnection::Postgres(pg) = conn {
+        consents::table
+            .find(consent)
+            .select(consents::id)
+            .for_update()
+            .first::<String>(pg)
+            .optional()?;
+    }
+    let used = count_uses(conn, consent, since, at)?;
+    if used >= limit {
+        return Ok((used, false));
+    }
     diesel::insert_into(consent_uses::table)
         .values((
-            consent_uses::id.eq(uuid::Uuid::new_v4().to_string()),
+            consent_uses::id.eq(exchange),
             consent_uses::consent_id.eq(consent),
             consent_uses::used_at.eq(db_time(at)),
+            consent_uses::pending.eq(true),
         ))
         .execute(conn)?;
+    Ok((used, true))
+}
+
+/// Gives back the reservation of an exchange whose provider call failed.
+pub fn release_use(conn: &mut DbConnection, exchange: &str) -> Result<bool, StoreError> {
+    let n = diesel::delete(consent_uses::table.filter(consent_uses::id.eq(exchange)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Marks the reservations of exchanges settled: their audit entries are in
+/// the log (called in the transaction that stores them).
+pub fn settle_reservations(conn: &mut DbConnection, exchanges: &[String]) -> Result<(), StoreError> {
+    for chunk in exchanges.chunks(1_000) {
+        diesel::update(
+            consent_uses::table
+                .filter(consent_uses::id.eq_any(chunk))
+                .filter(consent_uses::pending.eq(true)),
+        )
+        .set(consent_uses::pending.eq(false))
+        .execute(conn)?;
+    }
     Ok(())
+}
+
+/// A reservation still pending: `(exchange id, consent id, reserved at)`.
+pub type PendingUse = (String, String, NaiveDateTime);
+
+/// Reservations made before `before` that are still pending, oldest
+/// first, at most `limit`.
+pub fn pending_uses(
+    conn: &mut DbConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<PendingUse>, StoreError> {
+    Ok(consent_uses::table
+        .filter(consent_uses::pending.eq(true))
+        .filter(consent_uses::used_at.lt(db_time(before)))
+        .order(consent_uses::used_at.asc())
+        .limit(limit)
+        .select((consent_uses::id, consent_uses::consent_id, consent_uses::used_at))
+        .load(conn)?)
 }
 
 /// How many fetches were made under a consent from `since` (inclusive) to

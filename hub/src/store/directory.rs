@@ -26,7 +26,7 @@ pub struct SourceRow {
 
 /// Registers or replaces a source.
 pub fn put_source(conn: &mut DbConnection, row: &SourceRow) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    super::write(conn, |conn| {
         diesel::delete(
             record_sources::table
                 .filter(record_sources::record_type.eq(&row.record_type))

@@ -175,3 +175,104 @@ pub fn connect(url: &DatabaseUrl, size: u32, busy_timeout: Duration) -> Result<P
         .build(manager)?;
     Ok(pool)
 }
+
+/// Whether an error is worth trying again: another writer held the lock
+/// past the busy timeout, or the database asks to retry.
+pub trait Transient {
+    /// True for a lock, busy or serialization failure.
+    fn is_transient(&self) -> bool;
+}
+
+impl Transient for diesel::result::Error {
+    fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+            Error::DatabaseError(_, info) => {
+                let message = info.message();
+                message.contains("database is locked")
+                    || message.contains("database is busy")
+                    || message.contains("deadlock detected")
+                    || message.contains("could not serialize access")
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Transient for StoreError {
+    fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Query(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// Attempts of [`write`] before a transient failure is reported.
+const WRITE_ATTEMPTS: u32 = 6;
+
+/// Runs `f` in a write transaction and commits it; rolls back on any error.
+///
+/// On SQLite the transaction begins `IMMEDIATE`: the write lock is taken
+/// (waiting up to the busy timeout) before anything is read, so a
+/// transaction that reads and then writes never fails with BUSY half-way.
+/// On PostgreSQL it is an ordinary transaction. Inside another transaction
+/// it is a savepoint of that one. A transient failure (a lock still held
+/// after the busy timeout, a serialization failure, a deadlock) runs `f`
+/// again after a short backoff, a few times.
+pub fn write<T, E>(
+    conn: &mut DbConnection,
+    mut f: impl FnMut(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error> + Transient,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+
+    let nested = match Manager::transaction_manager_status_mut(conn) {
+        diesel::connection::TransactionManagerStatus::Valid(status) => {
+            status.transaction_depth().is_some()
+        }
+        diesel::connection::TransactionManagerStatus::InError => {
+            return Err(diesel::result::Error::BrokenTransactionManager.into());
+        }
+    };
+    if nested {
+        return conn.transaction(f);
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let begun = match conn {
+            DbConnection::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+            }
+            DbConnection::Postgres(_) => Manager::begin_transaction(conn),
+        };
+        let result = match begun {
+            Err(e) => Err(E::from(e)),
+            Ok(()) => match f(conn) {
+                Ok(value) => Manager::commit_transaction(conn).map(|()| value).map_err(|e| {
+                    // A failed COMMIT leaves the transaction open on some
+                    // backends: end it before anything else runs.
+                    let _ = Manager::rollback_transaction(conn);
+                    E::from(e)
+                }),
+                Err(e) => {
+                    Manager::rollback_transaction(conn)?;
+                    Err(e)
+                }
+            },
+        };
+        match result {
+            Err(e) if attempt < WRITE_ATTEMPTS && e.is_transient() => {
+                let backoff = Duration::from_millis(5u64 << attempt.min(6));
+                tracing::debug!(attempt, ?backoff, "transient database failure; retrying");
+                std::thread::sleep(backoff);
+            }
+            other => return other,
+        }
+    }
+}

@@ -274,6 +274,7 @@ diesel::table! {
         id -> Text,
         consent_id -> Text,
         used_at -> Timestamp,
+        pending -> Bool,
     }
 }
 

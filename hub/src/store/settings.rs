@@ -23,7 +23,7 @@ pub fn put(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let at = crate::time::db_time(now);
-    conn.transaction(|conn| {
+    super::write(conn, |conn| {
         let updated = diesel::update(hub_settings::table.filter(hub_settings::key.eq(key)))
             .set((
                 hub_settings::value.eq(value),

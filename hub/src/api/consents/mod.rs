@@ -12,7 +12,6 @@ pub mod show;
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use crate::audit_log::NewEntry;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -69,10 +68,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// Appends the audit entries a change produced, once it has committed.
-pub async fn audit_all(state: &AppState, entries: Vec<NewEntry>) -> Result<(), ApiError> {
-    for entry in entries {
-        state.audit.append(entry).await?;
+/// Waits (up to the audit deadline) until the audit entries a committed
+/// change staged are in the log.
+pub async fn audit_all(state: &AppState, staged: Vec<i64>) -> Result<(), ApiError> {
+    if !staged.is_empty() {
+        state.audit.settle(&staged).await;
     }
     Ok(())
 }

@@ -54,8 +54,12 @@ pub struct BatchResponse {
     pub results: Vec<BatchItem>,
 }
 
-/// Looks up one record type for up to 1000 persons, concurrently with a
-/// bounded fan-out; each lookup is decided and audited on its own.
+/// Looks up one record type for up to 1000 distinct persons, concurrently
+/// with a bounded fan-out; each lookup is decided, reserves its consent's
+/// use and is audited on its own. A batch naming the same person twice (the
+/// same string) is refused with 422 `batch_duplicate_person`. The batch has
+/// an overall deadline (`batch_timeout_secs`): persons not looked up by
+/// then get a `504 batch_timeout` result, each audited.
 #[utoipa::path(
     post,
     path = "/v1/lookups/batch",
@@ -64,7 +68,7 @@ pub struct BatchResponse {
     security(("agency" = [])),
     responses(
         (status = 200, description = "One result per person", body = BatchResponse),
-        (status = 422, description = "Too many persons", body = Problem, content_type = "application/problem+json")
+        (status = 422, description = "batch_size (none or more than 1000 persons), or batch_duplicate_person", body = Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn batch(
@@ -79,6 +83,24 @@ pub async fn batch(
             detail: format!("persons: 1 to {MAX_BATCH}"),
         });
     }
+    let mut seen = std::collections::HashSet::with_capacity(body.persons.len());
+    let twice: Vec<&str> = body
+        .persons
+        .iter()
+        .filter(|p| !seen.insert(p.trim()))
+        .map(|p| p.trim())
+        .collect();
+    if !twice.is_empty() {
+        return Err(ApiError::Invalid {
+            code: "batch_duplicate_person",
+            detail: format!(
+                "persons: each person at most once; named again: {}",
+                twice.join(", ")
+            ),
+        });
+    }
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_secs(u64::from(state.config.batch_timeout_secs));
     let jobs = body.persons.into_iter().enumerate().map(|(i, person)| {
         let state = state.clone();
         let caller = caller.clone();
@@ -89,7 +111,7 @@ pub async fn batch(
             consent_id: None,
         };
         async move {
-            let item = match broker::lookup(&state, &caller, request).await {
+            let item = match broker::lookup_until(&state, &caller, request, Some(deadline)).await {
                 Ok(found) => BatchItem {
                     person,
                     status: 200,
