@@ -90,23 +90,17 @@ pub fn decide(
         consent_id: query.consent_id.clone(),
         at,
     };
-    let decision = consent::decide(
-        &request,
-        &authorizations,
-        &consents,
-        &|id: &ConsentId| uses.get(id).copied().unwrap_or(0),
-    );
+    let decision = consent::decide(&request, &authorizations, &consents, &|id: &ConsentId| {
+        uses.get(id).copied().unwrap_or(0)
+    });
     let reservation = match &decision {
         Decision::Permit {
             consent: Some(id), ..
-        } => consents
-            .iter()
-            .find(|c| c.id() == id)
-            .map(|c| Reservation {
-                consent: id.clone(),
-                since: c.usage_period_start(at),
-                limit: c.terms().frequency.limit(),
-            }),
+        } => consents.iter().find(|c| c.id() == id).map(|c| Reservation {
+            consent: id.clone(),
+            since: c.usage_period_start(at),
+            limit: c.terms().frequency.limit(),
+        }),
         _ => None,
     };
     Ok((decision, reservation))

@@ -269,9 +269,7 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
-            ApiError::AuditUnavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable")
-            }
+            ApiError::AuditUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }

@@ -169,13 +169,15 @@ fn operator(command: OperatorCommand, config: Config) -> anyhow::Result<()> {
     let now = state.clock.now();
     match command {
         OperatorCommand::Token { name } => {
-            let issued = hub::auth::operator::issue(&mut conn, &name, now)?;
-            let event = hub::audit_log::NewEntry::new(
-                "operator.token_issued",
-                audit::Actor::new(audit::ActorType::Operator, issued.id.clone()),
-                audit::Outcome::Recorded,
-            )?;
-            state.audit.append_blocking(event)?;
+            let issued = state.change_blocking(&mut conn, |conn| {
+                let issued = hub::auth::operator::issue(conn, &name, now)?;
+                let event = hub::audit_log::NewEntry::new(
+                    "operator.token_issued",
+                    audit::Actor::new(audit::ActorType::Operator, issued.id.clone()),
+                    audit::Outcome::Recorded,
+                )?;
+                Ok((issued, vec![event]))
+            })?;
             eprintln!(
                 "operator credential {} made for {name}; the token is shown once:",
                 issued.id
@@ -199,7 +201,18 @@ fn operator(command: OperatorCommand, config: Config) -> anyhow::Result<()> {
             }
         }
         OperatorCommand::Revoke { id } => {
-            if !hub::store::operators::revoke(&mut conn, &id, now)? {
+            let revoked = state.change_blocking(&mut conn, |conn| {
+                if !hub::store::operators::revoke(conn, &id, now)? {
+                    return Ok((false, Vec::new()));
+                }
+                let event = hub::audit_log::NewEntry::new(
+                    "operator.token_revoked",
+                    audit::Actor::new(audit::ActorType::Operator, id.clone()),
+                    audit::Outcome::Recorded,
+                )?;
+                Ok((true, vec![event]))
+            })?;
+            if !revoked {
                 anyhow::bail!("no active operator credential {id}");
             }
             println!("revoked {id}");

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 
-use crate::config::Config;
 use crate::audit_log::NewEntry;
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::store::{self, DbConnection, Pool, StoreError};
 use crate::time::Clock;

@@ -476,19 +476,28 @@ async fn decide(app: &TestApp, q: AccessQuery) -> consent::Decision {
         .db(move |conn| access::decide(conn, &state, &q, at))
         .await
         .unwrap()
+        .0
 }
 
 async fn deny(app: &TestApp, q: AccessQuery) -> Option<DenyCode> {
     decide(app, q).await.deny_code()
 }
 
+/// Spends one use of a consent, as a permitted lookup does.
 async fn use_consent(app: &TestApp, id: &str) {
-    let id = ConsentId::parse(id).unwrap();
+    let reservation = access::Reservation {
+        consent: ConsentId::parse(id).unwrap(),
+        since: chrono::DateTime::UNIX_EPOCH,
+        limit: u32::MAX,
+    };
     let at = app.clock.now();
-    app.state
-        .db(move |conn| access::record_use(conn, &id, at))
+    let exchange = format!("exc-{}", uuid::Uuid::new_v4().simple());
+    let refused = app
+        .state
+        .db(move |conn| access::reserve(conn, &reservation, &exchange, at))
         .await
         .unwrap();
+    assert!(refused.is_none(), "{refused:?}");
 }
 
 storage_test!(

@@ -188,9 +188,18 @@ pub struct AgencySim {
     /// Its base URL (the agency's `endpoint_url`), `http://127.0.0.1:PORT`
     /// (`https://` when it serves TLS).
     pub url: String,
+    log: Option<mpsc::Receiver<String>>,
 }
 
 impl AgencySim {
+    /// What it has logged (standard error) so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log
+            .as_ref()
+            .map(|rx| rx.try_iter().collect())
+            .unwrap_or_default()
+    }
+
     /// Starts `crossroads agency-sim --id ID --hub HUB --records FILE` on a
     /// free loopback port (with `--delay-ms` when `delay_ms` is not zero) and
     /// waits for its "agency-sim … listening on URL" line.
@@ -270,6 +279,7 @@ impl AgencySim {
             child: Some(child),
             id: id.to_owned(),
             url,
+            log: Some(err_rx),
         }
     }
 

@@ -67,6 +67,10 @@ const QUEUE_POLL: Duration = Duration::from_millis(20);
 const GIVE_UP: Duration = Duration::from_secs(10);
 /// How often a process that is not the sequencer tries to become it.
 const LOCK_RETRY: Duration = Duration::from_millis(50);
+/// How often the sequencer looks for lookups interrupted by a crash.
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+/// Most interrupted lookups audited in one transaction.
+const RECONCILE_BATCH: i64 = 500;
 /// The longest pause after failed commits.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -74,13 +78,7 @@ type Reply = oneshot::Sender<Result<u64, ApiError>>;
 
 enum Job {
     /// An entry to append in the next batch.
-    Append {
-        /// The entry as given, for handing over to another process.
-        entry: NewEntry,
-        /// The entry encoded, for storing here.
-        prepared: Prepared,
-        reply: Reply,
-    },
+    Append(Box<Local>),
     /// An entry already in the hand-over table: answer once it is numbered.
     Await { queue_id: i64, reply: Reply },
     /// Look at the hand-over table now.
@@ -160,11 +158,11 @@ impl Sequencer {
         prepared: Prepared,
     ) -> Result<oneshot::Receiver<Result<u64, ApiError>>, ApiError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Job::Append {
+        self.send(Job::Append(Box::new(Local {
             entry,
             prepared,
             reply,
-        })?;
+        })))?;
         Ok(rx)
     }
 
@@ -208,6 +206,8 @@ struct Worker {
     /// Consecutive failed rounds, and when the next may run.
     failures: u32,
     retry_at: Option<Instant>,
+    /// When consent-use reservations were last looked at.
+    reconciled: Option<Instant>,
 }
 
 impl Worker {
@@ -226,6 +226,7 @@ impl Worker {
             size: 0,
             failures: 0,
             retry_at: None,
+            reconciled: None,
         }
     }
 
@@ -295,15 +296,7 @@ impl Worker {
             }
             for job in jobs {
                 match job {
-                    Job::Append {
-                        entry,
-                        prepared,
-                        reply,
-                    } => self.pending.push(Local {
-                        entry,
-                        prepared,
-                        reply,
-                    }),
+                    Job::Append(local) => self.pending.push(*local),
                     Job::Await { queue_id, reply } => {
                         self.waiting.insert(queue_id, reply);
                     }
@@ -344,6 +337,14 @@ impl Worker {
         };
         if ok && !self.waiting.is_empty() {
             self.collect();
+        }
+        if ok
+            && self.leader
+            && self
+                .reconciled
+                .is_none_or(|at| at.elapsed() >= RECONCILE_EVERY)
+        {
+            self.reconcile();
         }
         if self.dirty() && self.checkpointed.1.elapsed() >= CHECKPOINT_EVERY {
             self.checkpoint();
@@ -404,7 +405,11 @@ impl Worker {
         });
         match found {
             Ok((size, signed)) => {
-                tracing::info!(size, signed, "this process is now the audit log's sequencer");
+                tracing::info!(
+                    size,
+                    signed,
+                    "this process is now the audit log's sequencer"
+                );
                 self.leader = true;
                 self.size = size;
                 self.checkpointed = (
@@ -488,6 +493,55 @@ impl Worker {
         }
     }
 
+    /// Audits as `lookup.interrupted` every consent-use reservation left
+    /// pending longer than any lookup can take: its process died between
+    /// reserving (maybe calling the provider) and appending the lookup's
+    /// entry. The entry settles the reservation in the same transaction;
+    /// the use stays spent.
+    fn reconcile(&mut self) {
+        self.reconciled = Some(Instant::now());
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let now = self.shared.clock.now();
+        let cutoff = now
+            - chrono::Duration::seconds(i64::from(
+                self.shared.config.lookup_interrupted_after_secs,
+            ));
+        let result = crate::store::write(conn, |conn| {
+            let pending = crate::store::consents::pending_uses(conn, cutoff, RECONCILE_BATCH)?;
+            if pending.is_empty() {
+                return Ok::<_, CommitError>(None);
+            }
+            let mut prepared = Vec::with_capacity(pending.len());
+            for (exchange, consent, reserved_at) in pending {
+                let Some(row) = crate::store::consents::get(conn, &consent)? else {
+                    continue;
+                };
+                let entry = interrupted_entry(&exchange, &row, reserved_at)
+                    .and_then(|e| e.prepare().map_err(|e| ApiError::Internal(e.to_string())));
+                match entry {
+                    Ok(p) => prepared.push(p),
+                    Err(error) => {
+                        tracing::error!(%error, exchange_id = %exchange, "interrupted lookup not auditable");
+                    }
+                }
+            }
+            let refs: Vec<&Prepared> = prepared.iter().collect();
+            append_rows(conn, &refs, &[], now).map(|done| Some((done, refs.len())))
+        });
+        match result {
+            Ok(None) => {}
+            Ok(Some((done, n))) => {
+                tracing::warn!(lookups = n, "interrupted lookups audited");
+                self.size = done.size;
+                // More may wait: look again at once.
+                self.reconciled = None;
+            }
+            Err(error) => tracing::warn!(%error, "interrupted lookups not audited yet"),
+        }
+    }
+
     /// Hands the pending entries to the sequencer through the hand-over
     /// table; returns whether it went through.
     fn hand_over(&mut self) -> bool {
@@ -559,6 +613,27 @@ impl Worker {
             }
         }
     }
+}
+
+/// The entry of a lookup interrupted after it reserved a use of `consent`.
+fn interrupted_entry(
+    exchange: &str,
+    consent: &crate::store::consents::ConsentRow,
+    reserved_at: chrono::NaiveDateTime,
+) -> Result<NewEntry, ApiError> {
+    Ok(NewEntry::new(
+        "lookup.interrupted",
+        audit::Actor::new(audit::ActorType::Agency, consent.consumer.clone()),
+        audit::Outcome::Error,
+    )?
+    .with_exchange(exchange)
+    .with_consent(consent.id.clone())
+    .with_person(consent.person.clone())
+    .with_purpose(consent.purpose.clone())
+    .with_deny_code("lookup_interrupted")
+    .with_details(serde_json::json!({
+        "reserved_at": reserved_at.and_utc().to_rfc3339(),
+    })))
 }
 
 /// A new hand-over id: random, positive.

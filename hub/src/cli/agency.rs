@@ -6,7 +6,9 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use crate::agencies::{self, NewAgency};
+use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::DbConnection;
 
 /// Agency subcommands.
 #[derive(Debug, Subcommand)]
@@ -67,11 +69,20 @@ fn read(path: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-fn record(state: &AppState, kind: &str, details: serde_json::Value) -> anyhow::Result<()> {
-    state
-        .audit
-        .append_blocking(crate::events::by_console(kind)?.with_details(details))?;
-    Ok(())
+/// Runs `change` (which returns its result and the details of its event)
+/// and records its `kind` event in the same transaction.
+fn record<T>(
+    state: &AppState,
+    conn: &mut DbConnection,
+    kind: &str,
+    mut change: impl FnMut(&mut DbConnection) -> Result<(T, serde_json::Value), ApiError>,
+) -> anyhow::Result<T> {
+    let value = state.change_blocking(conn, |conn| {
+        let (value, details) = change(conn)?;
+        let event = crate::events::by_console(kind)?.with_details(details);
+        Ok((value, vec![event]))
+    })?;
+    Ok(value)
 }
 
 /// Runs an agency subcommand against the database of `state`.
@@ -99,12 +110,11 @@ pub fn run(command: AgencyCommand, state: &AppState) -> anyhow::Result<()> {
                 identifier_policy,
                 certificates,
             };
-            let view = agencies::onboard(&mut conn, anchors, &input, now)?;
-            record(
-                state,
-                "agency.onboarded",
-                serde_json::json!({"agency": view.id}),
-            )?;
+            let view = record(state, &mut conn, "agency.onboarded", |conn| {
+                let view = agencies::onboard(conn, anchors, &input, now)?;
+                let details = serde_json::json!({"agency": view.id});
+                Ok((view, details))
+            })?;
             println!("{}", serde_json::to_string_pretty(&view)?);
         }
         AgencyCommand::List => {
@@ -120,42 +130,39 @@ pub fn run(command: AgencyCommand, state: &AppState) -> anyhow::Result<()> {
             }
         }
         AgencyCommand::Suspend { id } => {
-            let view = agencies::set_active(&mut conn, &id, false, now)?;
-            record(
-                state,
-                "agency.suspended",
-                serde_json::json!({"agency": view.id}),
-            )?;
+            let view = record(state, &mut conn, "agency.suspended", |conn| {
+                let view = agencies::set_active(conn, &id, false, now)?;
+                let details = serde_json::json!({"agency": view.id});
+                Ok((view, details))
+            })?;
             println!("{} {}", view.id, view.status);
         }
         AgencyCommand::Reactivate { id } => {
-            let view = agencies::set_active(&mut conn, &id, true, now)?;
-            record(
-                state,
-                "agency.reactivated",
-                serde_json::json!({"agency": view.id}),
-            )?;
+            let view = record(state, &mut conn, "agency.reactivated", |conn| {
+                let view = agencies::set_active(conn, &id, true, now)?;
+                let details = serde_json::json!({"agency": view.id});
+                Ok((view, details))
+            })?;
             println!("{} {}", view.id, view.status);
         }
         AgencyCommand::CertAdd { id, cert } => {
-            let view = agencies::add_certificate(&mut conn, anchors, &id, &read(&cert)?, now)?;
-            record(
-                state,
-                "agency.certificate_added",
-                serde_json::json!({"agency": id, "certificate": view.thumbprint}),
-            )?;
+            let pem = read(&cert)?;
+            let view = record(state, &mut conn, "agency.certificate_added", |conn| {
+                let view = agencies::add_certificate(conn, anchors, &id, &pem, now)?;
+                let details = serde_json::json!({"agency": id, "certificate": view.thumbprint});
+                Ok((view, details))
+            })?;
             println!(
                 "{}\t{}\t{}",
                 view.thumbprint, view.key_algorithm, view.subject
             );
         }
         AgencyCommand::CertRevoke { id, thumbprint } => {
-            agencies::revoke_certificate(&mut conn, &id, &thumbprint, now)?;
-            record(
-                state,
-                "agency.certificate_revoked",
-                serde_json::json!({"agency": id, "certificate": thumbprint}),
-            )?;
+            record(state, &mut conn, "agency.certificate_revoked", |conn| {
+                agencies::revoke_certificate(conn, &id, &thumbprint, now)?;
+                let details = serde_json::json!({"agency": id, "certificate": thumbprint});
+                Ok(((), details))
+            })?;
             println!("revoked {thumbprint}");
         }
     }

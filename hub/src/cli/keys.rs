@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::keys;
+use crate::keys::{self, KeyStoreError};
 use crate::state::AppState;
 use crate::store::agencies as store;
 use crate::time::from_db;
@@ -25,10 +25,20 @@ pub fn run(command: KeysCommand, state: &AppState) -> anyhow::Result<()> {
         KeysCommand::Rotate => {
             // Make sure a first key exists, so that rotation retires it.
             keys::load(&mut conn, &state.config, now)?;
-            let kid = keys::rotate(&mut conn, &state.config, now)?;
-            let event = crate::events::by_console("key.rotated")?
-                .with_details(serde_json::json!({"kid": kid}));
-            state.audit.append_blocking(event)?;
+            // A database failure rolls the rotation back (and may be
+            // retried); any other failure happens before the key is stored
+            // and is reported as it is.
+            let kid = state.change_blocking(&mut conn, |conn| {
+                match keys::rotate(conn, &state.config, now) {
+                    Ok(kid) => {
+                        let event = crate::events::by_console("key.rotated")?
+                            .with_details(serde_json::json!({"kid": kid}));
+                        Ok((Ok(kid), vec![event]))
+                    }
+                    Err(KeyStoreError::Store(e)) => Err(e.into()),
+                    Err(other) => Ok((Err(other), Vec::new())),
+                }
+            })??;
             println!("{kid}");
         }
         KeysCommand::List => {

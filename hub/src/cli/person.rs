@@ -69,16 +69,13 @@ pub fn run(command: PersonCommand, state: &AppState) -> anyhow::Result<()> {
                 sex,
                 distinct_from,
             };
-            let (id, registered) = persons::register(
-                &mut conn,
-                viewer,
-                &state.pseudonyms,
-                "operator",
-                &input,
-                now,
-            )?;
-            let event = crate::events::by_console("person.registered")?.with_person(id.as_digits());
-            state.audit.append_blocking(event)?;
+            let (id, registered) = state.change_blocking(&mut conn, |conn| {
+                let (id, registered) =
+                    persons::register(conn, viewer, &state.pseudonyms, "operator", &input, now)?;
+                let event =
+                    crate::events::by_console("person.registered")?.with_person(id.as_digits());
+                Ok(((id, registered), vec![event]))
+            })?;
             println!("common ID:       {id}");
             println!("activation code: {}", registered.activation_code);
             println!(
@@ -91,18 +88,14 @@ pub fn run(command: PersonCommand, state: &AppState) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&person)?);
         }
         PersonCommand::Merge { survivor, replaced } => {
-            let (survivor, replaced, _) = persons::merge(
-                &mut conn,
-                viewer,
-                &state.pseudonyms,
-                &survivor,
-                &replaced,
-                now,
-            )?;
-            let event = crate::events::by_console("person.merged")?
-                .with_person(survivor.as_digits())
-                .with_details(serde_json::json!({"replaced": replaced.as_digits()}));
-            state.audit.append_blocking(event)?;
+            let (survivor, replaced) = state.change_blocking(&mut conn, |conn| {
+                let (survivor, replaced, _) =
+                    persons::merge(conn, viewer, &state.pseudonyms, &survivor, &replaced, now)?;
+                let event = crate::events::by_console("person.merged")?
+                    .with_person(survivor.as_digits())
+                    .with_details(serde_json::json!({"replaced": replaced.as_digits()}));
+                Ok(((survivor, replaced), vec![event]))
+            })?;
             println!("{replaced} now resolves to {survivor}");
         }
     }

@@ -87,18 +87,21 @@ pub fn run(command: SchemaCommand, state: &AppState) -> anyhow::Result<()> {
             let record_type = RecordType::parse(&record_type).with_context(|| {
                 format!("--record-type {record_type:?} is not NAME@MAJOR.MINOR")
             })?;
-            let published = state.schemas.publish(
-                &mut conn,
-                &record_type,
-                document,
-                PUBLISHED_BY_CLI,
-                state.clock.now(),
-            );
+            let now = state.clock.now();
+            let published = state.change_blocking(&mut conn, |conn| {
+                let schemas = state.schemas.publish(
+                    conn,
+                    &record_type,
+                    document.clone(),
+                    PUBLISHED_BY_CLI,
+                    now,
+                )?;
+                let event = crate::events::by_console("schema.published")?
+                    .with_record_type(record_type.to_string());
+                Ok((schemas, vec![event]))
+            });
             match published {
                 Ok(_) => {
-                    let event = crate::events::by_console("schema.published")?
-                        .with_record_type(record_type.to_string());
-                    state.audit.append_blocking(event)?;
                     println!(
                         "published {record_type} at {}",
                         state.schemas.url(&record_type)

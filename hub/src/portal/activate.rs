@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::i18n::Lang;
 use super::{Failure, check_pre_session, csrf_field, layout, pre_session_token};
-use crate::citizens::{self, Activation};
+use crate::citizens::Activation;
 use crate::state::AppState;
 
 /// The activation form as posted.
@@ -81,22 +81,8 @@ pub async fn submit(
         activation_code: form.activation_code.trim().to_owned(),
         password: form.password,
     };
-    let now = state.clock.now();
-    let config = state.config.clone();
-    let result = state
-        .db(move |conn| citizens::activate(conn, &config, &input, now))
-        .await;
-    match result {
-        Ok(id) => {
-            let audited = match crate::events::by_citizen(&id, "citizen.activated") {
-                Ok(entry) => state.audit.append(entry).await.map(drop),
-                Err(e) => Err(e),
-            };
-            match audited {
-                Ok(()) => super::see_other("/portal/sign-in?activated=1"),
-                Err(e) => super::failure_page(lang, Failure::Api(e)),
-            }
-        }
+    match crate::api::citizen::activate::run(&state, input).await {
+        Ok(()) => super::see_other("/portal/sign-in?activated=1"),
         Err(e) => {
             let status = actix_web::ResponseError::status_code(&e);
             if status.is_server_error() {

@@ -354,9 +354,7 @@ pub fn queue_is_empty(conn: &mut DbConnection) -> Result<bool, StoreError> {
 
 /// How many entries wait in the hand-over table, and when the oldest was
 /// handed over.
-pub fn queue_depth(
-    conn: &mut DbConnection,
-) -> Result<(i64, Option<NaiveDateTime>), StoreError> {
+pub fn queue_depth(conn: &mut DbConnection) -> Result<(i64, Option<NaiveDateTime>), StoreError> {
     Ok(audit_queue::table
         .select((
             diesel::dsl::count_star(),

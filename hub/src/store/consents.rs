@@ -167,7 +167,14 @@ pub fn reserve_use(
             .first::<String>(pg)
             .optional()?;
     }
-    let used = count_uses(conn, consent, since, at)?;
+    // Every use from the period's start, however late: a lookup that read
+    // the clock earlier may reserve after one that read it later.
+    let used: i64 = consent_uses::table
+        .filter(consent_uses::consent_id.eq(consent))
+        .filter(consent_uses::used_at.ge(db_time(since)))
+        .count()
+        .get_result(conn)?;
+    let used = u32::try_from(used).unwrap_or(u32::MAX);
     if used >= limit {
         return Ok((used, false));
     }
@@ -184,14 +191,17 @@ pub fn reserve_use(
 
 /// Gives back the reservation of an exchange whose provider call failed.
 pub fn release_use(conn: &mut DbConnection, exchange: &str) -> Result<bool, StoreError> {
-    let n = diesel::delete(consent_uses::table.filter(consent_uses::id.eq(exchange)))
-        .execute(conn)?;
+    let n =
+        diesel::delete(consent_uses::table.filter(consent_uses::id.eq(exchange))).execute(conn)?;
     Ok(n == 1)
 }
 
 /// Marks the reservations of exchanges settled: their audit entries are in
 /// the log (called in the transaction that stores them).
-pub fn settle_reservations(conn: &mut DbConnection, exchanges: &[String]) -> Result<(), StoreError> {
+pub fn settle_reservations(
+    conn: &mut DbConnection,
+    exchanges: &[String],
+) -> Result<(), StoreError> {
     for chunk in exchanges.chunks(1_000) {
         diesel::update(
             consent_uses::table
@@ -219,7 +229,11 @@ pub fn pending_uses(
         .filter(consent_uses::used_at.lt(db_time(before)))
         .order(consent_uses::used_at.asc())
         .limit(limit)
-        .select((consent_uses::id, consent_uses::consent_id, consent_uses::used_at))
+        .select((
+            consent_uses::id,
+            consent_uses::consent_id,
+            consent_uses::used_at,
+        ))
         .load(conn)?)
 }
 

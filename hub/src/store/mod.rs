@@ -254,12 +254,14 @@ where
         let result = match begun {
             Err(e) => Err(E::from(e)),
             Ok(()) => match f(conn) {
-                Ok(value) => Manager::commit_transaction(conn).map(|()| value).map_err(|e| {
-                    // A failed COMMIT leaves the transaction open on some
-                    // backends: end it before anything else runs.
-                    let _ = Manager::rollback_transaction(conn);
-                    E::from(e)
-                }),
+                Ok(value) => Manager::commit_transaction(conn)
+                    .map(|()| value)
+                    .map_err(|e| {
+                        // A failed COMMIT leaves the transaction open on some
+                        // backends: end it before anything else runs.
+                        let _ = Manager::rollback_transaction(conn);
+                        E::from(e)
+                    }),
                 Err(e) => {
                     Manager::rollback_transaction(conn)?;
                     Err(e)

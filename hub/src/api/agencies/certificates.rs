@@ -40,13 +40,14 @@ pub async fn add(
     let now = state.clock.now();
     let anchors = state.trust_anchors.clone();
     let id = id.into_inner();
-    let agency = id.clone();
     let view = state
-        .db(move |conn| agencies::add_certificate(conn, anchors.as_deref(), &id, &body.pem, now))
+        .change(move |conn| {
+            let view = agencies::add_certificate(conn, anchors.as_deref(), &id, &body.pem, now)?;
+            let event = crate::events::by_operator(&operator, "agency.certificate_added")?
+                .with_details(serde_json::json!({"agency": id, "certificate": view.thumbprint}));
+            Ok((view, vec![event]))
+        })
         .await?;
-    let event = crate::events::by_operator(&operator, "agency.certificate_added")?
-        .with_details(serde_json::json!({"agency": agency, "certificate": view.thumbprint}));
-    state.audit.append(event).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -73,13 +74,15 @@ pub async fn revoke(
     let now = state.clock.now();
     let (id, thumbprint) = path.into_inner();
     let key = id.clone();
-    let details = serde_json::json!({"agency": id, "certificate": thumbprint});
     state
-        .db(move |conn| agencies::revoke_certificate(conn, &id, &thumbprint, now))
+        .change(move |conn| {
+            agencies::revoke_certificate(conn, &id, &thumbprint, now)?;
+            let details = serde_json::json!({"agency": id, "certificate": thumbprint});
+            let event = crate::events::by_operator(&operator, "agency.certificate_revoked")?
+                .with_details(details);
+            Ok(((), vec![event]))
+        })
         .await?;
     state.verified_tokens.forget_agency(&key);
-    let event =
-        crate::events::by_operator(&operator, "agency.certificate_revoked")?.with_details(details);
-    state.audit.append(event).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -28,16 +28,18 @@ pub async fn onboard(
     let now = state.clock.now();
     let anchors = state.trust_anchors.clone();
     let view = state
-        .db(move |conn| agencies::onboard(conn, anchors.as_deref(), &body, now))
+        .change(move |conn| {
+            let view = agencies::onboard(conn, anchors.as_deref(), &body, now)?;
+            let event = crate::events::by_operator(&operator, "agency.onboarded")?.with_details(
+                serde_json::json!({
+                    "agency": view.id,
+                    "roles": view.roles,
+                    "certificates": view.certificates.iter().map(|c| &c.thumbprint).collect::<Vec<_>>(),
+                }),
+            );
+            Ok((view, vec![event]))
+        })
         .await?;
-    let event = crate::events::by_operator(&operator, "agency.onboarded")?.with_details(
-        serde_json::json!({
-            "agency": view.id,
-            "roles": view.roles,
-            "certificates": view.certificates.iter().map(|c| &c.thumbprint).collect::<Vec<_>>(),
-        }),
-    );
-    state.audit.append(event).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/admin/agencies/{}", view.id)))
         .json(view))

@@ -15,18 +15,20 @@ async fn set(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let key = id.clone();
-    let view = state
-        .db(move |conn| agencies::set_active(conn, &id, active, now))
-        .await?;
-    state.verified_tokens.forget_agency(&key);
     let kind = if active {
         "agency.reactivated"
     } else {
         "agency.suspended"
     };
-    let event = crate::events::by_operator(&operator, kind)?
-        .with_details(serde_json::json!({"agency": key}));
-    state.audit.append(event).await?;
+    let view = state
+        .change(move |conn| {
+            let view = agencies::set_active(conn, &id, active, now)?;
+            let event = crate::events::by_operator(&operator, kind)?
+                .with_details(serde_json::json!({"agency": id}));
+            Ok((view, vec![event]))
+        })
+        .await?;
+    state.verified_tokens.forget_agency(&key);
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -30,20 +30,22 @@ pub async fn publish(
     let by = operator.id.clone();
     let inner = state.clone();
     let view = state
-        .db(move |conn| authorizations::publish(conn, &inner.schemas, &body, &by, now))
+        .change(move |conn| {
+            let view = authorizations::publish(conn, &inner.schemas, &body, &by, now)?;
+            let event = crate::events::by_operator(&operator, "authorization.published")?
+                .with_legal_basis(view.id.clone(), view.version)
+                .with_record_type(format!("{}@{}", view.record_type, view.major))
+                .with_details(serde_json::json!({
+                    "consumer": view.consumer,
+                    "purposes": view.purposes,
+                    "fields": view.fields,
+                    "consent_required": view.consent_required,
+                    "valid_from": view.valid_from,
+                }));
+            Ok((view, vec![event]))
+        })
         .await?;
     state.authorizations.invalidate();
-    let event = crate::events::by_operator(&operator, "authorization.published")?
-        .with_legal_basis(view.id.clone(), view.version)
-        .with_record_type(format!("{}@{}", view.record_type, view.major))
-        .with_details(serde_json::json!({
-            "consumer": view.consumer,
-            "purposes": view.purposes,
-            "fields": view.fields,
-            "consent_required": view.consent_required,
-            "valid_from": view.valid_from,
-        }));
-    state.audit.append(event).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/admin/authorizations/{}", view.id)))
         .json(view))

@@ -34,19 +34,21 @@ pub async fn supersede(
     let inner = state.clone();
     let id = id.into_inner();
     let view = state
-        .db(move |conn| authorizations::supersede(conn, &inner.schemas, &id, &body, &by, now))
+        .change(move |conn| {
+            let view = authorizations::supersede(conn, &inner.schemas, &id, &body, &by, now)?;
+            let event = crate::events::by_operator(&operator, "authorization.superseded")?
+                .with_legal_basis(view.id.clone(), view.version)
+                .with_record_type(format!("{}@{}", view.record_type, view.major))
+                .with_details(serde_json::json!({
+                    "from": view.valid_from,
+                    "consumer": view.consumer,
+                    "purposes": view.purposes,
+                    "fields": view.fields,
+                    "consent_required": view.consent_required,
+                }));
+            Ok((view, vec![event]))
+        })
         .await?;
     state.authorizations.invalidate();
-    let event = crate::events::by_operator(&operator, "authorization.superseded")?
-        .with_legal_basis(view.id.clone(), view.version)
-        .with_record_type(format!("{}@{}", view.record_type, view.major))
-        .with_details(serde_json::json!({
-            "from": view.valid_from,
-            "consumer": view.consumer,
-            "purposes": view.purposes,
-            "fields": view.fields,
-            "consent_required": view.consent_required,
-        }));
-    state.audit.append(event).await?;
     Ok(HttpResponse::Created().json(view))
 }

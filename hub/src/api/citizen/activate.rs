@@ -1,6 +1,6 @@
 //! `POST /v1/citizen/activate`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, ResponseError, web};
 
 use crate::citizens::{self, Activation};
 use crate::error::{ApiError, Problem};
@@ -25,14 +25,27 @@ pub async fn activate(
     state: web::Data<AppState>,
     body: web::Json<Activation>,
 ) -> Result<HttpResponse, ApiError> {
+    run(&state, body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Activates the account of `input`, with its `citizen.activated` entry in
+/// the same transaction. A refusal (a client error) still commits what the
+/// attempt wrote — the failed-attempt count that locks the account — and is
+/// then returned; a server error rolls everything back.
+pub async fn run(state: &AppState, input: Activation) -> Result<(), ApiError> {
     let now = state.clock.now();
     let config = state.config.clone();
-    let id = state
-        .db(move |conn| citizens::activate(conn, &config, &body, now))
-        .await?;
     state
-        .audit
-        .append(crate::events::by_citizen(&id, "citizen.activated")?)
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .change(
+            move |conn| match citizens::activate(conn, &config, &input, now) {
+                Ok(id) => {
+                    let event = crate::events::by_citizen(&id, "citizen.activated")?;
+                    Ok((Ok(()), vec![event]))
+                }
+                Err(e) if ResponseError::status_code(&e).is_server_error() => Err(e),
+                Err(refused) => Ok((Err(refused), Vec::new())),
+            },
+        )
+        .await?
 }

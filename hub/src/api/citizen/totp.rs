@@ -41,11 +41,11 @@ pub async fn confirm(
     let now = state.clock.now();
     let id = caller.common_id;
     state
-        .db(move |conn| citizens::totp_confirm(conn, &id, &body, now))
-        .await?;
-    state
-        .audit
-        .append(crate::events::by_citizen(&id, "citizen.totp_enabled")?)
+        .change(move |conn| {
+            citizens::totp_confirm(conn, &id, &body, now)?;
+            let event = crate::events::by_citizen(&id, "citizen.totp_enabled")?;
+            Ok(((), vec![event]))
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

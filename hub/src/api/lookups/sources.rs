@@ -26,12 +26,14 @@ pub async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let source = state
-        .db(move |conn| directory::put_source(conn, &body, now))
+        .change(move |conn| {
+            let source = directory::put_source(conn, &body, now)?;
+            let event = crate::events::by_operator(&operator, "source.registered")?
+                .with_record_type(format!("{}@{}", source.record_type, source.major))
+                .with_provider(source.provider.clone());
+            Ok((source, vec![event]))
+        })
         .await?;
-    let event = crate::events::by_operator(&operator, "source.registered")?
-        .with_record_type(format!("{}@{}", source.record_type, source.major))
-        .with_provider(source.provider.clone());
-    state.audit.append(event).await?;
     Ok(HttpResponse::Created().json(source))
 }
 

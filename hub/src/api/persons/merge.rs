@@ -40,12 +40,15 @@ pub async fn merge(
     let now = state.clock.now();
     let pseudonyms = state.pseudonyms.clone();
     let survivor = id.into_inner();
-    let (survivor, replaced, person) = state
-        .db(move |conn| persons::merge(conn, viewer, &pseudonyms, &survivor, &body.replaced, now))
+    let person = state
+        .change(move |conn| {
+            let (survivor, replaced, person) =
+                persons::merge(conn, viewer, &pseudonyms, &survivor, &body.replaced, now)?;
+            let event = crate::events::by_agency(&caller, "person.merged")?
+                .with_person(survivor.as_digits())
+                .with_details(serde_json::json!({"replaced": replaced.as_digits()}));
+            Ok((person, vec![event]))
+        })
         .await?;
-    let event = crate::events::by_agency(&caller, "person.merged")?
-        .with_person(survivor.as_digits())
-        .with_details(serde_json::json!({"replaced": replaced.as_digits()}));
-    state.audit.append(event).await?;
     Ok(HttpResponse::Ok().json(person))
 }

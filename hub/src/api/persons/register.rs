@@ -31,11 +31,15 @@ pub async fn register(
     let now = state.clock.now();
     let pseudonyms = state.pseudonyms.clone();
     let registrar = caller.agency_id.to_string();
-    let (id, registered) = state
-        .db(move |conn| persons::register(conn, viewer, &pseudonyms, &registrar, &body, now))
+    let registered = state
+        .change(move |conn| {
+            let (id, registered) =
+                persons::register(conn, viewer, &pseudonyms, &registrar, &body, now)?;
+            let event =
+                crate::events::by_agency(&caller, "person.registered")?.with_person(id.as_digits());
+            Ok((registered, vec![event]))
+        })
         .await?;
-    let event = crate::events::by_agency(&caller, "person.registered")?.with_person(id.as_digits());
-    state.audit.append(event).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/persons/{}", registered.id)))
         .insert_header(("Cache-Control", "no-store"))

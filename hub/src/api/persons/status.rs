@@ -30,12 +30,15 @@ pub async fn status(
     let now = state.clock.now();
     let pseudonyms = state.pseudonyms.clone();
     let id = id.into_inner();
-    let (changed, person) = state
-        .db(move |conn| persons::change_status(conn, viewer, &pseudonyms, &id, &body, now))
+    let person = state
+        .change(move |conn| {
+            let (changed, person) =
+                persons::change_status(conn, viewer, &pseudonyms, &id, &body, now)?;
+            let event = crate::events::by_agency(&caller, "person.status_changed")?
+                .with_person(changed.as_digits())
+                .with_details(serde_json::json!({"status": person.status}));
+            Ok((person, vec![event]))
+        })
         .await?;
-    let event = crate::events::by_agency(&caller, "person.status_changed")?
-        .with_person(changed.as_digits())
-        .with_details(serde_json::json!({"status": person.status}));
-    state.audit.append(event).await?;
     Ok(HttpResponse::Ok().json(person))
 }

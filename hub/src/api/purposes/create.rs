@@ -26,13 +26,14 @@ pub async fn create(
     body: web::Json<NewPurpose>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let by = operator.id.clone();
     let view = state
-        .db(move |conn| authorizations::create_purpose(conn, &body, &by, now))
+        .change(move |conn| {
+            let view = authorizations::create_purpose(conn, &body, &operator.id, now)?;
+            let event = crate::events::by_operator(&operator, "purpose.created")?
+                .with_purpose(view.code.clone())
+                .with_details(serde_json::json!({"legal_reference": view.legal_reference.url}));
+            Ok((view, vec![event]))
+        })
         .await?;
-    let event = crate::events::by_operator(&operator, "purpose.created")?
-        .with_purpose(view.code.clone())
-        .with_details(serde_json::json!({"legal_reference": view.legal_reference.url}));
-    state.audit.append(event).await?;
     Ok(HttpResponse::Created().json(view))
 }

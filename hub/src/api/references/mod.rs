@@ -53,21 +53,19 @@ pub async fn declare(
     let viewer = viewer(&caller);
     let agency = caller.agency_id.to_string();
     let pseudonyms = state.pseudonyms.clone();
-    let (person, view) = state
-        .db(move |conn| {
+    let view = state
+        .change(move |conn| {
             let asked = persons::parse_reference(conn, viewer, &body.person)?;
             let (person, _) = persons::resolve(conn, asked)?;
             let row = directory::declare(conn, &agency, &person, &body, now)?;
-            Ok((
-                person,
-                directory::reference_view(row, persons::name_for(viewer, &pseudonyms, &person)),
-            ))
+            let view =
+                directory::reference_view(row, persons::name_for(viewer, &pseudonyms, &person));
+            let event = crate::events::by_agency(&caller, "reference.declared")?
+                .with_person(person.as_digits())
+                .with_details(serde_json::json!({"reference": view.id, "capacity": view.capacity}));
+            Ok((view, vec![event]))
         })
         .await?;
-    let event = crate::events::by_agency(&caller, "reference.declared")?
-        .with_person(person.as_digits())
-        .with_details(serde_json::json!({"reference": view.id, "capacity": view.capacity}));
-    state.audit.append(event).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/references/{}", view.id)))
         .json(view))
@@ -95,22 +93,20 @@ pub async fn end(
     let agency = caller.agency_id.to_string();
     let pseudonyms = state.pseudonyms.clone();
     let id = id.into_inner();
-    let (person, view) = state
-        .db(move |conn| {
+    let view = state
+        .change(move |conn| {
             let row = directory::end(conn, &agency, &id, now)?;
             let person: identity::CommonId = row
                 .common_id
                 .parse()
                 .map_err(|_| ApiError::Internal("stored reference has a bad person".to_owned()))?;
-            Ok((
-                person,
-                directory::reference_view(row, persons::name_for(viewer, &pseudonyms, &person)),
-            ))
+            let view =
+                directory::reference_view(row, persons::name_for(viewer, &pseudonyms, &person));
+            let event = crate::events::by_agency(&caller, "reference.ended")?
+                .with_person(person.as_digits())
+                .with_details(serde_json::json!({"reference": view.id}));
+            Ok((view, vec![event]))
         })
         .await?;
-    let event = crate::events::by_agency(&caller, "reference.ended")?
-        .with_person(person.as_digits())
-        .with_details(serde_json::json!({"reference": view.id}));
-    state.audit.append(event).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -37,8 +37,14 @@ pub async fn deprecate(
     let registry = Arc::clone(&state.schemas);
     let now = state.clock.now();
     let deprecated = record_type.clone();
+    let by = operator.clone();
     let schemas = state
-        .db(move |conn| registry.deprecate(conn, &deprecated, now))
+        .change(move |conn| {
+            let schemas = registry.deprecate(conn, &deprecated, now)?;
+            let event = crate::events::by_operator(&by, "schema.deprecated")?
+                .with_record_type(deprecated.to_string());
+            Ok((schemas, vec![event]))
+        })
         .await?;
     let (entry, info) = schemas
         .catalog()
@@ -46,8 +52,5 @@ pub async fn deprecate(
         .zip(schemas.info(&record_type))
         .ok_or_else(|| ApiError::SchemaNotFound(format!("no published version {record_type}")))?;
     tracing::info!(%record_type, operator = %operator.id, "schema deprecated");
-    let event = crate::events::by_operator(&operator, "schema.deprecated")?
-        .with_record_type(record_type.to_string());
-    state.audit.append(event).await?;
     Ok(HttpResponse::Ok().json(SchemaVersion::new(entry, info)))
 }

@@ -60,9 +60,14 @@ pub async fn publish(
     let registry = Arc::clone(&state.schemas);
     let now = state.clock.now();
     let published = record_type.clone();
-    let by = operator.id.clone();
+    let by = operator.clone();
     let schemas = state
-        .db(move |conn| registry.publish(conn, &published, document, &by, now))
+        .change(move |conn| {
+            let schemas = registry.publish(conn, &published, document.clone(), &by.id, now)?;
+            let event = crate::events::by_operator(&by, "schema.published")?
+                .with_record_type(published.to_string());
+            Ok((schemas, vec![event]))
+        })
         .await?;
     let (entry, info) = schemas
         .catalog()
@@ -70,9 +75,6 @@ pub async fn publish(
         .zip(schemas.info(&record_type))
         .ok_or_else(|| ApiError::Internal(format!("{record_type} vanished after publishing")))?;
     tracing::info!(%record_type, operator = %operator.id, "schema published");
-    let event = crate::events::by_operator(&operator, "schema.published")?
-        .with_record_type(record_type.to_string());
-    state.audit.append(event).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, entry.id()))
         .json(SchemaVersion::new(entry, info)))

@@ -1,0 +1,423 @@
+//! Promises under pressure, between real processes over real HTTP, on
+//! SQLite and on PostgreSQL: consent use limits hold with many callers at
+//! once (and with two hub processes on one PostgreSQL), batches answer in
+//! time, every exchange has exactly one audit entry, nothing is left in the
+//! hand-over table, and the log verifies.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use e2e::{AgencySim, Hub, crossroads};
+use hub::demo::certs::DemoCa;
+use hub::demo::client::HubClient;
+use hub::testing::{Backend, TestDb, skip};
+use serde_json::{Value, json};
+
+const TAX: &str = "BE-0300000001";
+const BENEFITS: &str = "BE-0400000001";
+const PURPOSE: &str = "benefit-eligibility";
+const RECORD: &str = "tax.income-statement@1";
+const PASSWORD: &str = "correct horse battery staple 42";
+/// Persons of the batches, each under a one-use consent.
+const BATCH: usize = 16;
+
+fn cli(db: &TestDb, data: &Path, args: &[&str]) -> String {
+    let out = crossroads()
+        .env("CROSSROADS_DATA_DIR", data)
+        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Registers a person; returns the common ID's digits and activation code.
+fn register(db: &TestDb, data: &Path, i: usize) -> (String, String) {
+    let given = format!("Person{i}");
+    let born = format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10);
+    let out = cli(
+        db,
+        data,
+        &[
+            "person",
+            "register",
+            "--given-names",
+            &given,
+            "--family-name",
+            "Pressure",
+            "--birth-date",
+            &born,
+        ],
+    );
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    (
+        field("common ID:").replace(['.', '-'], ""),
+        field("activation code:"),
+    )
+}
+
+/// The agency asks for a consent, the person activates their account,
+/// signs in and approves it; returns the consent id.
+async fn consent(
+    hub: &HubClient,
+    agency: &str,
+    person: &(String, String),
+    frequency: Value,
+) -> String {
+    let until = (chrono::Utc::now() + chrono::Duration::days(90)).to_rfc3339();
+    let request = hub
+        .post(
+            "/v1/consents/requests",
+            Some(agency),
+            &json!({"person": person.0, "record_types": [RECORD], "purpose": PURPOSE,
+                    "valid_until": until, "frequency": frequency}),
+            201,
+        )
+        .await
+        .unwrap();
+    let id = request["id"].as_str().unwrap().to_owned();
+    hub.post(
+        "/v1/citizen/activate",
+        None,
+        &json!({"common_id": person.0, "activation_code": person.1, "password": PASSWORD}),
+        204,
+    )
+    .await
+    .unwrap();
+    let signed_in = hub
+        .post(
+            "/v1/citizen/sign-in",
+            None,
+            &json!({"common_id": person.0, "password": PASSWORD}),
+            200,
+        )
+        .await
+        .unwrap();
+    let citizen = signed_in["access_token"].as_str().unwrap().to_owned();
+    hub.post(
+        &format!("/v1/citizen/consents/{id}/approve"),
+        Some(&citizen),
+        &json!({}),
+        200,
+    )
+    .await
+    .unwrap();
+    id
+}
+
+async fn lookup(hub: &HubClient, token: &str, person: &str) -> (u16, Value) {
+    hub.send(
+        reqwest::Method::POST,
+        "/v1/lookups",
+        Some(token),
+        Some(&json!({"person": person, "record_type": RECORD, "purpose": PURPOSE})),
+    )
+    .await
+    .unwrap()
+}
+
+async fn batch(hub: &HubClient, token: &str, persons: &[String]) -> (u16, Value) {
+    hub.send(
+        reqwest::Method::POST,
+        "/v1/lookups/batch",
+        Some(token),
+        Some(&json!({"persons": persons, "record_type": RECORD, "purpose": PURPOSE})),
+    )
+    .await
+    .unwrap()
+}
+
+fn serve(db: &TestDb, data: &Path, ca_file: &Path, public_url: Option<&str>) -> Hub {
+    let mut serve = crossroads();
+    if let Some(url) = public_url {
+        serve.env("CROSSROADS_PUBLIC_URL", url);
+    }
+    serve
+        .env("CROSSROADS_DATA_DIR", data)
+        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
+        .env("CROSSROADS_TRUST_ANCHORS_FILE", ca_file)
+        // Cheap password hashes: the test signs many citizens in.
+        .env("CROSSROADS_ARGON2_MEMORY_KIB", "64")
+        .env("CROSSROADS_ARGON2_ITERATIONS", "1");
+    Hub::start(serve)
+}
+
+async fn use_limits(backend: Backend, test: &str) {
+    let Some(db) = TestDb::create(backend) else {
+        skip(test);
+        return;
+    };
+    e2e::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ca = DemoCa::new().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+
+    cli(&db, &data, &["migrate"]);
+    let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
+        .trim()
+        .to_owned();
+    let persons: Vec<(String, String)> = (0..=BATCH).map(|i| register(&db, &data, i)).collect();
+    let hub_process = serve(&db, &data, &ca_file, None);
+    let hub = HubClient::new(&hub_process.base_url);
+
+    let records: serde_json::Map<String, Value> = persons
+        .iter()
+        .map(|(id, _)| {
+            (
+                id.clone(),
+                json!({"commonId": id, "taxYear": 2026, "incomeYear": 2025, "status": "assessed",
+                       "currency": "EUR", "taxableIncome": 31250.0,
+                       "incomeByCategory": {"employment": 31250.0}}),
+            )
+        })
+        .collect();
+    let records_file = dir.path().join("tax.json");
+    std::fs::write(
+        &records_file,
+        serde_json::to_vec(&json!({"tax.income-statement": records})).unwrap(),
+    )
+    .unwrap();
+    // A provider that takes a while: lookups overlap.
+    let tax_sim = AgencySim::start(TAX, &hub_process.base_url, &records_file, 30);
+
+    let tax_creds = ca.issue(TAX, "Tax Authority").unwrap();
+    let benefits_creds = ca.issue(BENEFITS, "Benefits Agency").unwrap();
+    for (id, name, sector, role, endpoint, creds) in [
+        (
+            TAX,
+            "Tax Authority",
+            "tax",
+            "provider",
+            Some(&tax_sim.url),
+            &tax_creds,
+        ),
+        (
+            BENEFITS,
+            "Benefits Agency",
+            "social",
+            "consumer",
+            None,
+            &benefits_creds,
+        ),
+    ] {
+        hub.post(
+            "/v1/admin/agencies",
+            Some(&operator),
+            &json!({
+                "id": id, "name": name, "sector": sector, "roles": [role],
+                "endpoint_url": endpoint, "identifier_policy": "common_id",
+                "certificates": [creds.certificate_pem],
+            }),
+            201,
+        )
+        .await
+        .unwrap();
+    }
+    hub.post(
+        "/v1/admin/sources",
+        Some(&operator),
+        &json!({"record_type": "tax.income-statement", "major": 1, "provider": TAX, "timeout_ms": 5_000}),
+        201,
+    )
+    .await
+    .unwrap();
+    hub.post(
+        "/v1/admin/purposes",
+        Some(&operator),
+        &json!({
+            "code": PURPOSE, "title": "Checking eligibility for a social benefit",
+            "legal_reference": {"title": "Social Assistance Act, art. 12", "url": "https://law.example/sa#12"},
+        }),
+        201,
+    )
+    .await
+    .unwrap();
+    hub.post(
+        "/v1/admin/authorizations",
+        Some(&operator),
+        &json!({
+            "consumer": {"agency": BENEFITS}, "record_type": "tax.income-statement", "major": 1,
+            "fields": ["/commonId", "/taxYear", "/incomeYear", "/status", "/currency", "/taxableIncome"],
+            "purposes": [PURPOSE],
+            "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
+            "consent_required": true,
+        }),
+        201,
+    )
+    .await
+    .unwrap();
+    let benefits = hub.agency_token(BENEFITS, &benefits_creds).await.unwrap();
+
+    // Person 0: three uses a month. The others: one use each.
+    let monthly = &persons[0];
+    consent(
+        &hub,
+        &benefits,
+        monthly,
+        json!({"kind": "max_per", "count": 3, "period": "month"}),
+    )
+    .await;
+    let once: Vec<String> = persons[1..].iter().map(|p| p.0.clone()).collect();
+    for person in &persons[1..] {
+        consent(&hub, &benefits, person, json!({"kind": "once"})).await;
+    }
+
+    // On PostgreSQL, a second hub process shares the database.
+    // Every process shares the data directory (its keys) and the public
+    // URL (the issuer of tokens, as behind one load balancer).
+    let second = (backend == Backend::Postgres)
+        .then(|| serve(&db, &data, &ca_file, Some(&hub_process.base_url)));
+    let hubs: Vec<HubClient> = std::iter::once(hub.clone())
+        .chain(second.iter().map(|h| HubClient::new(&h.base_url)))
+        .collect();
+    let tokens = vec![benefits.clone(); hubs.len()];
+    let mut exchanges: Vec<(String, &'static str)> = Vec::new();
+
+    // 32 parallel lookups under three uses a month: exactly three permitted.
+    let answers = futures_util::future::join_all((0..32).map(|i| {
+        let hub = hubs[i % hubs.len()].clone();
+        let token = tokens[i % hubs.len()].clone();
+        let person = monthly.0.clone();
+        async move { lookup(&hub, &token, &person).await }
+    }))
+    .await;
+    let mut permitted = 0;
+    for (status, body) in &answers {
+        let id = body["exchange_id"].as_str().unwrap().to_owned();
+        match status {
+            200 => {
+                permitted += 1;
+                exchanges.push((id, "permitted"));
+            }
+            403 => {
+                assert_eq!(body["code"], "consent_use_exhausted", "{body}");
+                exchanges.push((id, "denied"));
+            }
+            _ => {
+                drop(second);
+                let (_, log) = hub_process.stop("TERM");
+                panic!(
+                    "{status} {body}\n{}\nprovider:\n{}",
+                    log.join("\n"),
+                    tax_sim.log().join("\n")
+                );
+            }
+        }
+    }
+    assert_eq!(permitted, 3, "{answers:#?}");
+
+    // The same person 16 times in one batch is refused, and nothing is
+    // looked up.
+    let started = Instant::now();
+    let (status, body) = batch(&hub, &benefits, &vec![once[0].clone(); 16]).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("batch_duplicate_person")),
+        "{body}"
+    );
+
+    // Two concurrent batches of the same 16 persons, each under a one-use
+    // consent: each person is permitted exactly once over both.
+    let started = Instant::now();
+    let (first, second_batch) = tokio::join!(
+        batch(&hubs[0], &tokens[0], &once),
+        batch(&hubs[hubs.len() - 1], &tokens[hubs.len() - 1], &once)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut per_person: HashMap<String, usize> = HashMap::new();
+    for (status, body) in [first, second_batch] {
+        assert_eq!(status, 200, "{body}");
+        let results = body["results"].as_array().unwrap();
+        assert_eq!(results.len(), BATCH);
+        for item in results {
+            let id = item["exchange_id"].as_str().unwrap().to_owned();
+            match item["status"].as_u64() {
+                Some(200) => {
+                    *per_person
+                        .entry(item["person"].as_str().unwrap().to_owned())
+                        .or_default() += 1;
+                    exchanges.push((id, "permitted"));
+                }
+                Some(403) => {
+                    assert_eq!(item["problem"]["code"], "consent_use_exhausted", "{item}");
+                    exchanges.push((id, "denied"));
+                }
+                _ => panic!("{item}"),
+            }
+        }
+    }
+    assert_eq!(per_person.len(), BATCH, "{per_person:?}");
+    assert!(per_person.values().all(|n| *n == 1), "{per_person:?}");
+
+    drop(second);
+    drop(tax_sim);
+
+    // Exactly one audit entry per exchange, of the right outcome; nothing
+    // left in the hand-over table; the log verifies.
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !hub::store::audit::queue_is_empty(&mut conn).unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "the hand-over table is not drained"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rows = hub::store::audit::entries_from(&mut conn, 0, 100_000).unwrap();
+    let mut by_exchange: HashMap<String, Vec<Value>> = HashMap::new();
+    for (_, entry) in rows {
+        let entry: Value = serde_json::from_str(&entry).unwrap();
+        if let Some(id) = entry["exchange_id"].as_str() {
+            by_exchange.entry(id.to_owned()).or_default().push(entry);
+        }
+    }
+    assert_eq!(by_exchange.len(), exchanges.len());
+    for (id, outcome) in &exchanges {
+        let entries = &by_exchange[id];
+        assert_eq!(entries.len(), 1, "{entries:#?}");
+        assert_eq!(entries[0]["outcome"], *outcome, "{}", entries[0]);
+    }
+    drop(conn);
+    drop(hub_process);
+    let verified = cli(&db, &data, &["audit", "verify"]);
+    assert!(verified.contains("verified: "), "{verified}");
+}
+
+#[tokio::test]
+async fn consent_use_limits_hold_under_concurrency_on_sqlite() {
+    use_limits(
+        Backend::Sqlite,
+        "pressure::consent_use_limits_hold_under_concurrency_on_sqlite",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn consent_use_limits_hold_under_concurrency_on_postgres() {
+    use_limits(
+        Backend::Postgres,
+        "pressure::consent_use_limits_hold_under_concurrency_on_postgres",
+    )
+    .await;
+}
