@@ -64,9 +64,12 @@ pub fn decide(
     let person_active = row.status == "active";
 
     let rows = store::by_consumer(conn, query.agency.as_str(), Some(person.as_digits()), None)?;
-    // Expiries recorded here are staged with their audit entries; nothing
-    // needs to wait for their sequence numbers.
-    let (consents, _staged) = crate::consents::refresh(state, conn, rows, at)?;
+    // Expiries recorded here are committed with their audit entries; wait
+    // (bounded) until those are in the log, as for any change.
+    let (consents, staged) = crate::consents::refresh(state, conn, rows, at)?;
+    if !staged.is_empty() {
+        state.audit.settle_blocking(&staged);
+    }
 
     let mut uses: HashMap<ConsentId, u32> = HashMap::new();
     for c in &consents {

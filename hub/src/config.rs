@@ -67,6 +67,9 @@ pub struct Config {
     /// as `lookup.interrupted`, in seconds: longer than any provider timeout
     /// plus the append timeout.
     pub lookup_interrupted_after_secs: u32,
+    /// The largest answer read from a provider, in bytes; a larger one is
+    /// refused (`502 provider_invalid_response`) without reading the rest.
+    pub provider_max_response_bytes: usize,
     /// The overall deadline of a batch lookup, in seconds.
     pub batch_timeout_secs: u32,
     /// Number of HTTP worker threads; absent means one per core.
@@ -106,6 +109,7 @@ impl Default for Config {
             audit_append_timeout_ms: 5_000,
             lookup_interrupted_after_secs: 120,
             batch_timeout_secs: 30,
+            provider_max_response_bytes: 1024 * 1024,
             workers: None,
             migrate_on_start: true,
             max_body_bytes: 1024 * 1024,

@@ -111,6 +111,15 @@ pub async fn start(mut config: Config) -> anyhow::Result<Started> {
     // The sequencer runs from the start: it drains entries handed over
     // before (by a process that crashed, or by a command) and signs a tail
     // left unsigned, whether or not traffic comes.
+    web::block({
+        let state = state.clone();
+        move || -> anyhow::Result<()> {
+            let mut conn = state.pool.get()?;
+            state.audit.check_not_rolled_back(&mut conn)?;
+            Ok(())
+        }
+    })
+    .await??;
     state.audit.start()?;
     let tls = crate::tls::server_config(&config)?;
     let mut server = HttpServer::new({

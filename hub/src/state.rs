@@ -78,6 +78,9 @@ impl AppState {
         ));
         provider::install_crypto_provider();
         let mut http = reqwest::Client::builder()
+            // A provider answers itself: a redirect (to another host, say)
+            // is refused, never followed.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(64)
             .connect_timeout(std::time::Duration::from_secs(2));
         if let Some(path) = &config.provider_ca_file {

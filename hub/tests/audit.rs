@@ -281,6 +281,9 @@ storage_test!(
     |app: TestApp| async move {
         append_n(&app, 45).await;
         let mut conn = app.conn();
+        // The consent-use reservations' migration came later.
+        let version = hub::store::migrations::revert_last(&mut conn).unwrap();
+        assert_eq!(version, "20261204000001");
         let version = hub::store::migrations::revert_last(&mut conn).unwrap();
         assert_eq!(version, "20261125000001");
         // The wide row is back, its leaf hashes and exchange ids restored.

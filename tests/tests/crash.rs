@@ -197,3 +197,116 @@ async fn changes_and_entries_survive_sigkill_on_postgres() {
     )
     .await;
 }
+
+/// Creates `n` purposes through the API.
+async fn purposes(hub: &HubClient, operator: &str, from: usize, n: usize) {
+    for i in from..from + n {
+        hub.post(
+            "/v1/admin/purposes",
+            Some(operator),
+            &json!({"code": format!("restore-{i}"), "title": "Restore",
+                    "legal_reference": {"title": "Act", "url": "https://law.example/act"}}),
+            201,
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Waits until the hub has signed a checkpoint of the whole tree.
+async fn signed(http: &reqwest::Client, hub: &Hub, db: &TestDb) -> u64 {
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    let started = Instant::now();
+    loop {
+        let size = hub::store::audit::tree_size(&mut conn).unwrap();
+        if checkpoint_size(http, hub).await == size {
+            return size;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The database file and its write-ahead log.
+fn sqlite_files(db: &TestDb) -> Vec<std::path::PathBuf> {
+    let hub::config::DatabaseUrl::Sqlite { path } = &db.url else {
+        unreachable!()
+    };
+    ["", "-wal"]
+        .iter()
+        .map(|suffix| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            std::path::PathBuf::from(name)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restored_older_database_is_refused_until_accepted() {
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    e2e::install_crypto_provider();
+    let http = e2e::http_client();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    cli(&db, &data, &["migrate"]);
+    let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
+        .trim()
+        .to_owned();
+
+    let first = serve(&db, &data);
+    purposes(&HubClient::new(&first.base_url), &operator, 0, 5).await;
+    let old = signed(&http, &first, &db).await;
+    first.stop("TERM");
+    let backup = dir.path().join("backup");
+    std::fs::create_dir_all(&backup).unwrap();
+    for (i, file) in sqlite_files(&db).iter().enumerate() {
+        if file.exists() {
+            std::fs::copy(file, backup.join(i.to_string())).unwrap();
+        }
+    }
+
+    let second = serve(&db, &data);
+    purposes(&HubClient::new(&second.base_url), &operator, 5, 5).await;
+    let new = signed(&http, &second, &db).await;
+    assert!(new > old);
+    second.stop("TERM");
+
+    // The operator restores the older copy.
+    for (i, file) in sqlite_files(&db).iter().enumerate() {
+        let saved = backup.join(i.to_string());
+        if saved.exists() {
+            std::fs::copy(&saved, file).unwrap();
+        } else {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+    let _ = std::fs::remove_file(format!("{}-shm", sqlite_files(&db)[0].display()));
+    let out = crossroads()
+        .env("CROSSROADS_DATA_DIR", &data)
+        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("has {old} entries"))
+            && stderr.contains(&format!("checkpoint of {new} entries")),
+        "{stderr}"
+    );
+
+    // Accepted knowingly, and audited: the hub serves again.
+    let accepted = cli(&db, &data, &["audit", "accept-database"]);
+    assert!(
+        accepted.contains(&format!("(the kept checkpoint had {new})")),
+        "{accepted}"
+    );
+    let third = serve(&db, &data);
+    let size = signed(&http, &third, &db).await;
+    assert_eq!(size, old + 1);
+    drop(third);
+    let verified = cli(&db, &data, &["audit", "verify"]);
+    assert!(verified.contains("verified: "), "{verified}");
+}

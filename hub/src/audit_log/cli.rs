@@ -33,6 +33,10 @@ pub enum AuditCommand {
     Checkpoint,
     /// Print the log's verifier key.
     VerifierKey,
+    /// Accept the database's audit log as it is, after `serve` refused it
+    /// as older than a checkpoint this hub signed (a restored backup): the
+    /// kept checkpoint is replaced and the decision audited.
+    AcceptDatabase,
 }
 
 /// Runs an `audit` subcommand; fails (exit 1) when verification fails.
@@ -100,6 +104,18 @@ pub fn run(command: AuditCommand, config: Config) -> anyhow::Result<()> {
         AuditCommand::VerifierKey => {
             let state = open(config)?;
             println!("{}", state.audit.verifier_key()?);
+            Ok(())
+        }
+        AuditCommand::AcceptDatabase => {
+            let state = open(config)?;
+            let mut conn = state.pool.get()?;
+            let (before, size) = state.audit.accept_database(&mut conn)?;
+            match before {
+                Some(before) => println!(
+                    "accepted: the log goes on from the database's {size} entries (the kept checkpoint had {before})"
+                ),
+                None => println!("accepted: the log goes on from the database's {size} entries"),
+            }
             Ok(())
         }
     }

@@ -643,7 +643,148 @@ impl Shared {
             .map_err(|e| ApiError::Internal(format!("audit checkpoint: {e}")))?
             .sign(&signer);
         store::insert_checkpoint(conn, size, &root, &note, self.clock.now())?;
+        if let Err(error) = remember(&self.config, size, &note) {
+            tracing::warn!(%error, "checkpoint not kept outside the database");
+        }
         Ok(SignedCheckpoint { size, root, note })
+    }
+}
+
+/// Where the hub keeps, outside the database, the latest checkpoint it
+/// signed: a database restored from an older backup is noticed at start.
+pub fn witness_path(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("audit-checkpoint.note")
+}
+
+/// The size in the kept checkpoint, if any (not verified).
+fn remembered_size(path: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().nth(1)?.trim().parse().ok()
+}
+
+/// Keeps `note` (of `size` entries) outside the database, unless a larger
+/// one is kept already; written to a temporary file and renamed.
+fn remember(config: &Config, size: u64, note: &str) -> std::io::Result<()> {
+    let path = witness_path(config);
+    if remembered_size(&path).is_some_and(|kept| kept > size) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("note.{}", std::process::id()));
+    std::fs::write(&tmp, note)?;
+    std::fs::rename(&tmp, &path)
+}
+
+/// Why the hub must not serve this database's log.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    /// The database's log is shorter than a checkpoint the hub signed.
+    #[error(
+        "the database's audit log has {database} entries, but this hub signed a checkpoint of {signed} entries ({path}): the database looks restored from an older backup, and serving it would fork the public log. Restore the newest backup; or, to go on from this database knowingly, run `crossroads audit accept-database`"
+    )]
+    Shorter {
+        /// Entries in the database.
+        database: u64,
+        /// The kept checkpoint's size.
+        signed: u64,
+        /// The kept checkpoint's file.
+        path: String,
+    },
+    /// The database's log has a different history than the checkpoint.
+    #[error(
+        "the database's audit log ({database} entries) is not consistent with the checkpoint of {signed} entries this hub signed ({path}): its first {signed} entries differ. Serving it would fork the public log; to go on from this database knowingly, run `crossroads audit accept-database`"
+    )]
+    Inconsistent {
+        /// Entries in the database.
+        database: u64,
+        /// The kept checkpoint's size.
+        signed: u64,
+        /// The kept checkpoint's file.
+        path: String,
+    },
+    /// The kept checkpoint cannot be read or verified.
+    #[error("the checkpoint kept in {path} is unreadable: {detail}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The database could not be read.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl AuditLog {
+    /// Checks the database's log against the checkpoint kept outside it:
+    /// the database must hold at least as many entries, with the same first
+    /// ones. Call it before serving.
+    pub fn check_not_rolled_back(&self, conn: &mut DbConnection) -> Result<(), RollbackError> {
+        let path = witness_path(&self.shared.config);
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(RollbackError::Unreadable {
+                    path: shown,
+                    detail: e.to_string(),
+                });
+            }
+        };
+        let key = self.verifier_key()?;
+        let kept =
+            Checkpoint::parse_and_verify(&text, &key).map_err(|e| RollbackError::Unreadable {
+                path: shown.clone(),
+                detail: e.to_string(),
+            })?;
+        let database = store::tree_size(conn).map_err(ApiError::from)?;
+        if database < kept.size {
+            return Err(RollbackError::Shorter {
+                database,
+                signed: kept.size,
+                path: shown,
+            });
+        }
+        let root = audit::tree_hash(kept.size, &DbHashReader::new(conn))
+            .map_err(|e| ApiError::Internal(format!("audit tree hash: {e}")))?;
+        if root != kept.root_hash {
+            return Err(RollbackError::Inconsistent {
+                database,
+                signed: kept.size,
+                path: shown,
+            });
+        }
+        Ok(())
+    }
+
+    /// Accepts the database's log as it is: the kept checkpoint is replaced
+    /// by a new one of the database's size, and the decision is audited.
+    /// Returns the kept size before and the size now.
+    pub fn accept_database(&self, conn: &mut DbConnection) -> Result<(Option<u64>, u64), ApiError> {
+        let path = witness_path(&self.shared.config);
+        let before = remembered_size(&path);
+        let entry = NewEntry::new(
+            "audit.database_accepted",
+            audit::Actor::new(audit::ActorType::Operator, "console"),
+            Outcome::Recorded,
+        )?
+        .with_details(serde_json::json!({
+            "kept_checkpoint_size": before,
+            "database_size": store::tree_size(conn)?,
+        }));
+        if let Err(error) = std::fs::remove_file(&path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(ApiError::Internal(format!("{}: {error}", path.display())));
+        }
+        self.append_blocking(entry)?;
+        // Sign the tree as it now is, which keeps it outside the database.
+        let size = store::tree_size(conn)?;
+        self.shared.checkpoint(conn, size)?;
+        Ok((before, size))
     }
 }
 

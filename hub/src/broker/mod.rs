@@ -556,7 +556,18 @@ async fn call_provider(
             ),
         });
     }
-    let read = response.bytes();
+    let limit = state.config.provider_max_response_bytes;
+    let too_large = || ApiError::Provider {
+        code: "provider_invalid_response",
+        detail: format!(
+            "provider {} answered more than {limit} bytes",
+            routed.provider
+        ),
+    };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let read = read_limited(response, limit);
     let bytes = tokio::time::timeout(Duration::from_millis(routed.timeout_ms), read)
         .await
         .map_err(|_| ApiError::Provider {
@@ -571,7 +582,8 @@ async fn call_provider(
                 "provider {} broke off its answer: {e}",
                 routed.provider
             ))
-        })?;
+        })?
+        .ok_or_else(too_large)?;
     serde_json::from_slice(&bytes).map_err(|_| ApiError::Provider {
         code: "provider_invalid_response",
         detail: format!(
@@ -579,6 +591,22 @@ async fn call_provider(
             routed.provider
         ),
     })
+}
+
+/// Reads a body of at most `limit` bytes; `None` when it is longer (the
+/// rest is not read).
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// Looks up an agency's provider endpoint and identifier policy.

@@ -54,9 +54,10 @@ pub struct BatchResponse {
     pub results: Vec<BatchItem>,
 }
 
-/// Looks up one record type for up to 1000 distinct persons, concurrently
-/// with a bounded fan-out; each lookup is decided, reserves its consent's
-/// use and is audited on its own. A batch naming the same person twice (the
+/// Looks up one record type for up to 1000 distinct persons.
+///
+/// The lookups run concurrently with a bounded fan-out; each is decided,
+/// reserves its consent's use and is audited on its own. A batch naming the same person twice (the
 /// same string) is refused with 422 `batch_duplicate_person`. The batch has
 /// an overall deadline (`batch_timeout_secs`): persons not looked up by
 /// then get a `504 batch_timeout` result, each audited.
