@@ -757,3 +757,46 @@ storage_test!(
         }
     }
 );
+
+storage_test!(
+    an_unsettled_reservation_is_audited_as_interrupted,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        // A lookup reserved a use of a consent, then its process died
+        // before the lookup's entry was appended: the reservation stays
+        // pending.
+        let w = world(&app).await;
+        let requested = request_consent(&app, &w, json!({"kind": "once"})).await;
+        let id = requested["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/citizen/consents/{id}/approve");
+        let (status, body) = send(&app, "POST", &path, &w.citizen, Some(json!({}))).await;
+        assert_eq!(status, 200, "{body}");
+        use_consent(&app, &id).await;
+        assert_eq!(kinds(&app, "lookup.interrupted"), 0);
+
+        // Once no lookup can still be running, the sequencer audits it,
+        // once, and the use stays spent.
+        app.clock.advance(Duration::seconds(
+            i64::from(app.state.config.lookup_interrupted_after_secs) + 1,
+        ));
+        app.state.audit.start().unwrap();
+        let started = std::time::Instant::now();
+        while kinds(&app, "lookup.interrupted") == 0 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(10));
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+        let found = audited(&app, "lookup.interrupted");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0], (AGENCY.to_owned(), Some(w.person.clone())));
+        // Settled by that entry, still counted.
+        use diesel::prelude::*;
+        use hub::store::schema::consent_uses;
+        let uses: Vec<bool> = consent_uses::table
+            .filter(consent_uses::consent_id.eq(&id))
+            .select(consent_uses::pending)
+            .load(&mut *app.conn())
+            .unwrap();
+        assert_eq!(uses, vec![false]);
+    }
+);
