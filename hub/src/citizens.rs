@@ -15,6 +15,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::audit_log;
 use crate::auth::sha256_hex;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -105,7 +106,8 @@ fn check_lock(account: &AccountRow, now: DateTime<Utc>) -> Result<(), ApiError> 
         })
 }
 
-/// Records a failure (and perhaps a lock) and answers with `error`.
+/// Records a failure (and perhaps a lock, audited as `citizen.locked` in
+/// the same transaction) and answers with `error`.
 fn fail(
     conn: &mut DbConnection,
     account: &mut AccountRow,
@@ -113,11 +115,29 @@ fn fail(
     error: ApiError,
 ) -> ApiError {
     let mut state = lockout_of(account);
+    let was_locked = state.locked_until.is_some_and(|until| until > now);
     state.record_failure(&LockoutPolicy::default(), now);
+    let locked_until = state
+        .locked_until
+        .filter(|until| *until > now && !was_locked);
     store_lockout(account, state, now);
-    match store::save_account(conn, account) {
+    let saved = crate::store::write(conn, |conn| {
+        store::save_account(conn, account)?;
+        if let Some(until) = locked_until {
+            let entry = audit_log::NewEntry::new(
+                "citizen.locked",
+                audit::Actor::new(audit::ActorType::Hub, "hub"),
+                audit::Outcome::Recorded,
+            )?
+            .with_person(account.common_id.clone())
+            .with_details(serde_json::json!({"locked_until": until.to_rfc3339()}));
+            audit_log::stage(conn, &[entry], now)?;
+        }
+        Ok::<_, ApiError>(())
+    });
+    match saved {
         Ok(()) => error,
-        Err(e) => e.into(),
+        Err(e) => e,
     }
 }
 

@@ -221,6 +221,18 @@ pub enum ApiError {
     /// The hub cannot serve yet (database down, migrations pending).
     #[error("{0}")]
     NotReady(String),
+    /// A refusal that was audited: the problem carries the exchange id it
+    /// was audited under.
+    #[error("{inner}")]
+    Audited {
+        /// The exchange id of the audit entry.
+        exchange_id: String,
+        /// The refusal.
+        inner: Box<ApiError>,
+    },
+    /// Too many requests with credentials that do not verify.
+    #[error("too many requests with credentials that do not verify; slow down")]
+    TooManyBadCredentials,
     /// The audit log could not record an exchange in time; nothing was
     /// released to the caller.
     #[error("{0}")]
@@ -270,6 +282,8 @@ impl ApiError {
             }
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::AuditUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
+            ApiError::Audited { inner, .. } => inner.status_and_code(),
+            ApiError::TooManyBadCredentials => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
@@ -277,6 +291,11 @@ impl ApiError {
 
     /// The problem document this error is answered with.
     pub fn problem(&self) -> Problem {
+        if let ApiError::Audited { exchange_id, inner } = self {
+            let mut problem = inner.problem();
+            problem.exchange_id = Some(exchange_id.clone());
+            return problem;
+        }
         let (status, code) = self.status_and_code();
         let detail = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
             "An internal error occurred; it has been logged.".to_owned()
@@ -306,7 +325,11 @@ impl ResponseError for ApiError {
             tracing::error!(error = %self, "request failed");
         }
         let mut res = self.problem().response();
-        match self {
+        let shown = match self {
+            ApiError::Audited { inner, .. } => inner.as_ref(),
+            other => other,
+        };
+        match shown {
             ApiError::Unauthenticated(_) => {
                 res.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -318,6 +341,10 @@ impl ResponseError for ApiError {
                 if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
                     res.headers_mut().insert(header::RETRY_AFTER, value);
                 }
+            }
+            ApiError::TooManyBadCredentials => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::InvalidToken { .. } => {
                 res.headers_mut().insert(

@@ -10,6 +10,9 @@ use utoipa::ToSchema;
 
 use crate::agencies::{parse_roles, usable_certificates};
 use crate::auth::agency::HubAccessClaims;
+use audit::{Actor, ActorType, Outcome};
+
+use crate::audit_log;
 use crate::error::{ApiError, OAuthError};
 use crate::state::AppState;
 use crate::store::{DbConnection, agencies};
@@ -127,20 +130,51 @@ pub fn grant(
         &AssertionRules::default(),
     )
     .map_err(|e| client_error(format!("client assertion refused ({}): {e}", e.code())))?;
+    // From here the assertion verified: the agency is named, and a refusal
+    // is audited like the issuance.
+    let refused = |error: OAuthError| audit_refusal(state, &agency_id, error);
     if agency.status != "active" {
-        return Err(client_error(format!("agency {agency_id} is suspended")));
-    }
-    if !agencies::use_assertion(conn, agency_id.as_str(), &verified.jti, verified.exp, now)
-        .map_err(ApiError::from)?
-    {
-        return Err(OAuthError::new(
-            "invalid_grant",
-            "this client assertion (jti) was already used",
-        ));
+        return Err(refused(OAuthError::new(
+            "invalid_client",
+            format!("agency {agency_id} is suspended"),
+        )));
     }
     let roles = parse_roles(&agency.roles)
         .map_err(|e| ApiError::Internal(format!("stored roles of {agency_id}: {e}")))?;
-    let scope = granted_scope(&roles, request.scope.as_deref())?;
+    let scope = granted_scope(&roles, request.scope.as_deref()).map_err(refused)?;
+    let token_id = uuid::Uuid::new_v4().to_string();
+    let issued = audit_log::NewEntry::new(
+        "token.issued",
+        Actor::new(ActorType::Agency, agency_id.to_string()),
+        Outcome::Recorded,
+    )?
+    .with_details(serde_json::json!({
+        "token_id": token_id,
+        "scope": scope,
+        "certificate": verified.thumbprint_s256,
+        "mtls_bound": client_certificate.is_some(),
+    }));
+    // The assertion is spent and the issuance audited in one transaction.
+    let spent = audit_log::commit_change(conn, now, |conn| {
+        let fresh =
+            agencies::use_assertion(conn, agency_id.as_str(), &verified.jti, verified.exp, now)?;
+        Ok((
+            fresh,
+            if fresh {
+                vec![issued.clone()]
+            } else {
+                Vec::new()
+            },
+        ))
+    })?;
+    let (fresh, staged) = spent;
+    if !fresh {
+        return Err(refused(OAuthError::new(
+            "invalid_grant",
+            "this client assertion (jti) was already used",
+        )));
+    }
+    state.audit.settle_blocking(&staged);
     let ttl = i64::from(state.config.access_token_ttl_secs);
     let claims = HubAccessClaims {
         standard: AccessTokenClaims {
@@ -150,7 +184,7 @@ pub fn grant(
             exp: now.timestamp() + ttl,
             iat: now.timestamp(),
             nbf: None,
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: token_id,
             scope: scope.clone(),
             client_id: Some(agency_id.to_string()),
             // Over mutual TLS the token is bound to the client's certificate
@@ -174,6 +208,23 @@ pub fn grant(
         expires_in: ttl,
         scope,
     })
+}
+
+/// Audits the refusal of a verified client assertion; returns the error.
+fn audit_refusal(state: &AppState, agency: &AgencyId, error: OAuthError) -> OAuthError {
+    let entry = audit_log::NewEntry::new(
+        "token.refused",
+        Actor::new(ActorType::Agency, agency.to_string()),
+        Outcome::Denied,
+    )
+    .map(|e| {
+        e.with_deny_code(error.error)
+            .with_details(serde_json::json!({"reason": error.description}))
+    });
+    match entry.and_then(|e| state.audit.append_blocking(e)) {
+        Ok(_) => error,
+        Err(audit_error) => OAuthError::from(audit_error),
+    }
 }
 
 /// The scopes granted: those asked for, each of which must be a role of the

@@ -72,9 +72,15 @@ storage_test!(
         )
         .await;
         assert_eq!(status, 200, "{merged}");
+        let reads = audited(&app, "person.read").len();
         let (status, shown) = show(&app, &token, &other).await;
         assert_eq!(status, 200, "{shown}");
         assert_eq!(shown["id"], id.as_str());
+        // A registrar's read is audited, about the survivor.
+        assert_eq!(
+            audited(&app, "person.read")[reads..],
+            [(AGENCY.to_owned(), Some(id.clone()))]
+        );
         assert_eq!(shown["resolved_from"], other.as_str());
         // The display form with separators is accepted too.
         let display = identity::CommonId::to_string(&other.parse().unwrap());
@@ -299,6 +305,13 @@ storage_test!(
             "{body}"
         );
         assert!(headers.get("retry-after").is_some());
+        // The lock is audited once, in the transaction that locked.
+        let started = std::time::Instant::now();
+        while audited(&app, "citizen.locked").is_empty() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(audited(&app, "citizen.locked").len(), 1);
         app.clock.advance(chrono::Duration::minutes(2));
         let req = web::TestRequest::post()
             .uri("/v1/citizen/sign-in")

@@ -80,15 +80,62 @@ struct AgencyFacts {
     revoked: Vec<String>,
 }
 
+/// Requests per second and client address allowed with credentials that do
+/// not verify, before `429 too_many_requests`.
+const BAD_TOKENS_PER_SECOND: u32 = 20;
+
+type BadTokenLimiter = governor::RateLimiter<
+    std::net::IpAddr,
+    governor::state::keyed::HashMapStateStore<std::net::IpAddr>,
+    governor::clock::DefaultClock,
+>;
+
 /// Verified tokens (by SHA-256 of the token) and agency facts, each kept
-/// for a short time so the hot path pays no signature check and no query.
-#[derive(Default)]
+/// for a short time so the hot path pays no signature check and no query;
+/// and the rate limit on tokens that do not verify.
 pub struct TokenCache {
     tokens: Mutex<HashMap<[u8; 32], (HubAccessClaims, i64)>>,
     agencies: Mutex<HashMap<String, (AgencyFacts, Instant)>>,
+    bad_tokens: BadTokenLimiter,
+    unverifiable: std::sync::atomic::AtomicU64,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        let quota = governor::Quota::per_second(
+            std::num::NonZeroU32::new(BAD_TOKENS_PER_SECOND).unwrap_or(std::num::NonZeroU32::MIN),
+        );
+        Self {
+            tokens: Mutex::default(),
+            agencies: Mutex::default(),
+            bad_tokens: governor::RateLimiter::hashmap(quota),
+            unverifiable: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
 }
 
 impl TokenCache {
+    /// Counts a refused token that does not verify.
+    pub fn count_unverifiable(&self) {
+        self.unverifiable
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many refused tokens did not verify since the start.
+    pub fn unverifiable(&self) -> u64 {
+        self.unverifiable.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Rate-limits tokens from `peer` that do not verify; false once that
+    /// address sent too many.
+    pub fn allow_bad_token(&self, peer: std::net::IpAddr) -> bool {
+        if self.bad_tokens.len() > CACHE_CAP {
+            self.bad_tokens.retain_recent();
+            self.bad_tokens.shrink_to_fit();
+        }
+        self.bad_tokens.check_key(&peer).is_ok()
+    }
+
     /// A verified token's claims, if cached and unexpired at `now`.
     pub fn token(&self, digest: &[u8; 32], now: i64) -> Option<HubAccessClaims> {
         let tokens = self.tokens.lock().ok()?;
@@ -162,6 +209,53 @@ fn token_refused(e: &identity::jwt::TokenError) -> ApiError {
     }
 }
 
+/// Whether a token refused with `e` carried the hub's valid signature: the
+/// signature is checked before anything else, so these failures come from
+/// tokens the hub issued (expired, say), whose subject names the caller.
+fn signed_by_hub(e: &identity::jwt::TokenError) -> bool {
+    use identity::jwt::TokenError;
+    matches!(
+        e,
+        TokenError::Expired
+            | TokenError::NotYetValid
+            | TokenError::WrongIssuer
+            | TokenError::WrongAudience
+            | TokenError::WrongType
+            | TokenError::MissingClaim(_)
+    )
+}
+
+/// The `sub` of a token whose signature verified (see [`signed_by_hub`]).
+fn subject_of(token: &str) -> Option<AgencyId> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("sub")?.as_str()?.parse().ok()
+}
+
+/// A refused access token, and the agency it names when the hub's
+/// signature on it verified (a caller that can be named and audited).
+#[derive(Debug)]
+pub struct Refusal {
+    /// Why.
+    pub error: ApiError,
+    /// The agency the verified token names; `None` when the token does not
+    /// verify (it names nobody).
+    pub agency: Option<AgencyId>,
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            agency: None,
+        }
+    }
+}
+
 /// Verifies `token` for `state` at `now`, presented over a connection with
 /// `client_certificate` (if any): cached, or checked in full.
 pub async fn authenticate(
@@ -170,6 +264,27 @@ pub async fn authenticate(
     client_certificate: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<AgencyCaller, ApiError> {
+    authenticate_named(state, token, client_certificate, now)
+        .await
+        .map_err(|r| r.error)
+}
+
+/// [`authenticate`], naming the agency of a refused token whose hub
+/// signature verified.
+pub async fn authenticate_named(
+    state: &AppState,
+    token: String,
+    client_certificate: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<AgencyCaller, Refusal> {
+    let refused = |e: &identity::jwt::TokenError, token: &str| Refusal {
+        error: token_refused(e),
+        agency: if signed_by_hub(e) {
+            subject_of(token)
+        } else {
+            None
+        },
+    };
     let digest: [u8; 32] = {
         let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
         let mut out = [0u8; 32];
@@ -180,9 +295,11 @@ pub async fn authenticate(
         Some(claims) => claims,
         None => {
             let issuer = state.config.public_base();
+            let shared = std::sync::Arc::new(token);
+            let inner = std::sync::Arc::clone(&shared);
             let verify = move |ring: &identity::keys::KeyRing| {
                 verify_hub_token::<HubAccessClaims>(
-                    &token,
+                    &inner,
                     ring,
                     &HubTokenExpectations {
                         issuer: &issuer,
@@ -193,8 +310,8 @@ pub async fn authenticate(
                     chrono::Duration::seconds(LEEWAY_SECS),
                 )
             };
-            let claims = match state.keys.fresh() {
-                Some(ring) => verify(&ring).map_err(|e| token_refused(&e))?,
+            let verified = match state.keys.fresh() {
+                Some(ring) => verify(&ring),
                 None => {
                     let keys = state.keys.clone();
                     state
@@ -202,26 +319,18 @@ pub async fn authenticate(
                             let ring = keys
                                 .ring(conn, now)
                                 .map_err(|e| ApiError::Internal(e.to_string()))?;
-                            verify(&ring).map_err(|e| token_refused(&e))
+                            Ok(verify(&ring))
                         })
                         .await?
                 }
             };
+            let claims = verified.map_err(|e| refused(&e, &shared))?;
             state
                 .verified_tokens
                 .put_token(digest, claims.clone(), now.timestamp());
             claims
         }
     };
-    if let Some(bound) = &claims.standard.cnf
-        && client_certificate != Some(bound.x5t_s256.as_str())
-    {
-        return Err(ApiError::InvalidToken {
-            code: "certificate_binding_mismatch",
-            detail: "this token is bound to a client certificate (RFC 8705) that this connection did not present"
-                .to_owned(),
-        });
-    }
     let agency_id: AgencyId = claims
         .standard
         .sub
@@ -230,6 +339,19 @@ pub async fn authenticate(
             code: "malformed_token",
             detail: "the access token's subject is not an agency".to_owned(),
         })?;
+    let named = |error: ApiError| Refusal {
+        error,
+        agency: Some(agency_id.clone()),
+    };
+    if let Some(bound) = &claims.standard.cnf
+        && client_certificate != Some(bound.x5t_s256.as_str())
+    {
+        return Err(named(ApiError::InvalidToken {
+            code: "certificate_binding_mismatch",
+            detail: "this token is bound to a client certificate (RFC 8705) that this connection did not present"
+                .to_owned(),
+        }));
+    }
     let facts = match state.verified_tokens.agency(agency_id.as_str()) {
         Some(facts) => facts,
         None => {
@@ -237,9 +359,11 @@ pub async fn authenticate(
             let facts = state
                 .db(move |conn| load_facts(conn, &id))
                 .await?
-                .ok_or_else(|| ApiError::InvalidToken {
-                    code: "agency_unknown",
-                    detail: "the access token names an agency that does not exist".to_owned(),
+                .ok_or_else(|| {
+                    named(ApiError::InvalidToken {
+                        code: "agency_unknown",
+                        detail: "the access token names an agency that does not exist".to_owned(),
+                    })
                 })?;
             state
                 .verified_tokens
@@ -248,16 +372,16 @@ pub async fn authenticate(
         }
     };
     if !facts.active {
-        return Err(ApiError::Forbidden {
+        return Err(named(ApiError::Forbidden {
             code: "agency_suspended",
             detail: format!("agency {agency_id} is suspended"),
-        });
+        }));
     }
     if facts.revoked.contains(&claims.certificate) {
-        return Err(ApiError::InvalidToken {
+        return Err(named(ApiError::InvalidToken {
             code: "certificate_revoked",
             detail: "the certificate this token was obtained with has been revoked".to_owned(),
-        });
+        }));
     }
     Ok(AgencyCaller {
         agency_id,
@@ -284,13 +408,92 @@ impl FromRequest for AgencyCaller {
         let client_certificate = req
             .conn_data::<crate::tls::ClientCertificate>()
             .map(|c| c.0.clone());
+        let peer = req.peer_addr().map(|a| a.ip());
+        let route = Route {
+            method: req.method().to_string(),
+            pattern: req
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned()),
+        };
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no state".to_owned()))?;
             let token = token.ok_or(ApiError::Unauthenticated(
                 "agency endpoints need `Authorization: Bearer <access token>` from /oauth/token",
             ))?;
             let now = state.clock.now();
-            authenticate(&state, token, client_certificate.as_deref(), now).await
+            match authenticate_named(&state, token, client_certificate.as_deref(), now).await {
+                Ok(caller) => Ok(caller),
+                Err(Refusal {
+                    error,
+                    agency: Some(agency),
+                }) => Err(audit_refusal(&state, &agency, &route, error).await),
+                Err(Refusal {
+                    error,
+                    agency: None,
+                }) => {
+                    if !matches!(error, ApiError::InvalidToken { .. }) {
+                        return Err(error);
+                    }
+                    // A token that does not verify names nobody: counted and
+                    // rate-limited, never written to the permanent log.
+                    state.verified_tokens.count_unverifiable();
+                    match peer {
+                        Some(ip) if !state.verified_tokens.allow_bad_token(ip) => {
+                            Err(ApiError::TooManyBadCredentials)
+                        }
+                        _ => Err(error),
+                    }
+                }
+            }
         })
+    }
+}
+
+/// The route a refused request asked for.
+struct Route {
+    method: String,
+    pattern: String,
+}
+
+/// Audits the refusal of a verified token that names `agency`: one entry
+/// with its deny code, under a new exchange id that the problem carries.
+/// On lookup routes it is a `lookup.denied` entry, as for a refusal by the
+/// decision.
+async fn audit_refusal(
+    state: &AppState,
+    agency: &AgencyId,
+    route: &Route,
+    error: ApiError,
+) -> ApiError {
+    let code = error.problem().code;
+    let exchange_id = format!("exc-{}", uuid::Uuid::new_v4().simple());
+    let kind = if route.pattern.starts_with("/v1/lookups") {
+        "lookup.denied"
+    } else {
+        "request.refused"
+    };
+    let entry = crate::audit_log::NewEntry::new(
+        kind,
+        audit::Actor::new(audit::ActorType::Agency, agency.to_string()),
+        audit::Outcome::Denied,
+    )
+    .map(|e| {
+        e.with_exchange(exchange_id.clone())
+            .with_deny_code(code)
+            .with_details(serde_json::json!({
+                "method": route.method,
+                "route": route.pattern,
+            }))
+    });
+    let appended = match entry {
+        Ok(entry) => state.audit.append(entry).await,
+        Err(e) => Err(e),
+    };
+    match appended {
+        Ok(_) => ApiError::Audited {
+            exchange_id,
+            inner: Box::new(error),
+        },
+        Err(audit_error) => audit_error,
     }
 }

@@ -8,7 +8,8 @@ use crate::persons::{self, PersonView};
 use crate::state::AppState;
 
 /// A person, by common ID or the caller's sector pseudonym. A merged
-/// identifier resolves to the survivor, and `resolved_from` says so.
+/// identifier resolves to the survivor, and `resolved_from` says so. Every
+/// read is audited (`person.read`) before it is answered.
 #[utoipa::path(
     get,
     path = "/v1/persons/{id}",
@@ -28,8 +29,18 @@ pub async fn show(
     let viewer = super::registrar(&caller)?;
     let pseudonyms = state.pseudonyms.clone();
     let id = id.into_inner();
-    let person = state
-        .db(move |conn| persons::show(conn, viewer, &pseudonyms, &id))
+    let (person, common_id) = state
+        .db(move |conn| {
+            let shown = persons::show(conn, viewer, &pseudonyms, &id)?;
+            let asked = persons::parse_reference(conn, viewer, &id)?;
+            let (common_id, _) = persons::resolve(conn, asked)?;
+            Ok((shown, common_id))
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(person))
+    let entry =
+        crate::events::by_agency(&caller, "person.read")?.with_person(common_id.as_digits());
+    state.audit.append(entry).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(person))
 }
