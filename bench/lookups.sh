@@ -7,6 +7,12 @@
 #   CONCURRENCY=32 DURATION=30 bench/lookups.sh
 #   PROFILE=1 bench/lookups.sh             # also `perf record` the hub under load
 #   SKIP_BUILD=1 bench/lookups.sh          # use the release binaries as built
+#   CONSENTS=0 bench/lookups.sh            # no lookup under a consent
+#   HUB_BIN=path/to/crossroads bench/lookups.sh   # measure another hub build
+#
+# By default half of the persons are looked up under a consent (`max_per`,
+# for a purpose whose authorization requires it): each such lookup reserves
+# a use of the consent before the provider is called.
 #
 # The hub runs on SQLite (a file in a fresh data directory) with the audit
 # log durable (the default): every lookup is in the log, fsynced, before it
@@ -17,6 +23,7 @@ CONCURRENCY=${CONCURRENCY:-64}
 DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-3}
 PERSONS=${PERSONS:-200}
+CONSENTS=${CONSENTS:-$((PERSONS / 2))}
 PROVIDER=BE-0200000001
 
 cd "$(dirname "$0")/.."
@@ -33,6 +40,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 BIN=$(pwd)/target/release
 LOADGEN=$BIN/loadgen
+HUB_BIN=${HUB_BIN:-$BIN/crossroads}
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -60,18 +68,18 @@ wait_line() {
 export CROSSROADS_DATA_DIR=$WORK/data
 export CROSSROADS_TRUST_ANCHORS_FILE=$WORK/ca.pem
 "$LOADGEN" prepare --dir "$WORK"
-"$BIN/crossroads" migrate >/dev/null 2>&1
-OPERATOR=$("$BIN/crossroads" operator token --name bench 2>/dev/null | tail -n1)
+"$HUB_BIN" migrate >/dev/null 2>&1
+OPERATOR=$("$HUB_BIN" operator token --name bench 2>/dev/null | tail -n1)
 
 echo "== starting the hub and the simulator"
-"$BIN/crossroads" serve --listen 127.0.0.1:0 >"$WORK/hub.out" 2>"$WORK/hub.log" &
+"$HUB_BIN" serve --listen 127.0.0.1:0 >"$WORK/hub.out" 2>"$WORK/hub.log" &
 HUB_PID=$!
 PIDS+=("$HUB_PID")
 HUB=$(wait_line "$WORK/hub.out" "crossroads listening on ")
 
 SIM_PORT=$("$LOADGEN" free-port)
 LOADGEN_OPERATOR_TOKEN=$OPERATOR "$LOADGEN" setup --dir "$WORK" --hub "$HUB" \
-    --endpoint "http://127.0.0.1:$SIM_PORT" --persons "$PERSONS"
+    --endpoint "http://127.0.0.1:$SIM_PORT" --persons "$PERSONS" --consents "$CONSENTS"
 "$BIN/crossroads" agency-sim --id "$PROVIDER" --hub "$HUB" --records "$WORK/records.json" \
     --listen "127.0.0.1:$SIM_PORT" >"$WORK/sim.out" 2>"$WORK/sim.log" &
 PIDS+=("$!")

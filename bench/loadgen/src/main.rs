@@ -26,6 +26,10 @@ use serde_json::json;
 const PROVIDER: &str = "BE-0200000001";
 const CONSUMER: &str = "BE-0400000001";
 const PURPOSE: &str = "benefit-eligibility";
+/// A purpose whose authorization needs the person's consent.
+const CONSENTED: &str = "social-housing";
+/// Citizens' password in the benchmark.
+const PASSWORD: &str = "benchmark password 2026";
 const RECORD_TYPE: &str = "person.address@1";
 /// The exact version the hub asks providers for.
 const RECORD_VERSION: &str = "person.address@1.1";
@@ -60,6 +64,11 @@ enum Command {
         /// How many persons to register.
         #[arg(long, default_value_t = 200)]
         persons: usize,
+        /// How many of them are looked up under a consent (`max_per`, many
+        /// per month, for a purpose whose authorization requires consent):
+        /// every such lookup reserves a use of it.
+        #[arg(long, default_value_t = 0)]
+        consents: usize,
     },
     /// Print a free loopback port.
     FreePort,
@@ -116,7 +125,8 @@ fn main() -> anyhow::Result<()> {
                 operator,
                 endpoint,
                 persons,
-            } => setup(&dir, &hub, &operator, &endpoint, persons).await,
+                consents,
+            } => setup(&dir, &hub, &operator, &endpoint, persons, consents).await,
             Command::FreePort => {
                 let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
                 println!("{}", listener.local_addr()?.port());
@@ -186,6 +196,7 @@ async fn setup(
     operator: &str,
     endpoint: &str,
     persons: usize,
+    consents: usize,
 ) -> anyhow::Result<()> {
     let hub = HubClient::new(hub_url);
     let provider = credentials(dir, PROVIDER)?;
@@ -234,21 +245,32 @@ async fn setup(
     )
     .await?;
     hub.post(
-        "/v1/admin/authorizations",
+        "/v1/admin/purposes",
         Some(operator),
-        &json!({
-            "consumer": {"agency": CONSUMER}, "record_type": "person.address", "major": 1,
-            "fields": ["/commonId", "/addressType", "/since", "/address/street", "/address/houseNumber",
-                       "/address/postcode", "/address/municipality", "/address/country"],
-            "purposes": [PURPOSE],
-            "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
-            "consent_required": false,
-        }),
+        &json!({"code": CONSENTED, "title": "Allocating social housing",
+                "legal_reference": {"title": "Housing Code, art. 7", "url": "https://law.example/hc#7"}}),
         201,
     )
     .await?;
+    for (purpose, consent_required) in [(PURPOSE, false), (CONSENTED, true)] {
+        hub.post(
+            "/v1/admin/authorizations",
+            Some(operator),
+            &json!({
+                "consumer": {"agency": CONSUMER}, "record_type": "person.address", "major": 1,
+                "fields": ["/commonId", "/addressType", "/since", "/address/street", "/address/houseNumber",
+                           "/address/postcode", "/address/municipality", "/address/country"],
+                "purposes": [purpose],
+                "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
+                "consent_required": consent_required,
+            }),
+            201,
+        )
+        .await?;
+    }
 
     let registrar = hub.agency_token(PROVIDER, &provider).await?;
+    let asker = hub.agency_token(CONSUMER, &consumer).await?;
     let mut ids = Vec::with_capacity(persons);
     let mut addresses = serde_json::Map::new();
     for i in 0..persons {
@@ -265,13 +287,22 @@ async fn setup(
             .as_str()
             .context("registration without id")?
             .to_owned();
+        let purpose = if i < consents {
+            let code = registered["activation_code"]
+                .as_str()
+                .context("registration without activation code")?;
+            consent(&hub, &asker, &id, code).await?;
+            CONSENTED
+        } else {
+            PURPOSE
+        };
         addresses.insert(
             id.clone(),
             json!({"commonId": id, "addressType": "legal-residence", "since": "2019-09-01",
                    "address": {"street": "Rue de la Loi", "houseNumber": format!("{}", i + 1), "box": "2",
                                "postcode": "1000", "municipality": "Bruxelles", "country": "BE"}}),
         );
-        ids.push(id);
+        ids.push(format!("{id} {purpose}"));
     }
     std::fs::write(
         dir.join("records.json"),
@@ -281,13 +312,65 @@ async fn setup(
 
     // Fail now rather than under load if the consumer cannot sign in.
     hub.agency_token(CONSUMER, &consumer).await?;
-    println!("set up: {persons} persons, provider {PROVIDER} at {endpoint}");
+    println!(
+        "set up: {persons} persons ({consents} under a consent), provider {PROVIDER} at {endpoint}"
+    );
     Ok(())
 }
 
-fn persons(dir: &Path) -> anyhow::Result<Vec<String>> {
+/// The consumer asks `person` for a consent of many uses a month; the
+/// person activates their account with `code`, signs in and approves.
+async fn consent(hub: &HubClient, asker: &str, person: &str, code: &str) -> anyhow::Result<()> {
+    let until = (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339();
+    let requested = hub
+        .post(
+            "/v1/consents/requests",
+            Some(asker),
+            &json!({"person": person, "record_types": [RECORD_TYPE], "purpose": CONSENTED,
+                    "valid_until": until,
+                    "frequency": {"kind": "max_per", "count": 100_000_000, "period": "month"}}),
+            201,
+        )
+        .await?;
+    let id = requested["id"].as_str().context("consent without id")?;
+    hub.post(
+        "/v1/citizen/activate",
+        None,
+        &json!({"common_id": person, "activation_code": code, "password": PASSWORD}),
+        204,
+    )
+    .await?;
+    let signed_in = hub
+        .post(
+            "/v1/citizen/sign-in",
+            None,
+            &json!({"common_id": person, "password": PASSWORD}),
+            200,
+        )
+        .await?;
+    let citizen = signed_in["access_token"]
+        .as_str()
+        .context("sign-in without token")?;
+    hub.post(
+        &format!("/v1/citizen/consents/{id}/approve"),
+        Some(citizen),
+        &json!({}),
+        200,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The persons set up, each with the purpose to look them up for.
+fn persons(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(dir.join("persons.txt")).context("reading persons.txt")?;
-    let ids: Vec<String> = text.lines().map(str::to_owned).collect();
+    let ids: Vec<(String, String)> = text
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some((id, purpose)) => (id.to_owned(), purpose.to_owned()),
+            None => (line.to_owned(), PURPOSE.to_owned()),
+        })
+        .collect();
     if ids.is_empty() {
         bail!("persons.txt is empty");
     }
@@ -309,12 +392,12 @@ async fn hub_requests(dir: &Path, url: &str) -> anyhow::Result<Vec<Prepared>> {
     let url = format!("{}/v1/lookups", url.trim_end_matches('/'));
     persons(dir)?
         .into_iter()
-        .map(|person| {
+        .map(|(person, purpose)| {
             Ok(Prepared {
                 url: url.clone(),
                 bearer: token.clone(),
                 body: serde_json::to_vec(
-                    &json!({"person": person, "record_type": RECORD_TYPE, "purpose": PURPOSE}),
+                    &json!({"person": person, "record_type": RECORD_TYPE, "purpose": purpose}),
                 )?,
             })
         })
@@ -348,7 +431,7 @@ fn direct_requests(
     persons(dir)?
         .into_iter()
         .enumerate()
-        .map(|(i, person)| {
+        .map(|(i, (person, _))| {
             let jti = format!("exc-bench{i:08}");
             let claims = provider::RequestClaims {
                 iss: issuer.trim_end_matches('/').to_owned(),
