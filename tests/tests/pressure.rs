@@ -155,27 +155,41 @@ fn serve(db: &TestDb, data: &Path, ca_file: &Path, public_url: Option<&str>) -> 
     Hub::start(serve)
 }
 
-async fn use_limits(backend: Backend, test: &str) {
-    let Some(db) = TestDb::create(backend) else {
-        skip(test);
-        return;
-    };
-    e2e::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let ca = DemoCa::new().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &ca.pem).unwrap();
+/// A hub, a provider (the tax authority, answering after `delay_ms`) and a
+/// consumer (the benefits agency) whose authorization needs consent;
+/// `persons` registered persons with their activation codes.
+struct World {
+    db: TestDb,
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    ca_file: std::path::PathBuf,
+    hub_process: Hub,
+    hub: HubClient,
+    tax_sim: AgencySim,
+    benefits: String,
+    persons: Vec<(String, String)>,
+}
 
-    cli(&db, &data, &["migrate"]);
-    let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
-        .trim()
-        .to_owned();
-    let persons: Vec<(String, String)> = (0..=BATCH).map(|i| register(&db, &data, i)).collect();
-    let hub_process = serve(&db, &data, &ca_file, None);
-    let hub = HubClient::new(&hub_process.base_url);
+impl World {
+    async fn start(backend: Backend, persons: usize, delay_ms: u64) -> Option<World> {
+        let db = TestDb::create(backend)?;
+        e2e::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let ca = DemoCa::new().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, &ca.pem).unwrap();
 
-    let records: serde_json::Map<String, Value> = persons
+        cli(&db, &data, &["migrate"]);
+        let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
+            .trim()
+            .to_owned();
+        let persons: Vec<(String, String)> =
+            (0..persons).map(|i| register(&db, &data, i)).collect();
+        let hub_process = serve(&db, &data, &ca_file, None);
+        let hub = HubClient::new(&hub_process.base_url);
+
+        let records: serde_json::Map<String, Value> = persons
         .iter()
         .map(|(id, _)| {
             (
@@ -186,49 +200,49 @@ async fn use_limits(backend: Backend, test: &str) {
             )
         })
         .collect();
-    let records_file = dir.path().join("tax.json");
-    std::fs::write(
-        &records_file,
-        serde_json::to_vec(&json!({"tax.income-statement": records})).unwrap(),
-    )
-    .unwrap();
-    // A provider that takes a while: lookups overlap.
-    let tax_sim = AgencySim::start(TAX, &hub_process.base_url, &records_file, 30);
-
-    let tax_creds = ca.issue(TAX, "Tax Authority").unwrap();
-    let benefits_creds = ca.issue(BENEFITS, "Benefits Agency").unwrap();
-    for (id, name, sector, role, endpoint, creds) in [
-        (
-            TAX,
-            "Tax Authority",
-            "tax",
-            "provider",
-            Some(&tax_sim.url),
-            &tax_creds,
-        ),
-        (
-            BENEFITS,
-            "Benefits Agency",
-            "social",
-            "consumer",
-            None,
-            &benefits_creds,
-        ),
-    ] {
-        hub.post(
-            "/v1/admin/agencies",
-            Some(&operator),
-            &json!({
-                "id": id, "name": name, "sector": sector, "roles": [role],
-                "endpoint_url": endpoint, "identifier_policy": "common_id",
-                "certificates": [creds.certificate_pem],
-            }),
-            201,
+        let records_file = dir.path().join("tax.json");
+        std::fs::write(
+            &records_file,
+            serde_json::to_vec(&json!({"tax.income-statement": records})).unwrap(),
         )
-        .await
         .unwrap();
-    }
-    hub.post(
+        // A provider that takes a while: lookups overlap.
+        let tax_sim = AgencySim::start(TAX, &hub_process.base_url, &records_file, delay_ms);
+
+        let tax_creds = ca.issue(TAX, "Tax Authority").unwrap();
+        let benefits_creds = ca.issue(BENEFITS, "Benefits Agency").unwrap();
+        for (id, name, sector, role, endpoint, creds) in [
+            (
+                TAX,
+                "Tax Authority",
+                "tax",
+                "provider",
+                Some(&tax_sim.url),
+                &tax_creds,
+            ),
+            (
+                BENEFITS,
+                "Benefits Agency",
+                "social",
+                "consumer",
+                None,
+                &benefits_creds,
+            ),
+        ] {
+            hub.post(
+                "/v1/admin/agencies",
+                Some(&operator),
+                &json!({
+                    "id": id, "name": name, "sector": sector, "roles": [role],
+                    "endpoint_url": endpoint, "identifier_policy": "common_id",
+                    "certificates": [creds.certificate_pem],
+                }),
+                201,
+            )
+            .await
+            .unwrap();
+        }
+        hub.post(
         "/v1/admin/sources",
         Some(&operator),
         &json!({"record_type": "tax.income-statement", "major": 1, "provider": TAX, "timeout_ms": 5_000}),
@@ -236,7 +250,7 @@ async fn use_limits(backend: Backend, test: &str) {
     )
     .await
     .unwrap();
-    hub.post(
+        hub.post(
         "/v1/admin/purposes",
         Some(&operator),
         &json!({
@@ -247,7 +261,7 @@ async fn use_limits(backend: Backend, test: &str) {
     )
     .await
     .unwrap();
-    hub.post(
+        hub.post(
         "/v1/admin/authorizations",
         Some(&operator),
         &json!({
@@ -261,7 +275,37 @@ async fn use_limits(backend: Backend, test: &str) {
     )
     .await
     .unwrap();
-    let benefits = hub.agency_token(BENEFITS, &benefits_creds).await.unwrap();
+        let benefits = hub.agency_token(BENEFITS, &benefits_creds).await.unwrap();
+        Some(World {
+            db,
+            _dir: dir,
+            data,
+            ca_file,
+            hub_process,
+            hub,
+            tax_sim,
+            benefits,
+            persons,
+        })
+    }
+}
+
+async fn use_limits(backend: Backend, test: &str) {
+    let Some(world) = World::start(backend, BATCH + 1, 30).await else {
+        skip(test);
+        return;
+    };
+    let World {
+        db,
+        _dir,
+        data,
+        ca_file,
+        hub_process,
+        hub,
+        tax_sim,
+        benefits,
+        persons,
+    } = world;
 
     // Person 0: three uses a month. The others: one use each.
     let monthly = &persons[0];
@@ -418,6 +462,115 @@ async fn consent_use_limits_hold_under_concurrency_on_postgres() {
     use_limits(
         Backend::Postgres,
         "pressure::consent_use_limits_hold_under_concurrency_on_postgres",
+    )
+    .await;
+}
+
+/// A hub killed (SIGKILL) between a lookup's provider call and its audit
+/// entry: after a restart, the reservation of the consent's use is audited
+/// as `lookup.interrupted`, once, and the use stays spent.
+async fn interrupted(backend: Backend, test: &str) {
+    // The provider takes 4 s to answer: time to kill the hub mid-call.
+    let Some(world) = World::start(backend, 1, 4_000).await else {
+        skip(test);
+        return;
+    };
+    let person = world.persons[0].clone();
+    let consent_id = consent(
+        &world.hub,
+        &world.benefits,
+        &person,
+        json!({"kind": "once"}),
+    )
+    .await;
+    let in_flight = {
+        let hub = world.hub.clone();
+        let token = world.benefits.clone();
+        let person = person.0.clone();
+        tokio::spawn(async move {
+            hub.send(
+                reqwest::Method::POST,
+                "/v1/lookups",
+                Some(&token),
+                Some(&json!({"person": person, "record_type": RECORD, "purpose": PURPOSE})),
+            )
+            .await
+        })
+    };
+    // The reservation is made before the provider is called.
+    let pool = world.db.pool();
+    let pending = || {
+        use diesel::prelude::*;
+        use hub::store::schema::consent_uses;
+        consent_uses::table
+            .filter(consent_uses::consent_id.eq(&consent_id))
+            .select((consent_uses::id, consent_uses::pending))
+            .load::<(String, bool)>(&mut *pool.get().unwrap())
+            .unwrap()
+    };
+    let started = Instant::now();
+    while pending().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(3), "no reservation");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, _) = world.hub_process.stop("KILL");
+    assert!(!status.success());
+    assert!(in_flight.await.unwrap().is_err(), "the lookup was answered");
+    let reservations = pending();
+    assert_eq!(reservations.len(), 1);
+    let (exchange, still_pending) = reservations[0].clone();
+    assert!(still_pending);
+
+    let mut serve = crossroads();
+    serve
+        .env("CROSSROADS_DATA_DIR", &world.data)
+        .env("CROSSROADS_DATABASE_URL", world.db.url.expose_url())
+        .env("CROSSROADS_TRUST_ANCHORS_FILE", &world.ca_file)
+        .env("CROSSROADS_LOOKUP_INTERRUPTED_AFTER_SECS", "1");
+    let restarted = Hub::start(serve);
+    let started = Instant::now();
+    let entry = loop {
+        let rows = hub::store::audit::entries_from(&mut pool.get().unwrap(), 0, 100_000).unwrap();
+        let found: Vec<Value> = rows
+            .iter()
+            .map(|(_, e)| serde_json::from_str::<Value>(e).unwrap())
+            .filter(|e| e["exchange_id"] == exchange.as_str())
+            .collect();
+        if !found.is_empty() {
+            assert_eq!(found.len(), 1, "{found:?}");
+            break found[0].clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no entry for the interrupted lookup"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(entry["kind"], "lookup.interrupted", "{entry}");
+    assert_eq!(entry["consent_id"], consent_id.as_str(), "{entry}");
+    assert_eq!(entry["subject"], person.0.as_str(), "{entry}");
+    assert_eq!(entry["actor"]["id"], BENEFITS, "{entry}");
+    // Settled by that entry; the use stays spent.
+    assert_eq!(pending(), vec![(exchange, false)]);
+    drop(restarted);
+    drop(world.tax_sim);
+}
+
+#[tokio::test]
+async fn a_lookup_interrupted_by_a_crash_is_audited_on_sqlite() {
+    interrupted(
+        Backend::Sqlite,
+        "pressure::a_lookup_interrupted_by_a_crash_is_audited_on_sqlite",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_lookup_interrupted_by_a_crash_is_audited_on_postgres() {
+    interrupted(
+        Backend::Postgres,
+        "pressure::a_lookup_interrupted_by_a_crash_is_audited_on_postgres",
     )
     .await;
 }
