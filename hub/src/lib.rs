@@ -21,6 +21,7 @@ pub mod events;
 pub mod http;
 pub mod jose;
 pub mod keys;
+pub mod metrics;
 pub mod persons;
 pub mod portal;
 pub mod pseudonyms;

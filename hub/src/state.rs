@@ -19,6 +19,9 @@ pub struct AppState {
     pub pool: Pool,
     /// The HTTP metrics, served at `/metrics`.
     pub metrics: PrometheusMetrics,
+    /// The hub's own metrics (audit log, lookups, providers), in the same
+    /// registry as the HTTP metrics.
+    pub hub_metrics: Arc<crate::metrics::HubMetrics>,
     /// The clock every decision reads.
     pub clock: Clock,
     /// The hub's signing keys.
@@ -71,10 +74,16 @@ impl AppState {
         };
         let pseudonyms = Arc::new(crate::pseudonyms::load(&config).map_err(StartError::Config)?);
         let config = Arc::new(config);
+        let metrics = build_metrics()?;
+        let hub_metrics = Arc::new(
+            crate::metrics::HubMetrics::new(&metrics.registry)
+                .map_err(|e| StartError::Metrics(e.to_string()))?,
+        );
         let audit = Arc::new(crate::audit_log::AuditLog::new(
             Arc::clone(&config),
             pool.clone(),
             clock.clone(),
+            Arc::clone(&hub_metrics),
         ));
         provider::install_crypto_provider();
         let mut http = reqwest::Client::builder()
@@ -91,14 +100,17 @@ impl AppState {
             .map_err(|e| StartError::Config(format!("HTTP client: {e}")))?;
         Ok(Self {
             http,
-            breakers: Arc::new(crate::broker::breaker::Breakers::default()),
+            breakers: Arc::new(crate::broker::breaker::Breakers::with_metrics(Arc::clone(
+                &hub_metrics,
+            ))),
             audit,
             pseudonyms,
             keys: Arc::new(crate::keys::HubKeys::new(Arc::clone(&config))),
             schemas: Arc::new(crate::registry::SchemaRegistry::new(&config.public_base())),
             config,
             pool,
-            metrics: build_metrics()?,
+            metrics,
+            hub_metrics,
             clock,
             trust_anchors,
             verified_tokens: Arc::new(crate::auth::agency::TokenCache::default()),

@@ -156,7 +156,7 @@ storage_test!(
             }
         }
         assert_eq!(tree_size(&app), before, "garbage tokens reached the log");
-        assert!(app.state.verified_tokens.unverifiable() >= 10_000);
+        assert!(app.state.hub_metrics.unverifiable_tokens() >= 10_000);
         assert!(limited > 9_000, "only {limited} of 10,000 rate-limited");
     }
 );

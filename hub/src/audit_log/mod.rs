@@ -311,19 +311,28 @@ pub struct AuditLog {
 pub(crate) struct Shared {
     pub(crate) config: Arc<Config>,
     pub(crate) clock: Clock,
+    /// Where the sequencer reports commits, failures and checkpoints.
+    pub(crate) metrics: Arc<crate::metrics::HubMetrics>,
     /// The name of a log key made here.
     origin: String,
     signer: Mutex<Option<Arc<LogSigner>>>,
 }
 
 impl AuditLog {
-    /// The log of `config` over `pool`; the sequencer starts on first append.
-    pub fn new(config: Arc<Config>, pool: Pool, clock: Clock) -> Self {
+    /// The log of `config` over `pool`; the sequencer starts on first append
+    /// and reports to `metrics`.
+    pub fn new(
+        config: Arc<Config>,
+        pool: Pool,
+        clock: Clock,
+        metrics: Arc<crate::metrics::HubMetrics>,
+    ) -> Self {
         let origin = config.log_origin();
         Self {
             shared: Arc::new(Shared {
                 config,
                 clock,
+                metrics,
                 origin,
                 signer: Mutex::new(None),
             }),

@@ -73,6 +73,9 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 const RECONCILE_BATCH: i64 = 500;
 /// The longest pause after failed commits.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How often the hand-over table's depth and the checkpoint's age are
+/// read for the metrics.
+const OBSERVE_EVERY: Duration = Duration::from_secs(1);
 
 type Reply = oneshot::Sender<Result<u64, ApiError>>;
 
@@ -208,6 +211,11 @@ struct Worker {
     retry_at: Option<Instant>,
     /// When consent-use reservations were last looked at.
     reconciled: Option<Instant>,
+    /// Since when the oldest entry not covered by a signed checkpoint has
+    /// waited for one (`None`: every entry is covered).
+    unsigned_since: Option<Instant>,
+    /// When the gauges read from the database were last refreshed.
+    observed: Option<Instant>,
 }
 
 impl Worker {
@@ -227,6 +235,8 @@ impl Worker {
             failures: 0,
             retry_at: None,
             reconciled: None,
+            unsigned_since: None,
+            observed: None,
         }
     }
 
@@ -303,6 +313,7 @@ impl Worker {
                     Job::Wake => {}
                 }
             }
+            self.observe();
             if self.retry_at.is_some_and(|at| Instant::now() < at) {
                 continue;
             }
@@ -312,6 +323,8 @@ impl Worker {
         if self.dirty() {
             self.checkpoint();
         }
+        // The lock goes with the connection and the file.
+        self.shared.metrics.audit_sequencer(false);
     }
 
     /// One round: append or hand over the pending entries, collect
@@ -351,8 +364,43 @@ impl Worker {
         }
     }
 
+    /// Refreshes, at most once every [`OBSERVE_EVERY`], the gauges of the
+    /// hand-over table (sequencer or not) and of the checkpoint's age.
+    fn observe(&mut self) {
+        if self.observed.is_some_and(|at| at.elapsed() < OBSERVE_EVERY) {
+            return;
+        }
+        self.observed = Some(Instant::now());
+        let metrics = &self.shared.metrics;
+        metrics.audit_checkpoint_age(match self.unsigned_since {
+            Some(since) if self.leader => since.elapsed(),
+            _ => Duration::ZERO,
+        });
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        match store::queue_depth(conn) {
+            Ok((depth, oldest)) => {
+                let now = self.shared.clock.now();
+                let age = oldest.and_then(|at| (now - at.and_utc()).to_std().ok());
+                metrics.audit_queue(depth, age);
+            }
+            Err(error) => tracing::debug!(%error, "audit hand-over table not measured"),
+        }
+    }
+
+    /// Notes that the tree grew past the latest checkpoint at `at`.
+    fn grew(&mut self, size: u64, at: Instant) {
+        self.size = size;
+        self.shared.metrics.audit_tree_size(size);
+        if size > self.checkpointed.0 && self.unsigned_since.is_none() {
+            self.unsigned_since = Some(at);
+        }
+    }
+
     /// Pauses the next round, longer after each failure in a row.
     fn failed(&mut self) {
+        self.shared.metrics.audit_commit_failed();
         self.failures = self.failures.saturating_add(1);
         let backoff = Duration::from_millis(10u64 << self.failures.min(7)).min(MAX_BACKOFF);
         self.retry_at = Some(Instant::now() + backoff);
@@ -401,23 +449,37 @@ impl Worker {
             return;
         };
         let found = store::tree_size(conn).and_then(|size| {
-            store::latest_checkpoint(conn).map(|cp| (size, cp.map_or(0, |c| c.size as u64)))
+            let signed = store::latest_checkpoint(conn)?.map_or(0, |c| c.size as u64);
+            // A tail left unsigned has waited since its first entry.
+            let waiting = if size > signed {
+                store::entry(conn, signed)?.map(|row| row.time)
+            } else {
+                None
+            };
+            Ok((size, signed, waiting))
         });
         match found {
-            Ok((size, signed)) => {
+            Ok((size, signed, waiting)) => {
                 tracing::info!(
                     size,
                     signed,
                     "this process is now the audit log's sequencer"
                 );
                 self.leader = true;
-                self.size = size;
                 self.checkpointed = (
                     signed,
                     Instant::now()
                         .checked_sub(CHECKPOINT_EVERY)
                         .unwrap_or_else(Instant::now),
                 );
+                let now = Instant::now();
+                let waited = waiting
+                    .and_then(|at| (self.shared.clock.now() - at.and_utc()).to_std().ok())
+                    .unwrap_or_default();
+                self.unsigned_since = None;
+                self.grew(size, now.checked_sub(waited).unwrap_or(now));
+                self.shared.metrics.audit_sequencer(true);
+                self.observed = None;
             }
             Err(error) => self.broken(&error),
         }
@@ -430,6 +492,9 @@ impl Worker {
         self.conn = None;
         self.lock_file = None;
         self.leader = false;
+        self.unsigned_since = None;
+        self.shared.metrics.audit_sequencer(false);
+        self.shared.metrics.audit_checkpoint_age(Duration::ZERO);
         self.failed();
     }
 
@@ -455,6 +520,7 @@ impl Worker {
         let take = self.pending.len().min(MAX_BATCH);
         let room = MAX_BATCH.saturating_sub(take).max(1) as i64;
         let entries: Vec<&Prepared> = self.pending[..take].iter().map(|l| &l.prepared).collect();
+        let started = Instant::now();
         let result = crate::store::write(conn, |conn| {
             let queued = store::queued(conn, room)?;
             if entries.is_empty() && queued.is_empty() {
@@ -469,7 +535,10 @@ impl Worker {
             }
             Ok(Some(done)) => {
                 self.failures = 0;
-                self.size = done.size;
+                self.shared
+                    .metrics
+                    .audit_committed(done.appended, started.elapsed());
+                self.grew(done.size, started);
                 let answered: Vec<Local> = self.pending.drain(..take).collect();
                 for (local, seq) in answered.into_iter().zip(done.local) {
                     let _ = local.reply.send(seq);
@@ -504,6 +573,7 @@ impl Worker {
             return;
         };
         let now = self.shared.clock.now();
+        let started = Instant::now();
         let cutoff = now
             - chrono::Duration::seconds(i64::from(
                 self.shared.config.lookup_interrupted_after_secs,
@@ -534,7 +604,10 @@ impl Worker {
             Ok(None) => {}
             Ok(Some((done, n))) => {
                 tracing::warn!(lookups = n, "interrupted lookups audited");
-                self.size = done.size;
+                self.shared
+                    .metrics
+                    .audit_committed(done.appended, started.elapsed());
+                self.grew(done.size, started);
                 // More may wait: look again at once.
                 self.reconciled = None;
             }
@@ -606,7 +679,11 @@ impl Worker {
         };
         let size = self.size;
         match self.shared.checkpoint(conn, size) {
-            Ok(_) => self.checkpointed = (size, Instant::now()),
+            Ok(_) => {
+                self.checkpointed = (size, Instant::now());
+                self.unsigned_since = None;
+                self.shared.metrics.audit_checkpoint_age(Duration::ZERO);
+            }
             Err(error) => {
                 tracing::warn!(%error, size, "audit checkpoint not signed");
                 self.checkpointed.1 = Instant::now();
@@ -714,6 +791,8 @@ impl Transient for CommitError {
 
 struct Committed {
     size: u64,
+    /// Entries stored.
+    appended: usize,
     local: Vec<Result<u64, ApiError>>,
     queued: Vec<(i64, u64)>,
 }
@@ -773,6 +852,7 @@ fn append_rows(
     crate::store::consents::settle_reservations(conn, &settled)?;
     Ok(Committed {
         size: next,
+        appended: rows.len(),
         local: local_seqs,
         queued: queued_seqs,
     })

@@ -97,7 +97,6 @@ pub struct TokenCache {
     tokens: Mutex<HashMap<[u8; 32], (HubAccessClaims, i64)>>,
     agencies: Mutex<HashMap<String, (AgencyFacts, Instant)>>,
     bad_tokens: BadTokenLimiter,
-    unverifiable: std::sync::atomic::AtomicU64,
 }
 
 impl Default for TokenCache {
@@ -109,23 +108,11 @@ impl Default for TokenCache {
             tokens: Mutex::default(),
             agencies: Mutex::default(),
             bad_tokens: governor::RateLimiter::hashmap(quota),
-            unverifiable: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
 
 impl TokenCache {
-    /// Counts a refused token that does not verify.
-    pub fn count_unverifiable(&self) {
-        self.unverifiable
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// How many refused tokens did not verify since the start.
-    pub fn unverifiable(&self) -> u64 {
-        self.unverifiable.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     /// Rate-limits tokens from `peer` that do not verify; false once that
     /// address sent too many.
     pub fn allow_bad_token(&self, peer: std::net::IpAddr) -> bool {
@@ -436,7 +423,7 @@ impl FromRequest for AgencyCaller {
                     }
                     // A token that does not verify names nobody: counted and
                     // rate-limited, never written to the permanent log.
-                    state.verified_tokens.count_unverifiable();
+                    state.hub_metrics.unverifiable_token();
                     match peer {
                         Some(ip) if !state.verified_tokens.allow_bad_token(ip) => {
                             Err(ApiError::TooManyBadCredentials)

@@ -153,13 +153,23 @@ pub async fn lookup_until(
     };
     match outcome {
         Ok((response, entry)) => match state.audit.append(entry).await {
-            Ok(_) => Ok(response),
-            Err(error) => Err(LookupFailure {
-                exchange_id: exchange.id,
-                error,
-            }),
+            Ok(_) => {
+                state.hub_metrics.lookup("permitted", "ok");
+                Ok(response)
+            }
+            Err(error) => {
+                // Permitted, but not released: the log could not record it.
+                state.hub_metrics.lookup("error", &error.problem().code);
+                Err(LookupFailure {
+                    exchange_id: exchange.id,
+                    error,
+                })
+            }
         },
         Err((kind, deny_code, error)) => {
+            state
+                .hub_metrics
+                .lookup(kind.strip_prefix("lookup.").unwrap_or(kind), deny_code);
             let outcome = if kind == "lookup.denied" {
                 audit::Outcome::Denied
             } else {
@@ -196,7 +206,12 @@ pub async fn lookup_until(
 type Refusal = (&'static str, &'static str, ApiError);
 
 fn refuse(kind: &'static str, error: ApiError) -> Refusal {
-    let code = match &error {
+    (kind, code_of(&error), error)
+}
+
+/// The code a lookup's failure is audited and counted under.
+fn code_of(error: &ApiError) -> &'static str {
+    match error {
         ApiError::NotFound { code, .. }
         | ApiError::Invalid { code, .. }
         | ApiError::Forbidden { code, .. }
@@ -204,8 +219,7 @@ fn refuse(kind: &'static str, error: ApiError) -> Refusal {
         ApiError::Denied { code, .. } => code,
         ApiError::Provider { code, .. } => code,
         _ => "internal_error",
-    };
-    (kind, code, error)
+    }
 }
 
 async fn run(
@@ -371,6 +385,9 @@ async fn run(
         Some(deadline) => tokio::time::timeout_at(deadline, call)
             .await
             .unwrap_or_else(|_| {
+                state
+                    .hub_metrics
+                    .provider_error(&routed.provider, "batch_timeout");
                 Err(ApiError::Provider {
                     code: "batch_timeout",
                     detail: format!(
@@ -481,7 +498,62 @@ async fn sign_request(
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+/// Calls the provider unless its circuit is open: times the call and counts
+/// its failures (`circuit_open` when it was not called).
 async fn call_provider(
+    state: &AppState,
+    routed: &directory::Route,
+    record_type: &RecordType,
+    token: &str,
+    body: Vec<u8>,
+) -> Result<serde_json::Value, ApiError> {
+    if !state.breakers.allow(&routed.provider) {
+        state
+            .hub_metrics
+            .provider_error(&routed.provider, "circuit_open");
+        return Err(ApiError::Provider {
+            code: "provider_unavailable",
+            detail: format!(
+                "provider {} is failing; the hub stopped calling it for a few seconds",
+                routed.provider
+            ),
+        });
+    }
+    let timer = ProviderTimer {
+        state,
+        provider: &routed.provider,
+        started: std::time::Instant::now(),
+    };
+    let answer = request_provider(state, routed, record_type, token, body).await;
+    drop(timer);
+    match &answer {
+        // The provider answered: it holds no such record.
+        Err(ApiError::NotFound { .. }) | Ok(_) => {}
+        Err(error) => state
+            .hub_metrics
+            .provider_error(&routed.provider, code_of(error)),
+    }
+    answer
+}
+
+/// Records how long a provider call took when dropped: also when the call
+/// is cut at a batch's deadline.
+struct ProviderTimer<'a> {
+    state: &'a AppState,
+    provider: &'a str,
+    started: std::time::Instant,
+}
+
+impl Drop for ProviderTimer<'_> {
+    fn drop(&mut self) {
+        self.state
+            .hub_metrics
+            .provider_request(self.provider, self.started.elapsed());
+    }
+}
+
+/// One call to the provider; the caller checked its circuit.
+async fn request_provider(
     state: &AppState,
     routed: &directory::Route,
     record_type: &RecordType,
@@ -492,12 +564,6 @@ async fn call_provider(
         code: "provider_unavailable",
         detail,
     };
-    if !state.breakers.allow(&routed.provider) {
-        return Err(unavailable(format!(
-            "provider {} is failing; the hub stopped calling it for a few seconds",
-            routed.provider
-        )));
-    }
     let url = format!("{}/records/{}", routed.endpoint, record_type);
     let sent = state
         .http
