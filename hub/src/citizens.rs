@@ -114,26 +114,8 @@ fn fail(
     now: DateTime<Utc>,
     error: ApiError,
 ) -> ApiError {
-    let mut state = lockout_of(account);
-    let was_locked = state.locked_until.is_some_and(|until| until > now);
-    state.record_failure(&LockoutPolicy::default(), now);
-    let locked_until = state
-        .locked_until
-        .filter(|until| *until > now && !was_locked);
-    store_lockout(account, state, now);
     let saved = crate::store::write(conn, |conn| {
-        store::save_account(conn, account)?;
-        if let Some(until) = locked_until {
-            let entry = audit_log::NewEntry::new(
-                "citizen.locked",
-                audit::Actor::new(audit::ActorType::Hub, "hub"),
-                audit::Outcome::Recorded,
-            )?
-            .with_person(account.common_id.clone())
-            .with_details(serde_json::json!({"locked_until": until.to_rfc3339()}));
-            audit_log::stage(conn, &[entry], now)?;
-        }
-        Ok::<_, ApiError>(())
+        count_failure(conn, account, &LockoutPolicy::default(), now)
     });
     match saved {
         Ok(()) => error,
@@ -141,16 +123,21 @@ fn fail(
     }
 }
 
+/// An account, its row locked until the caller's transaction ends, so that
+/// concurrent attempts on it are counted one after another.
 fn load_account(
     conn: &mut DbConnection,
     common_id: &str,
 ) -> Result<(CommonId, AccountRow), ApiError> {
     let id: CommonId = common_id.parse().map_err(|_| invalid_credentials())?;
-    let account = store::account(conn, id.as_digits())?.ok_or_else(invalid_credentials)?;
+    let account =
+        store::account_for_update(conn, id.as_digits())?.ok_or_else(invalid_credentials)?;
     Ok((id, account))
 }
 
 /// Activates an account: the code must match, be unexpired and unused.
+/// Call it inside a write transaction (the account's row is locked, so
+/// parallel guesses of the code are counted one by one).
 pub fn activate(
     conn: &mut DbConnection,
     config: &Config,
@@ -208,43 +195,204 @@ fn random_token() -> Result<String, ApiError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// Signs a citizen in; returns the response and the session cookie's value.
-pub fn sign_in(
+/// How sign-in attempts are slowed down: after 5 failures in a row each
+/// further attempt waits a growing delay (5 s, doubling, at most a minute),
+/// a soft lock that no one can turn into a long lock-out of someone else.
+pub fn sign_in_policy() -> LockoutPolicy {
+    LockoutPolicy {
+        max_failures: 5,
+        base_lock: chrono::Duration::seconds(5),
+        max_lock: chrono::Duration::seconds(60),
+    }
+}
+
+/// The most password hashes computed at once: Argon2id is memory-hard, and
+/// unbounded sign-ins would starve everything else.
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// What a sign-in attempt may do, decided before any password is checked.
+enum Attempt {
+    /// No such account, or not activated: a dummy hash is checked so that
+    /// the refusal takes as long as for a real account.
+    Nobody,
+    /// The attempt was counted and may check the password.
+    Allowed {
+        id: CommonId,
+        hash: String,
+        totp: Option<(String, Option<i64>)>,
+    },
+}
+
+/// Reserves a sign-in attempt on `common_id` at `now`, in one write
+/// transaction that locks the account's row: the attempt is counted as a
+/// failure before anything is checked (a success then clears the count),
+/// and while the account's delay runs it is refused without checking
+/// anything. Concurrent attempts are counted one after another, so no more
+/// than the policy's allowance are ever checked before the delay starts.
+fn reserve_attempt(
     conn: &mut DbConnection,
-    state: &AppState,
-    input: &SignIn,
+    common_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Attempt, ApiError> {
+    let Ok(id) = common_id.parse::<CommonId>() else {
+        return Ok(Attempt::Nobody);
+    };
+    crate::store::write(conn, |conn| {
+        let Some(mut account) = store::account_for_update(conn, id.as_digits())? else {
+            return Ok(Attempt::Nobody);
+        };
+        check_lock(&account, now)?;
+        let Some(hash) = account.password_hash.clone() else {
+            return Ok(Attempt::Nobody);
+        };
+        count_failure(conn, &mut account, &sign_in_policy(), now)?;
+        Ok(Attempt::Allowed {
+            id,
+            hash,
+            totp: account
+                .totp_secret
+                .clone()
+                .map(|secret| (secret, account.totp_last_step)),
+        })
+    })
+}
+
+/// Counts a failure on `account` (and perhaps starts its delay, audited as
+/// `citizen.locked`), inside the caller's transaction.
+fn count_failure(
+    conn: &mut DbConnection,
+    account: &mut AccountRow,
+    policy: &LockoutPolicy,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let mut state = lockout_of(account);
+    let was_locked = state.locked_until.is_some_and(|until| until > now);
+    state.record_failure(policy, now);
+    let locked_until = state
+        .locked_until
+        .filter(|until| *until > now && !was_locked);
+    store_lockout(account, state, now);
+    store::save_account(conn, account)?;
+    if let Some(until) = locked_until {
+        let entry = audit_log::NewEntry::new(
+            "citizen.locked",
+            audit::Actor::new(audit::ActorType::Hub, "hub"),
+            audit::Outcome::Recorded,
+        )?
+        .with_person(account.common_id.clone())
+        .with_details(serde_json::json!({"locked_until": until.to_rfc3339()}));
+        audit_log::stage(conn, &[entry], now)?;
+    }
+    Ok(())
+}
+
+/// Checks `password` against `hash`, or against a dummy hash when there is
+/// none, on a blocking thread without a database connection, at most
+/// [`ARGON2_SLOTS`] at once.
+async fn check_password(
+    config: &Config,
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, ApiError> {
+    let _slot = ARGON2_SLOTS
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("password checks closed".to_owned()))?;
+    let params = hash_params(config);
+    actix_web::web::block(move || {
+        let (stored, real) = match hash {
+            Some(hash) => (StoredPassword::from_phc(hash), true),
+            None => (dummy_hash(&params)?, false),
+        };
+        let ok =
+            verify_password(&password, &stored).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(ok && real)
+    })
+    .await?
+}
+
+/// A hash of nothing anyone knows, made once with the configured cost: what
+/// an attempt on an unknown account is checked against.
+fn dummy_hash(params: &PasswordHashParams) -> Result<StoredPassword, ApiError> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(phc) = DUMMY.get() {
+        return Ok(StoredPassword::from_phc(phc.clone()));
+    }
+    let made = hash_password(&random_token()?, params, &mut rand::rng())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let phc = DUMMY.get_or_init(|| made.as_phc().to_owned());
+    Ok(StoredPassword::from_phc(phc.clone()))
+}
+
+/// Signs a citizen in; returns the response and the session cookie's value.
+///
+/// Three steps: the attempt is reserved (counted) in one transaction;
+/// the password is checked without a database connection; a success clears
+/// the count, accepts the TOTP code once (an atomic update of the last
+/// step), opens the session and is audited (`citizen.signed_in`), in one
+/// transaction. Every refusal is the same `401 invalid_credentials`, as
+/// slow for an unknown or unactivated account as for a wrong password.
+pub async fn sign_in(
+    state: &actix_web::web::Data<AppState>,
+    input: SignIn,
     now: DateTime<Utc>,
 ) -> Result<(SignedIn, String), ApiError> {
-    let (id, mut account) = load_account(conn, &input.common_id)?;
-    check_lock(&account, now)?;
-    let Some(hash) = account.password_hash.clone() else {
-        return Err(ApiError::Forbidden {
-            code: "account_not_activated",
-            detail: "activate the account with the code from the letter first".to_owned(),
-        });
+    let common_id = input.common_id.clone();
+    let attempt = state
+        .db(move |conn| reserve_attempt(conn, &common_id, now))
+        .await?;
+    let (id, hash, totp) = match attempt {
+        Attempt::Nobody => (None, None, None),
+        Attempt::Allowed { id, hash, totp } => (Some(id), Some(hash), totp),
     };
-    let password_ok = verify_password(&input.password, &StoredPassword::from_phc(hash))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !password_ok {
-        return Err(fail(conn, &mut account, now, invalid_credentials()));
+    if hash.is_some() {
+        state.hub_metrics.password_checked();
     }
-    if let Some(secret) = &account.totp_secret {
-        let secret =
-            TotpSecret::from_base32(secret).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let Some(code) = &input.totp else {
-            return Err(ApiError::InvalidCredentials(
-                "this account needs the TOTP code too",
-            ));
-        };
-        let last = account.totp_last_step.and_then(|s| u64::try_from(s).ok());
-        match Totp::default().verify(&secret, code, now, last) {
-            Ok(step) => account.totp_last_step = i64::try_from(step).ok(),
-            Err(_) => return Err(fail(conn, &mut account, now, invalid_credentials())),
+    let password_ok = check_password(&state.config, input.password, hash).await?;
+    let Some(id) = id.filter(|_| password_ok) else {
+        return Err(invalid_credentials());
+    };
+    let step = match totp {
+        None => None,
+        Some((secret, last)) => {
+            let secret =
+                TotpSecret::from_base32(&secret).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let Some(code) = &input.totp else {
+                return Err(ApiError::InvalidCredentials(
+                    "this account needs the TOTP code too",
+                ));
+            };
+            let last = last.and_then(|s| u64::try_from(s).ok());
+            let step = Totp::default()
+                .verify(&secret, code, now, last)
+                .map_err(|_| invalid_credentials())?;
+            Some(i64::try_from(step).map_err(|_| invalid_credentials())?)
         }
-    }
-    store_lockout(&mut account, LockoutState::default(), now);
-    store::save_account(conn, &account)?;
+    };
+    let inner = state.clone();
+    state
+        .change(move |conn| {
+            if let Some(step) = step
+                && !store::accept_totp_step(conn, id.as_digits(), step)?
+            {
+                // The same code was used meanwhile.
+                return Err(invalid_credentials());
+            }
+            store::clear_failures(conn, id.as_digits(), now)?;
+            let signed_in = open_session(conn, &inner, &id, now)?;
+            let entry = crate::events::by_citizen(&id, "citizen.signed_in")?;
+            Ok((signed_in, vec![entry]))
+        })
+        .await
+}
 
+/// Opens a web session and signs a citizen access token.
+fn open_session(
+    conn: &mut DbConnection,
+    state: &AppState,
+    id: &CommonId,
+    now: DateTime<Utc>,
+) -> Result<(SignedIn, String), ApiError> {
     let session = random_token()?;
     let csrf_token = random_token()?;
     store::insert_session(

@@ -36,6 +36,7 @@ pub struct HubMetrics {
     audit_commit_failures_total: IntCounter,
     lookups_total: IntCounterVec,
     unverifiable_tokens_total: IntCounter,
+    password_checks_total: IntCounter,
     provider_request_seconds: HistogramVec,
     provider_errors_total: IntCounterVec,
     provider_circuit_open: IntGaugeVec,
@@ -100,6 +101,10 @@ impl HubMetrics {
                 "unverifiable_tokens_total",
                 "Access tokens refused because their signature could not be verified",
             ))?,
+            password_checks_total: IntCounter::with_opts(opts(
+                "password_checks_total",
+                "Citizens' passwords checked against their stored hash (sign-in attempts let through)",
+            ))?,
             provider_request_seconds: HistogramVec::new(
                 histogram(
                     "provider_request_seconds",
@@ -139,6 +144,7 @@ impl HubMetrics {
         registry.register(Box::new(self.audit_commit_failures_total.clone()))?;
         registry.register(Box::new(self.lookups_total.clone()))?;
         registry.register(Box::new(self.unverifiable_tokens_total.clone()))?;
+        registry.register(Box::new(self.password_checks_total.clone()))?;
         registry.register(Box::new(self.provider_request_seconds.clone()))?;
         registry.register(Box::new(self.provider_errors_total.clone()))?;
         registry.register(Box::new(self.provider_circuit_open.clone()))?;
@@ -197,6 +203,16 @@ impl HubMetrics {
     /// verified.
     pub fn unverifiable_token(&self) {
         self.unverifiable_tokens_total.inc();
+    }
+
+    /// A citizen's password was checked against its stored hash.
+    pub fn password_checked(&self) {
+        self.password_checks_total.inc();
+    }
+
+    /// How many passwords were checked against a stored hash so far.
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks_total.get()
     }
 
     /// How many access tokens were refused as unverifiable so far.

@@ -156,8 +156,14 @@ pub fn grant(
     }));
     // The assertion is spent and the issuance audited in one transaction.
     let spent = audit_log::commit_change(conn, now, |conn| {
-        let fresh =
-            agencies::use_assertion(conn, agency_id.as_str(), &verified.jti, verified.exp, now)?;
+        let fresh = agencies::use_assertion(
+            conn,
+            agency_id.as_str(),
+            &verified.jti,
+            verified.exp,
+            AssertionRules::default().leeway,
+            now,
+        )?;
         Ok((
             fresh,
             if fresh {

@@ -419,10 +419,15 @@ storage_test!(
             .iter()
             .map(|i| i["entry"]["kind"].as_str().unwrap())
             .collect();
-        // Newest first: the activation, then the registration; nothing of Bob's.
+        // Newest first: the sign-in, the activation, then the registration;
+        // nothing of Bob's.
         assert_eq!(
             kinds,
-            vec!["citizen.activated", "person.registered"],
+            vec![
+                "citizen.signed_in",
+                "citizen.activated",
+                "person.registered"
+            ],
             "{log}"
         );
         assert!(!log.to_string().contains(b["id"].as_str().unwrap()));

@@ -134,10 +134,7 @@ pub async fn submit(
         totp: Some(form.totp.trim().to_owned()).filter(|t| !t.is_empty()),
     };
     let now = state.clock.now();
-    let inner = state.clone();
-    let result = state
-        .db(move |conn| citizens::sign_in(conn, &inner, &input, now))
-        .await;
+    let result = citizens::sign_in(&state, input, now).await;
     match result {
         Ok((_, session)) => {
             let cookie = Cookie::build(SESSION_COOKIE, session)

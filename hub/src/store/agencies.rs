@@ -166,28 +166,40 @@ pub fn revoke_certificate(
 }
 
 /// Records a client assertion's `jti`; `Ok(false)` if it was used before.
-/// Expired records are purged on the way.
+///
+/// A record is kept until the assertion could no longer be accepted: its
+/// `exp` plus `leeway` (the clock skew the check tolerates), so that an
+/// assertion is never accepted twice. Older records are purged on the way.
+/// `ON CONFLICT DO NOTHING` keeps a replay from aborting the caller's
+/// transaction (PostgreSQL).
 pub fn use_assertion(
     conn: &mut DbConnection,
     agency_id: &str,
     jti: &str,
     expires_at: DateTime<Utc>,
+    leeway: chrono::Duration,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    diesel::delete(used_assertions::table.filter(used_assertions::expires_at.lt(db_time(now))))
-        .execute(conn)?;
-    match diesel::insert_into(used_assertions::table)
-        .values((
-            used_assertions::agency_id.eq(agency_id),
-            used_assertions::jti.eq(jti),
-            used_assertions::expires_at.eq(db_time(expires_at)),
-        ))
-        .execute(conn)
-    {
-        Ok(_) => Ok(true),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    diesel::delete(
+        used_assertions::table.filter(used_assertions::expires_at.lt(db_time(now - leeway))),
+    )
+    .execute(conn)?;
+    let values = (
+        used_assertions::agency_id.eq(agency_id),
+        used_assertions::jti.eq(jti),
+        used_assertions::expires_at.eq(db_time(expires_at)),
+    );
+    let inserted = match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(used_assertions::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConnection::Postgres(c) => diesel::insert_into(used_assertions::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(inserted == 1)
 }
 
 /// A hub signing key's public half, as stored.

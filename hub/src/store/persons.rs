@@ -1,11 +1,12 @@
 //! The person tables: persons, their sector pseudonyms, citizen accounts.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::schema::{citizen_accounts, persons, sector_pseudonyms};
 use super::{DbConnection, StoreError};
+use crate::time::db_time;
 
 /// A person as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -157,6 +158,54 @@ pub fn account(conn: &mut DbConnection, id: &str) -> Result<Option<AccountRow>, 
         .select(AccountRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// An account, its row locked until the transaction ends (PostgreSQL;
+/// SQLite's write transaction holds the whole database).
+pub fn account_for_update(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<AccountRow>, StoreError> {
+    if let DbConnection::Postgres(pg) = conn {
+        return Ok(citizen_accounts::table
+            .find(id)
+            .select(AccountRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?);
+    }
+    account(conn, id)
+}
+
+/// Accepts TOTP time step `step` for an account unless that step or a
+/// later one was accepted already; one atomic update.
+pub fn accept_totp_step(conn: &mut DbConnection, id: &str, step: i64) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        citizen_accounts::table.find(id).filter(
+            citizen_accounts::totp_last_step
+                .is_null()
+                .or(citizen_accounts::totp_last_step.lt(step)),
+        ),
+    )
+    .set(citizen_accounts::totp_last_step.eq(Some(step)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Clears an account's failures and delay after a success.
+pub fn clear_failures(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    diesel::update(citizen_accounts::table.find(id))
+        .set((
+            citizen_accounts::failures.eq(0),
+            citizen_accounts::locked_until.eq(None::<NaiveDateTime>),
+            citizen_accounts::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Writes an account back.

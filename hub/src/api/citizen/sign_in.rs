@@ -26,10 +26,7 @@ pub async fn sign_in(
     body: web::Json<SignIn>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let inner = state.clone();
-    let (signed_in, session) = state
-        .db(move |conn| citizens::sign_in(conn, &inner, &body, now))
-        .await?;
+    let (signed_in, session) = citizens::sign_in(&state, body.into_inner(), now).await?;
     let cookie = Cookie::build(SESSION_COOKIE, session)
         .path("/")
         .http_only(true)
