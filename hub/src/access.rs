@@ -133,16 +133,18 @@ pub fn reserve(
             reservation.limit,
         )
     })?;
-    if made {
-        return Ok(None);
-    }
-    Ok(Some(Decision::Deny {
+    Ok((!made).then(|| spent(reservation, used)))
+}
+
+/// The refusal of a lookup whose consent's uses are spent (`used` made).
+pub fn spent(reservation: &Reservation, used: u32) -> Decision {
+    Decision::Deny {
         code: consent::DenyCode::ConsentUseExhausted,
         detail: format!(
             "consent {} allows {} fetch(es) per period and {used} were made",
             reservation.consent, reservation.limit
         ),
-    }))
+    }
 }
 
 /// Gives back the reservation of a lookup whose provider call failed: no

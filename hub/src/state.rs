@@ -42,6 +42,8 @@ pub struct AppState {
     pub audit: Arc<crate::audit_log::AuditLog>,
     /// The authorizations (legal bases), cached for the access decision.
     pub authorizations: Arc<crate::authorizations::AuthorizationCache>,
+    /// Consent-use reservations, made in batches.
+    pub reservations: Arc<crate::broker::reservations::Reservations>,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
         };
         let pseudonyms = Arc::new(crate::pseudonyms::load(&config).map_err(StartError::Config)?);
         let config = Arc::new(config);
+        let reservations = Arc::new(crate::broker::reservations::Reservations::new(&config));
         let metrics = build_metrics()?;
         let hub_metrics = Arc::new(
             crate::metrics::HubMetrics::new(&metrics.registry)
@@ -115,6 +118,7 @@ impl AppState {
             trust_anchors,
             verified_tokens: Arc::new(crate::auth::agency::TokenCache::default()),
             authorizations: Arc::default(),
+            reservations,
         })
     }
 

@@ -3,6 +3,7 @@
 
 pub mod breaker;
 pub mod directory;
+pub mod reservations;
 
 use std::time::Duration;
 
@@ -283,15 +284,7 @@ async fn run(
                 purpose: asked_purpose,
                 consent_id,
             };
-            let (mut decision, reservation) = access::decide(conn, &inner, &query, now)?;
-            // Reserve the consent's use before anything goes out.
-            let mut reserved = false;
-            if let Some(reservation) = &reservation {
-                match access::reserve(conn, reservation, &exchange_id, now)? {
-                    None => reserved = true,
-                    Some(refusal) => decision = refusal,
-                }
-            }
+            let (decision, reservation) = access::decide(conn, &inner, &query, now)?;
             // Route a permitted lookup in the same trip to the database.
             let route = match &decision {
                 Decision::Permit { .. } => {
@@ -307,17 +300,28 @@ async fn run(
                 }
                 Decision::Deny { .. } => None,
             };
-            Ok((person, entry, decision, route, reserved))
+            Ok((person, entry, decision, route, reservation))
         })
         .await;
-    let (person, entry, decision, route, reserved) = match resolved {
+    let (person, entry, mut decision, route, reservation) = match resolved {
         Ok(found) => found,
         Err(e @ ApiError::NotFound { .. }) => return Err(refuse("lookup.invalid", e)),
         Err(e @ ApiError::Invalid { .. }) => return Err(refuse("lookup.invalid", e)),
         Err(e) => return Err(refuse("lookup.error", e)),
     };
     exchange.person = Some(person);
-    exchange.reserved = reserved;
+    // Reserve the consent's use, durably, before anything goes out.
+    if let Some(reservation) = &reservation {
+        match state
+            .reservations
+            .reserve(reservation, &exchange_id, now)
+            .await
+            .map_err(|e| refuse("lookup.error", e))?
+        {
+            None => exchange.reserved = true,
+            Some(refusal) => decision = refusal,
+        }
+    }
     let record_type = entry.record_type().clone();
     exchange.record_type = record_type.to_string();
     let (authorization, consent, fields) = match decision {
