@@ -242,8 +242,8 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// The stored row of this entry as entry `seq` at `time`, and its leaf
     /// hash.
-    pub(crate) fn into_row(
-        self,
+    pub(crate) fn to_row(
+        &self,
         seq: u64,
         time: &audit::EncodedTime,
         queue_id: Option<i64>,
@@ -256,13 +256,13 @@ impl Prepared {
             seq: seq as i64,
             entry: text,
             time: time.time().get().naive_utc(),
-            kind: self.kind,
+            kind: self.kind.clone(),
             actor_type: self.actor_type.to_owned(),
-            actor_id: self.actor_id,
-            person: self.person,
-            record_type: self.record_type,
+            actor_id: self.actor_id.clone(),
+            person: self.person.clone(),
+            record_type: self.record_type.clone(),
             outcome: self.outcome.to_owned(),
-            provider: self.provider,
+            provider: self.provider.clone(),
             queue_id,
         };
         Ok((row, leaf))

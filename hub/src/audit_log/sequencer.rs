@@ -816,7 +816,7 @@ fn append_rows(
         if let Some(exchange) = &entry.settles {
             settled.push(exchange.clone());
         }
-        match (*entry).clone().into_row(next, &now, None) {
+        match entry.to_row(next, &now, None) {
             Ok((row, leaf)) => {
                 rows.push(row);
                 leaves.push(leaf);
@@ -832,7 +832,7 @@ fn append_rows(
             .map_err(|e| audit::AuditError::InvalidEntry(e.to_string()))
             .and_then(|entry| entry.prepare())
             .inspect(|prepared| settled.extend(prepared.settles.clone()))
-            .and_then(|prepared| prepared.into_row(next, &now, Some(*id)));
+            .and_then(|prepared| prepared.to_row(next, &now, Some(*id)));
         match row {
             Ok((row, leaf)) => {
                 rows.push(row);
