@@ -395,10 +395,13 @@ fn open_session(
 ) -> Result<(SignedIn, String), ApiError> {
     let session = random_token()?;
     let csrf_token = random_token()?;
+    let digest = sha256_hex(session.as_bytes());
+    // Ended sessions are swept on the way.
+    store::purge_sessions(conn, now)?;
     store::insert_session(
         conn,
         &SessionRow {
-            id_digest: sha256_hex(session.as_bytes()),
+            id_digest: digest.clone(),
             common_id: id.as_digits().to_owned(),
             csrf_token: csrf_token.clone(),
             created_at: db_time(now),
@@ -413,7 +416,9 @@ fn open_session(
         exp: now.timestamp() + ttl,
         iat: now.timestamp(),
         nbf: None,
-        jti: uuid::Uuid::new_v4().to_string(),
+        // The token belongs to the session: when it ends (sign-out,
+        // expiry), the token is refused too.
+        jti: digest,
         scope: "citizen".to_owned(),
         client_id: None,
         cnf: None,

@@ -215,3 +215,35 @@ async fn openapi_document_and_docs_page() {
         "{html}"
     );
 }
+
+#[actix_web::test]
+async fn answers_are_not_sniffed_and_tls_is_strict() {
+    let plain = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    for uri in [
+        "/healthz",
+        "/v1/nowhere",
+        "/openapi.json",
+        "/portal/sign-in",
+    ] {
+        let (_, headers, _) = call(&plain, web::TestRequest::get().uri(uri)).await;
+        assert_eq!(
+            headers
+                .get("x-content-type-options")
+                .map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{uri}"
+        );
+        assert!(headers.get("strict-transport-security").is_none(), "{uri}");
+    }
+    let tls = TestApp::with_config(hub::testing::Backend::Sqlite, |config| {
+        config.tls_cert_file = Some("hub.pem".into());
+    })
+    .unwrap();
+    let (_, headers, _) = call(&tls, web::TestRequest::get().uri("/healthz")).await;
+    assert_eq!(
+        headers
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap()),
+        Some("max-age=31536000")
+    );
+}

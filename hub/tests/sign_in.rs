@@ -146,3 +146,46 @@ storage_test!(
         );
     }
 );
+
+storage_test!(
+    signing_out_ends_the_token,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let id = citizen(&app).await;
+        let (status, _, body) = call(&app, attempt(&id, PASSWORD, "192.0.2.1:1")).await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        let me = || with_bearer(web::TestRequest::get().uri("/v1/citizen/me"), &token);
+        assert_eq!(call(&app, me()).await.0, 200);
+        let out = with_bearer(web::TestRequest::post().uri("/v1/citizen/sign-out"), &token);
+        assert_eq!(call(&app, out).await.0, 204);
+        // The token has not expired, but its session has ended.
+        let (status, _, body) = call(&app, me()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("session_ended")),
+            "{body}"
+        );
+
+        // Ended sessions do not pile up: the next sign-in sweeps them.
+        use diesel::prelude::*;
+        use hub::store::schema::citizen_sessions;
+        let sessions = || {
+            citizen_sessions::table
+                .count()
+                .get_result::<i64>(&mut *app.conn())
+                .unwrap()
+        };
+        assert_eq!(
+            call(&app, attempt(&id, PASSWORD, "192.0.2.1:1")).await.0,
+            200
+        );
+        assert_eq!(sessions(), 1);
+        app.clock.advance(chrono::Duration::minutes(31));
+        assert_eq!(
+            call(&app, attempt(&id, PASSWORD, "192.0.2.1:1")).await.0,
+            200
+        );
+        assert_eq!(sessions(), 1);
+    }
+);

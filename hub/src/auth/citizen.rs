@@ -17,6 +17,8 @@ use crate::state::AppState;
 pub struct CitizenCaller {
     /// Who.
     pub common_id: CommonId,
+    /// The session the token belongs to (the digest of its id).
+    pub session: String,
 }
 
 impl FromRequest for CitizenCaller {
@@ -55,13 +57,25 @@ impl FromRequest for CitizenCaller {
                         code: e.code(),
                         detail: format!("the citizen token is not valid: {e}"),
                     })
+                    .and_then(|claims: AccessTokenClaims| {
+                        // The token lives only as long as its session.
+                        crate::store::persons::session(conn, &claims.jti, crate::time::db_time(now))?
+                            .map(|_| claims)
+                            .ok_or(ApiError::InvalidToken {
+                                code: "session_ended",
+                                detail: "the session this token belongs to has ended (signed out or expired); sign in again".to_owned(),
+                            })
+                    })
                 })
                 .await?;
             let common_id = claims.sub.parse().map_err(|_| ApiError::InvalidToken {
                 code: "malformed_token",
                 detail: "the token's subject is not a common ID".to_owned(),
             })?;
-            Ok(CitizenCaller { common_id })
+            Ok(CitizenCaller {
+                common_id,
+                session: claims.jti,
+            })
         })
     }
 }

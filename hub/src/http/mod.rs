@@ -4,7 +4,7 @@ pub mod middleware;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpResponse, web};
 
 use crate::error::{ApiError, Problem};
@@ -24,6 +24,12 @@ pub fn app(
 > {
     let limit = state.config.max_body_bytes;
     let metrics = state.metrics.clone();
+    // No answer is sniffed into another type; over TLS, browsers are told
+    // to use nothing else for a year.
+    let mut headers = DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff"));
+    if state.config.tls_cert_file.is_some() {
+        headers = headers.add(("Strict-Transport-Security", "max-age=31536000"));
+    }
     App::new()
         .app_data(state)
         .app_data(web::PayloadConfig::new(limit))
@@ -56,6 +62,7 @@ pub fn app(
         // response, and the request id wraps everything.
         .wrap(ErrorHandlers::new().default_handler(middleware::bare_error_to_problem))
         .wrap(from_fn(middleware::body_limit))
+        .wrap(headers)
         .wrap(metrics)
         .wrap(from_fn(middleware::request_id))
 }

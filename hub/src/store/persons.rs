@@ -256,6 +256,15 @@ pub fn session(
         .optional()?)
 }
 
+/// Deletes the sessions that have expired at `now`; returns how many.
+pub fn purge_sessions(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    use super::schema::citizen_sessions;
+    Ok(diesel::delete(
+        citizen_sessions::table.filter(citizen_sessions::expires_at.le(db_time(now))),
+    )
+    .execute(conn)?)
+}
+
 /// Ends a session.
 pub fn delete_session(conn: &mut DbConnection, id_digest: &str) -> Result<(), StoreError> {
     use super::schema::citizen_sessions;

@@ -4,6 +4,7 @@ pub mod access_log;
 pub mod activate;
 pub mod me;
 pub mod sign_in;
+pub mod sign_out;
 pub mod totp;
 
 use actix_web::web;
@@ -12,7 +13,7 @@ use utoipa::OpenApi;
 /// The citizen part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(access_log::access_log, activate::activate, sign_in::sign_in, me::me, totp::offer, totp::confirm),
+    paths(access_log::access_log, activate::activate, sign_in::sign_in, sign_out::sign_out, me::me, totp::offer, totp::confirm),
     components(schemas(
         crate::citizens::Activation, crate::citizens::SignIn, crate::citizens::SignedIn,
         crate::citizens::TotpOffer, crate::citizens::TotpConfirm, me::Me,
@@ -26,6 +27,7 @@ pub struct CitizenApi;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/citizen/activate").route(web::post().to(activate::activate)))
         .service(web::resource("/v1/citizen/sign-in").route(web::post().to(sign_in::sign_in)))
+        .service(web::resource("/v1/citizen/sign-out").route(web::post().to(sign_out::sign_out)))
         .service(web::resource("/v1/citizen/me").route(web::get().to(me::me)))
         .service(
             web::resource("/v1/citizen/access-log").route(web::get().to(access_log::access_log)),

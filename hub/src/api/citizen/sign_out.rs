@@ -1,0 +1,30 @@
+//! `POST /v1/citizen/sign-out`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::CitizenCaller;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Ends the session the citizen token belongs to: the token (and the web
+/// session's cookie) stop working at once, before the token expires.
+#[utoipa::path(
+    post,
+    path = "/v1/citizen/sign-out",
+    tag = "citizen",
+    security(("citizen" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "No valid citizen token", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn sign_out(
+    citizen: CitizenCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let session = citizen.session.clone();
+    state
+        .db(move |conn| Ok(crate::store::persons::delete_session(conn, &session)?))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
