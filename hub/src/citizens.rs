@@ -337,6 +337,7 @@ pub async fn sign_in(
     input: SignIn,
     now: DateTime<Utc>,
 ) -> Result<(SignedIn, String), ApiError> {
+    let started = std::time::Instant::now();
     let common_id = input.common_id.clone();
     let attempt = state
         .db(move |conn| reserve_attempt(conn, &common_id, now))
@@ -348,8 +349,15 @@ pub async fn sign_in(
     if hash.is_some() {
         state.hub_metrics.password_checked();
     }
+    let checking = std::time::Instant::now();
     let password_ok = check_password(&state.config, input.password, hash).await?;
     let Some(id) = id.filter(|_| password_ok) else {
+        // A refusal leaves no earlier than twice the check's time after the
+        // attempt began: the one database write that counts an attempt on a
+        // real account is then hidden, and the answer does not tell whether
+        // the account exists.
+        let floor = started + checking.elapsed() * 2;
+        tokio::time::sleep_until(tokio::time::Instant::from_std(floor)).await;
         return Err(invalid_credentials());
     };
     let step = match totp {
