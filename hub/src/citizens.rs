@@ -493,10 +493,16 @@ pub fn totp_confirm(
             code: e.code(),
             detail: e.to_string(),
         })?;
-    let mut account = store::account(conn, id.as_digits())?.ok_or_else(invalid_credentials)?;
-    account.totp_secret = Some(secret.to_base32());
-    account.totp_last_step = i64::try_from(step).ok();
-    account.updated_at = db_time(now);
-    store::save_account(conn, &account)?;
+    // Only the second factor's columns: a whole-row write could undo an
+    // attempt counted meanwhile.
+    if !store::set_totp(
+        conn,
+        id.as_digits(),
+        &secret.to_base32(),
+        i64::try_from(step).ok(),
+        now,
+    )? {
+        return Err(invalid_credentials());
+    }
     Ok(())
 }

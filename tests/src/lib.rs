@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -368,4 +368,60 @@ pub fn add_fixture_consumer(mut cmd: Command) {
         "agency add failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs `crossroads ARGS` on `db` with the data directory `data`; the
+/// finished process.
+pub fn crossroads_on(db: &hub::testing::TestDb, data: &Path, args: &[&str]) -> Output {
+    crossroads()
+        .env("CROSSROADS_DATA_DIR", data)
+        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run crossroads: {e}"))
+}
+
+/// [`crossroads_on`], which must succeed; its standard output.
+pub fn cli(db: &hub::testing::TestDb, data: &Path, args: &[&str]) -> String {
+    let out = crossroads_on(db, data, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits (at most `within`) until the hand-over table of `db` is drained,
+/// then reads every audit entry that names an exchange, by exchange id.
+pub fn entries_by_exchange(
+    db: &hub::testing::TestDb,
+    within: Duration,
+) -> std::collections::HashMap<String, Vec<serde_json::Value>> {
+    let pool = db.pool();
+    let mut conn = pool
+        .get()
+        .unwrap_or_else(|e| panic!("no database connection: {e}"));
+    let deadline = std::time::Instant::now() + within;
+    while !hub::store::audit::queue_is_empty(&mut conn)
+        .unwrap_or_else(|e| panic!("reading the hand-over table: {e}"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hand-over table is not drained"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rows = hub::store::audit::entries_from(&mut conn, 0, 1_000_000)
+        .unwrap_or_else(|e| panic!("reading the log: {e}"));
+    let mut by_exchange: std::collections::HashMap<String, Vec<serde_json::Value>> =
+        std::collections::HashMap::new();
+    for (_, entry) in rows {
+        let entry: serde_json::Value =
+            serde_json::from_str(&entry).unwrap_or_else(|e| panic!("entry: {e}"));
+        if let Some(id) = entry["exchange_id"].as_str() {
+            by_exchange.entry(id.to_owned()).or_default().push(entry);
+        }
+    }
+    by_exchange
 }

@@ -12,7 +12,7 @@ use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::{AgencySim, Hub, crossroads};
+use e2e::{AgencySim, Hub, cli, crossroads};
 use hub::demo::certs::DemoCa;
 use hub::demo::client::HubClient;
 use hub::testing::{Backend, TestDb, skip};
@@ -38,16 +38,6 @@ fn run(url: &str, data: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn cli(db: &TestDb, data: &Path, args: &[&str]) -> String {
-    let out = run(&db.url.expose_url(), data, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn register_args(i: usize) -> Vec<String> {

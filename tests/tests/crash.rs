@@ -12,27 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use e2e::{Hub, crossroads};
+use e2e::{Hub, cli, crossroads};
 use hub::demo::client::HubClient;
 use hub::testing::{Backend, TestDb, skip};
 use serde_json::{Value, json};
 
 const WRITERS: usize = 16;
-
-fn cli(db: &TestDb, data: &Path, args: &[&str]) -> String {
-    let out = crossroads()
-        .env("CROSSROADS_DATA_DIR", data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn serve(db: &TestDb, data: &Path) -> Hub {
     let mut cmd = crossroads();

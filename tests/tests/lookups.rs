@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::{AgencySim, Hub, crossroads};
+use e2e::{AgencySim, Hub, cli, crossroads};
 use hub::demo::certs::DemoCa;
 use hub::demo::client::HubClient;
 use hub::testing::{Backend, TestDb, skip};
@@ -28,22 +28,6 @@ const INSURER: &str = "BE-0800000001";
 /// A well-formed common ID that nobody holds.
 const NOBODY: &str = "12345678978";
 const PURPOSE: &str = "benefit-eligibility";
-
-/// Runs a `crossroads` command on the test's database and data directory.
-fn cli(db: &TestDb, data: &Path, args: &[&str]) -> String {
-    let out = crossroads()
-        .env("CROSSROADS_DATA_DIR", data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Registers a person with the operator CLI; returns the common ID's digits.
 fn register(db: &TestDb, data: &Path, given: &str, family: &str, born: &str) -> String {

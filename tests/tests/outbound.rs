@@ -9,12 +9,11 @@
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e::{Hub, crossroads};
+use e2e::{Hub, cli, crossroads};
 use futures_util::StreamExt;
 use hub::demo::certs::DemoCa;
 use hub::demo::client::HubClient;
@@ -213,21 +212,6 @@ fn answer(mut stream: TcpStream, behaviour: Behaviour, stop: &AtomicBool) {
         Behaviour::Silent => Ok(()),
     };
     hold(&mut stream, stop);
-}
-
-fn cli(db: &TestDb, data: &Path, args: &[&str]) -> String {
-    let out = crossroads()
-        .env("CROSSROADS_DATA_DIR", data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The hub's peak resident set size (`VmHWM`), in KiB.
@@ -585,31 +569,13 @@ async fn provider_calls_are_bounded() {
     );
 
     // Every exchange has exactly one audit entry.
-    let pool = db.pool();
-    let mut conn = pool.get().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !hub::store::audit::queue_is_empty(&mut conn).unwrap() {
-        assert!(
-            Instant::now() < deadline,
-            "the hand-over table is not drained"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let rows = hub::store::audit::entries_from(&mut conn, 0, 100_000).unwrap();
-    let mut by_exchange: HashMap<String, Vec<Value>> = HashMap::new();
-    for (_, entry) in rows {
-        let entry: Value = serde_json::from_str(&entry).unwrap();
-        if let Some(id) = entry["exchange_id"].as_str() {
-            by_exchange.entry(id.to_owned()).or_default().push(entry);
-        }
-    }
+    let by_exchange = e2e::entries_by_exchange(&db, Duration::from_secs(10));
     assert_eq!(by_exchange.len(), exchanges.len());
     for id in &exchanges {
         let entries = by_exchange.get(id).map(Vec::as_slice).unwrap_or_default();
         assert_eq!(entries.len(), 1, "{id}: {entries:#?}");
         assert_ne!(entries[0]["outcome"], "permitted", "{}", entries[0]);
     }
-    drop(conn);
     drop(fakes);
     drop(hub_process);
 }

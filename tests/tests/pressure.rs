@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use e2e::{AgencySim, Hub, crossroads};
+use e2e::{AgencySim, Hub, cli, crossroads};
 use hub::demo::certs::DemoCa;
 use hub::demo::client::HubClient;
 use hub::testing::{Backend, TestDb, skip};
@@ -22,21 +22,6 @@ const RECORD: &str = "tax.income-statement@1";
 const PASSWORD: &str = "correct horse battery staple 42";
 /// Persons of the batches, each under a one-use consent.
 const BATCH: usize = 16;
-
-fn cli(db: &TestDb, data: &Path, args: &[&str]) -> String {
-    let out = crossroads()
-        .env("CROSSROADS_DATA_DIR", data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Registers a person; returns the common ID's digits and activation code.
 fn register(db: &TestDb, data: &Path, i: usize) -> (String, String) {
@@ -418,31 +403,13 @@ async fn use_limits(backend: Backend, test: &str) {
 
     // Exactly one audit entry per exchange, of the right outcome; nothing
     // left in the hand-over table; the log verifies.
-    let pool = db.pool();
-    let mut conn = pool.get().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !hub::store::audit::queue_is_empty(&mut conn).unwrap() {
-        assert!(
-            Instant::now() < deadline,
-            "the hand-over table is not drained"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let rows = hub::store::audit::entries_from(&mut conn, 0, 100_000).unwrap();
-    let mut by_exchange: HashMap<String, Vec<Value>> = HashMap::new();
-    for (_, entry) in rows {
-        let entry: Value = serde_json::from_str(&entry).unwrap();
-        if let Some(id) = entry["exchange_id"].as_str() {
-            by_exchange.entry(id.to_owned()).or_default().push(entry);
-        }
-    }
+    let by_exchange = e2e::entries_by_exchange(&db, Duration::from_secs(5));
     assert_eq!(by_exchange.len(), exchanges.len());
     for (id, outcome) in &exchanges {
         let entries = &by_exchange[id];
         assert_eq!(entries.len(), 1, "{entries:#?}");
         assert_eq!(entries[0]["outcome"], *outcome, "{}", entries[0]);
     }
-    drop(conn);
     drop(hub_process);
     let verified = cli(&db, &data, &["audit", "verify"]);
     assert!(verified.contains("verified: "), "{verified}");

@@ -396,12 +396,8 @@ impl FromRequest for AgencyCaller {
             .conn_data::<crate::tls::ClientCertificate>()
             .map(|c| c.0.clone());
         let peer = req.peer_addr().map(|a| a.ip());
-        let route = Route {
-            method: req.method().to_string(),
-            pattern: req
-                .match_pattern()
-                .unwrap_or_else(|| "unmatched".to_owned()),
-        };
+        // Read only for a refusal: the request is a cheap handle.
+        let request = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no state".to_owned()))?;
             let token = token.ok_or(ApiError::Unauthenticated(
@@ -413,7 +409,15 @@ impl FromRequest for AgencyCaller {
                 Err(Refusal {
                     error,
                     agency: Some(agency),
-                }) => Err(audit_refusal(&state, &agency, &route, error).await),
+                }) => {
+                    let route = Route {
+                        method: request.method().to_string(),
+                        pattern: request
+                            .match_pattern()
+                            .unwrap_or_else(|| "unmatched".to_owned()),
+                    };
+                    Err(audit_refusal(&state, &agency, &route, error).await)
+                }
                 Err(Refusal {
                     error,
                     agency: None,

@@ -192,6 +192,25 @@ pub fn accept_totp_step(conn: &mut DbConnection, id: &str, step: i64) -> Result<
     Ok(n == 1)
 }
 
+/// Sets an account's TOTP secret and last accepted step; false when there
+/// is no such account.
+pub fn set_totp(
+    conn: &mut DbConnection,
+    id: &str,
+    secret: &str,
+    step: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(citizen_accounts::table.find(id))
+        .set((
+            citizen_accounts::totp_secret.eq(Some(secret)),
+            citizen_accounts::totp_last_step.eq(step),
+            citizen_accounts::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Clears an account's failures and delay after a success.
 pub fn clear_failures(
     conn: &mut DbConnection,
