@@ -144,6 +144,7 @@ pub fn onboard(
     conn: &mut DbConnection,
     anchors: Option<&TrustAnchors>,
     input: &NewAgency,
+    allow_insecure_providers: bool,
     now: DateTime<Utc>,
 ) -> Result<AgencyView, ApiError> {
     let id: AgencyId = input
@@ -176,20 +177,11 @@ pub fn onboard(
             .map_err(|e: identity::UnknownNameError| {
                 invalid(e.code(), format!("identifier_policy: {e}"))
             })?;
-    let endpoint = match &input.endpoint_url {
-        Some(raw) => {
-            let url = url::Url::parse(raw)
-                .map_err(|e| invalid("invalid_endpoint_url", format!("endpoint_url: {e}")))?;
-            if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
-                return Err(invalid(
-                    "invalid_endpoint_url",
-                    "endpoint_url: an http(s) URL without query",
-                ));
-            }
-            Some(url.as_str().trim_end_matches('/').to_owned())
-        }
-        None => None,
-    };
+    let endpoint = input
+        .endpoint_url
+        .as_deref()
+        .map(|raw| provider_endpoint(raw, allow_insecure_providers))
+        .transpose()?;
     if roles.contains(&Role::Provider) && endpoint.is_none() {
         return Err(invalid(
             "invalid_endpoint_url",
@@ -236,6 +228,26 @@ pub fn onboard(
         Ok(())
     })?;
     show(conn, id.as_str())
+}
+
+/// A provider's base URL, checked: `https://` (or `http://` where
+/// `allow_insecure` says so), without query; returned without a trailing `/`.
+pub fn provider_endpoint(raw: &str, allow_insecure: bool) -> Result<String, ApiError> {
+    let url = url::Url::parse(raw)
+        .map_err(|e| invalid("invalid_endpoint_url", format!("endpoint_url: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+        return Err(invalid(
+            "invalid_endpoint_url",
+            "endpoint_url: an http(s) URL without query",
+        ));
+    }
+    if url.scheme() == "http" && !allow_insecure {
+        return Err(invalid(
+            "insecure_endpoint_url",
+            "endpoint_url: a provider is reached over https:// (plain http:// only where the hub's allow_insecure_providers is set)",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// Runs `f` in a write transaction that rolls back on any error (see
@@ -298,6 +310,41 @@ fn view(row: AgencyRow, certs: Vec<CertificateRow>) -> AgencyView {
         identifier_policy: row.identifier_policy,
         status: row.status,
     }
+}
+
+/// Replaces an agency's roles. Tokens already issued keep working only for
+/// the roles the agency still holds (scopes are checked against the current
+/// roles on every request).
+pub fn set_roles(
+    conn: &mut DbConnection,
+    id: &str,
+    roles: &[String],
+    now: DateTime<Utc>,
+) -> Result<AgencyView, ApiError> {
+    let row = store::get(conn, id)?.ok_or_else(|| not_found(id))?;
+    let mut parsed: Vec<Role> = roles
+        .iter()
+        .map(|r| r.parse())
+        .collect::<Result<_, identity::UnknownNameError>>()
+        .map_err(|e| invalid(e.code(), format!("roles: {e}")))?;
+    parsed.sort();
+    parsed.dedup();
+    if parsed.is_empty() {
+        return Err(invalid("invalid_roles", "roles: at least one role"));
+    }
+    if parsed.contains(&Role::Provider) && row.endpoint_url.is_none() {
+        return Err(invalid(
+            "invalid_endpoint_url",
+            "endpoint_url: a provider needs one, and this agency has none",
+        ));
+    }
+    let joined = parsed
+        .iter()
+        .map(Role::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    store::set_roles(conn, id, &joined, now)?;
+    show(conn, id)
 }
 
 /// Suspends (`active = false`) or reactivates an agency.

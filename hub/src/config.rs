@@ -72,6 +72,31 @@ pub struct Config {
     pub provider_max_response_bytes: usize,
     /// The overall deadline of a batch lookup, in seconds.
     pub batch_timeout_secs: u32,
+    /// Accept plain `http://` provider endpoints (development and tests
+    /// only): otherwise a provider must be reached over `https://`.
+    pub allow_insecure_providers: bool,
+    /// Where `/metrics` is served: absent means on `listen`, behind an
+    /// operator token; an address means there only, without a token (bind
+    /// it to a network only the monitoring system reaches).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Addresses (or CIDR ranges) of reverse proxies whose
+    /// `X-Forwarded-For` is believed when rate limits key on the client's
+    /// address; empty means the peer address is the client's.
+    pub trusted_proxies: Vec<String>,
+    /// Sign-in, activation and second-factor attempts per client address
+    /// and minute (0: unlimited).
+    pub rate_limit_sign_in_per_minute: u32,
+    /// Token requests per client address and minute, and per agency and
+    /// minute (0: unlimited).
+    pub rate_limit_token_per_minute: u32,
+    /// Consent requests per agency and minute (0: unlimited).
+    pub rate_limit_consent_requests_per_minute: u32,
+    /// Lookups (each person of a batch counts) per agency and second, and
+    /// per client address and second (0: unlimited).
+    pub rate_limit_lookups_per_second: u32,
+    /// Most pending consent requests one agency may have open for one
+    /// person.
+    pub consent_requests_pending_max: u32,
     /// Number of HTTP worker threads; absent means one per core.
     pub workers: Option<usize>,
     /// Run pending migrations when `serve` starts.
@@ -110,6 +135,14 @@ impl Default for Config {
             lookup_interrupted_after_secs: 120,
             batch_timeout_secs: 30,
             provider_max_response_bytes: 1024 * 1024,
+            allow_insecure_providers: false,
+            metrics_listen: None,
+            trusted_proxies: Vec::new(),
+            rate_limit_sign_in_per_minute: 30,
+            rate_limit_token_per_minute: 600,
+            rate_limit_consent_requests_per_minute: 120,
+            rate_limit_lookups_per_second: 20_000,
+            consent_requests_pending_max: 3,
             workers: None,
             migrate_on_start: true,
             max_body_bytes: 1024 * 1024,
@@ -118,6 +151,12 @@ impl Default for Config {
             log_level: "info".to_owned(),
         }
     }
+}
+
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an IP address nor a CIDR range"))
 }
 
 /// Log output format.
@@ -192,12 +231,28 @@ impl Config {
                 "argon2_memory_kib / argon2_iterations: at least 8 KiB and 1 pass".to_owned(),
             ));
         }
+        for proxy in &self.trusted_proxies {
+            parse_proxy(proxy).map_err(|e| ConfigError(format!("trusted_proxies: {e}")))?;
+        }
+        if self.consent_requests_pending_max == 0 {
+            return Err(ConfigError(
+                "consent_requests_pending_max: must be at least 1".to_owned(),
+            ));
+        }
         if self.workers == Some(0) {
             return Err(ConfigError("workers: must be at least 1".to_owned()));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ConfigError(format!("log_level: {e}")))?;
         Ok(())
+    }
+
+    /// The trusted proxies as networks (a single address is a /32 or /128).
+    pub fn trusted_proxy_networks(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| parse_proxy(p).ok())
+            .collect()
     }
 
     /// The database to use: the configured URL, or SQLite in the data directory.

@@ -527,12 +527,56 @@ pub fn request(
             frequency: input.frequency,
         },
     )?;
+    // Only an agency whose authorization for each record type and purpose
+    // needs the person's consent may ask for it.
+    let authorizations = state.authorizations.get(conn)?;
+    for wanted in &terms.record_types {
+        let needs_consent = authorizations
+            .for_consumer(&caller.agency_id, caller.sector, &caller.roles, now)
+            .any(|a| {
+                a.consent_required
+                    && a.record_type == wanted.name
+                    && a.major == wanted.version.major()
+                    && a.purposes.contains(&terms.purpose)
+            });
+        if !needs_consent {
+            return Err(ApiError::Forbidden {
+                code: "no_consent_authorization",
+                detail: format!(
+                    "agency {} holds no authorization in force for {}@{} and purpose {} that needs the person's consent",
+                    caller.agency_id,
+                    wanted.name.as_str(),
+                    wanted.version.major(),
+                    terms.purpose
+                ),
+            });
+        }
+    }
     let c = Consent::request(new_id()?, terms, now).map_err(refusal)?;
     let entry = crate::events::by_agency(caller, "consent.requested")?
         .with_person(person.as_digits())
         .with_consent(c.id().as_str())
         .with_purpose(c.terms().purpose.as_str());
+    let most = usize::try_from(state.config.consent_requests_pending_max).unwrap_or(usize::MAX);
     let staged = write(conn, |conn| {
+        // Counted under the person's lock: parallel requests cannot all
+        // pass the count.
+        crate::store::persons::lock_person(conn, person.as_digits())?;
+        let pending = store::by_consumer(
+            conn,
+            caller.agency_id.as_str(),
+            Some(person.as_digits()),
+            Some("pending"),
+        )?
+        .len();
+        if pending >= most {
+            return Err(ApiError::Conflict {
+                code: "too_many_pending_requests",
+                detail: format!(
+                    "this agency has {pending} consent requests pending for this person, the most allowed"
+                ),
+            });
+        }
         store::insert(conn, &to_row(&c, None)?)?;
         stage(conn, std::slice::from_ref(&entry), now)
     })?;

@@ -94,7 +94,8 @@ impl AppState {
             // is refused, never followed.
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(64)
-            .connect_timeout(std::time::Duration::from_secs(2));
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .https_only(!config.allow_insecure_providers);
         if let Some(path) = &config.provider_ca_file {
             http = http.tls_certs_merge(provider_roots(path)?);
         }

@@ -90,6 +90,8 @@ impl TestDb {
             // Cheap password hashing: tests check behaviour, not cost.
             argon2_memory_kib: 8,
             argon2_iterations: 1,
+            // Test providers answer on plain HTTP.
+            allow_insecure_providers: true,
             ..Config::default()
         }
     }

@@ -187,6 +187,7 @@ storage_test!(
     setup = app_with_fixture_ca,
     |app: TestApp| async move {
         let w = world(&app).await;
+        publish(&app, &w.op, "auth-address", true, app.clock.now()).await;
         let requested = request_consent(&app, &w, json!({"kind": "once"})).await;
         assert_eq!(requested["state"], "pending");
         assert_eq!(requested["person"], w.person.as_str());
@@ -365,6 +366,52 @@ storage_test!(
         assert_eq!(granted["state"], "active");
         let id = granted["id"].as_str().unwrap().to_owned();
         assert_eq!(kinds(&app, "consent.granted"), 1);
+        // Only an agency whose authorization needs the person's consent may
+        // ask for it: none yet.
+        let ask = json!({"person": w.person, "record_types": ["person.address@1"], "purpose": "benefit-eligibility", "valid_until": until, "frequency": {"kind": "once"}});
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/v1/consents/requests",
+            &w.agency,
+            Some(ask.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("no_consent_authorization")),
+            "{body}"
+        );
+        // Nor under an authorization that does not need consent, nor for
+        // another purpose than the authorization's.
+        publish(&app, &w.op, "auth-no-consent", false, app.clock.now()).await;
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/v1/consents/requests",
+            &w.agency,
+            Some(ask.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("no_consent_authorization"))
+        );
+        publish(&app, &w.op, "auth-address", true, app.clock.now()).await;
+        let mut other = ask.clone();
+        other["purpose"] = json!("tax-assessment");
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/v1/consents/requests",
+            &w.agency,
+            Some(other),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("no_consent_authorization"))
+        );
         let pending = request_consent(&app, &w, json!({"kind": "once"})).await;
 
         // The agency's views.
@@ -443,15 +490,20 @@ storage_test!(
         assert_eq!(status, 409);
 
         // Who may see my data by law; the agency's own authorizations.
-        publish(&app, &w.op, "auth-address", true, app.clock.now()).await;
         let (status, laws) =
             send(&app, "GET", "/v1/citizen/authorizations", &w.citizen, None).await;
         assert_eq!(status, 200, "{laws}");
-        assert_eq!(laws[0]["legal_reference"], legal());
-        assert_eq!(laws[0]["consent_required"], true);
-        assert_eq!(laws[0]["consumer"]["agency"], AGENCY);
+        let with_consent: Vec<&Value> = laws
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["consent_required"] == true)
+            .collect();
+        assert_eq!(with_consent.len(), 1, "{laws}");
+        assert_eq!(with_consent[0]["legal_reference"], legal());
+        assert_eq!(with_consent[0]["consumer"]["agency"], AGENCY);
         let (status, mine) = send(&app, "GET", "/v1/authorizations", &w.agency, None).await;
-        assert_eq!((status, mine.as_array().map(Vec::len)), (200, Some(1)));
+        assert_eq!((status, mine.as_array().map(Vec::len)), (200, Some(2)));
         let (status, _) = send(&app, "GET", "/v1/purposes", "", None).await;
         assert_eq!(status, 200);
     }
@@ -766,6 +818,7 @@ storage_test!(
         // before the lookup's entry was appended: the reservation stays
         // pending.
         let w = world(&app).await;
+        publish(&app, &w.op, "auth-address", true, app.clock.now()).await;
         let requested = request_consent(&app, &w, json!({"kind": "once"})).await;
         let id = requested["id"].as_str().unwrap().to_owned();
         let path = format!("/v1/citizen/consents/{id}/approve");
@@ -798,5 +851,39 @@ storage_test!(
             .load(&mut *app.conn())
             .unwrap();
         assert_eq!(uses, vec![false]);
+    }
+);
+
+storage_test!(
+    pending_requests_are_capped_under_parallel_asks,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        // 16 parallel requests of one agency to one person: no more than the
+        // cap are pending afterwards, the rest are refused 409.
+        let w = world(&app).await;
+        publish(&app, &w.op, "auth-address", true, app.clock.now()).await;
+        let until = app.clock.now() + Duration::days(30);
+        let ask = json!({"person": w.person, "record_types": ["person.address@1"], "purpose": "benefit-eligibility", "valid_until": until, "frequency": {"kind": "once"}});
+        let asks = (0..16).map(|_| {
+            send(
+                &app,
+                "POST",
+                "/v1/consents/requests",
+                &w.agency,
+                Some(ask.clone()),
+            )
+        });
+        let answers = futures_util::future::join_all(asks).await;
+        let cap = app.state.config.consent_requests_pending_max as usize;
+        let created = answers.iter().filter(|(s, _)| *s == 201).count();
+        let capped = answers
+            .iter()
+            .filter(|(s, b)| *s == 409 && b["code"] == "too_many_pending_requests")
+            .count();
+        assert_eq!((created, capped), (cap, 16 - cap), "{answers:?}");
+        let uri = format!("/v1/consents?person={}&state=pending", w.person);
+        let (_, list) = send(&app, "GET", &uri, &w.agency, None).await;
+        assert_eq!(list.as_array().map(Vec::len), Some(cap));
+        assert_eq!(kinds(&app, "consent.requested"), cap);
     }
 );

@@ -58,6 +58,8 @@ pub fn crossroads() -> Command {
         }
     }
     cmd.env("CROSSROADS_LOG_FORMAT", "json");
+    // The simulated providers answer on plain HTTP.
+    cmd.env("CROSSROADS_ALLOW_INSECURE_PROVIDERS", "true");
     cmd
 }
 

@@ -46,11 +46,12 @@ pub struct AgencyCaller {
     pub agency_id: AgencyId,
     /// Its sector.
     pub sector: Sector,
-    /// Its roles.
+    /// The roles it acts in: those it holds now that its token's scopes
+    /// name.
     pub roles: Vec<Role>,
     /// How it names persons.
     pub identifier_policy: IdentifierPolicy,
-    /// The scopes of the token.
+    /// The scopes of the token that the agency still holds as roles.
     pub scopes: Vec<String>,
     /// The token's `jti`.
     pub token_id: String,
@@ -370,17 +371,26 @@ pub async fn authenticate_named(
             detail: "the certificate this token was obtained with has been revoked".to_owned(),
         }));
     }
+    // The token's scopes as far as the agency still holds those roles: a
+    // role removed since the token was issued is gone at once.
+    let scopes: Vec<String> = claims
+        .standard
+        .scope
+        .split_whitespace()
+        .filter(|s| facts.roles.iter().any(|r| r.as_str() == *s))
+        .map(str::to_owned)
+        .collect();
+    let roles = facts
+        .roles
+        .into_iter()
+        .filter(|r| scopes.iter().any(|s| s == r.as_str()))
+        .collect();
     Ok(AgencyCaller {
         agency_id,
         sector: facts.sector,
-        roles: facts.roles,
+        roles,
         identifier_policy: facts.identifier_policy,
-        scopes: claims
-            .standard
-            .scope
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect(),
+        scopes,
         token_id: claims.standard.jti,
     })
 }

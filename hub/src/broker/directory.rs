@@ -42,7 +42,7 @@ pub fn route(
     person: &CommonId,
     today: NaiveDate,
 ) -> Result<Route, ApiError> {
-    let sources = store::sources(conn, record_type, major)?;
+    let mut sources = store::sources(conn, record_type, major)?;
     if sources.is_empty() {
         return Err(no_provider(format!(
             "no agency provides {record_type}@{major}"
@@ -51,20 +51,17 @@ pub fn route(
     let chosen = if sources.iter().all(|s| s.routing == "direct") && sources.len() == 1 {
         sources.into_iter().next()
     } else {
-        // Several sources, or routing by reference: the one that declared a
-        // file on this person, in force today.
-        let holders: Vec<String> = store::references_for(conn, person.as_digits())?
-            .into_iter()
-            .filter(|r| {
-                r.ended_at.is_none()
-                    && r.valid_from <= today
-                    && r.valid_until.is_none_or(|u| u >= today)
-            })
-            .map(|r| r.agency_id)
-            .collect();
-        sources
-            .into_iter()
-            .find(|s| holders.contains(&s.provider_id))
+        // Several sources, or routing by reference: a registered source
+        // holding a source reference for this record type on this person,
+        // in force today; the latest one when several do (a file moves from
+        // one source to another). File references never route.
+        let holders = store::source_holders(conn, person.as_digits(), record_type, major, today)?;
+        holders.into_iter().find_map(|holder| {
+            sources
+                .iter()
+                .position(|s| s.provider_id == holder)
+                .map(|i| sources.swap_remove(i))
+        })
     };
     let source = chosen.ok_or_else(|| {
         no_provider(format!(
@@ -178,14 +175,46 @@ pub fn sources(conn: &mut DbConnection) -> Result<Vec<Source>, ApiError> {
         .collect())
 }
 
-/// An agency's declaration that it holds a file on a person.
+/// What a reference says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceKind {
+    /// The agency is the authentic source of a record type for the person:
+    /// lookups of that type routed by reference go to it. Only an agency
+    /// registered as a source of the record type may declare one.
+    Source,
+    /// The agency holds a file on the person in a capacity (change
+    /// notifications follow these). Only an agency holding an authorization
+    /// in force may declare one.
+    File,
+}
+
+impl ReferenceKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Source => "source",
+            Self::File => "file",
+        }
+    }
+}
+
+/// An agency's declaration about a person.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReference {
     /// The person: a common ID, or the caller's sector pseudonym.
     pub person: String,
-    /// In which capacity, e.g. `insurer`, `employer`, `taxpayer`.
-    pub capacity: String,
+    /// `source` or `file`.
+    pub kind: ReferenceKind,
+    /// For a `source` reference: the record type and major, e.g.
+    /// `person.address@1`.
+    #[serde(default)]
+    pub record_type: Option<String>,
+    /// In which capacity, e.g. `insurer`, `employer`, `taxpayer` (required
+    /// for a `file` reference).
+    #[serde(default)]
+    pub capacity: Option<String>,
     /// Since when (default today).
     #[serde(default)]
     pub valid_from: Option<NaiveDate>,
@@ -196,10 +225,14 @@ pub struct NewReference {
 pub struct ReferenceView {
     /// `ref-…`.
     pub id: String,
-    /// The agency holding the file.
+    /// `source` or `file`.
+    pub kind: ReferenceKind,
+    /// The agency that declared it.
     pub agency: String,
     /// The person, as the caller names them.
     pub person: String,
+    /// For a source reference: the record type and major.
+    pub record_type: Option<String>,
     /// In which capacity.
     pub capacity: String,
     /// Since when.
@@ -212,10 +245,20 @@ pub struct ReferenceView {
 
 /// Shows a stored reference with the person named for the caller.
 pub fn reference_view(row: ReferenceRow, person: String) -> ReferenceView {
+    let record_type = match (&row.record_type, row.major) {
+        (Some(name), Some(major)) => Some(format!("{name}@{major}")),
+        _ => None,
+    };
     ReferenceView {
         id: row.id,
+        kind: if row.kind == "source" {
+            ReferenceKind::Source
+        } else {
+            ReferenceKind::File
+        },
         agency: row.agency_id,
         person,
+        record_type,
         capacity: row.capacity,
         valid_from: row.valid_from,
         valid_until: row.valid_until,
@@ -223,30 +266,107 @@ pub fn reference_view(row: ReferenceRow, person: String) -> ReferenceView {
     }
 }
 
-/// Declares a reference.
+/// Who declares a reference, as far as the rules need to know.
+#[derive(Debug, Clone, Copy)]
+pub struct Declarer<'a> {
+    /// The agency.
+    pub agency: &'a identity::AgencyId,
+    /// Its sector.
+    pub sector: Sector,
+    /// Its current roles, as far as its token's scopes reach.
+    pub roles: &'a [Role],
+}
+
+/// Declares a reference, after checking that the agency may: a `source`
+/// reference only by an agency registered as a source of that record type
+/// and major, a `file` reference only by an agency holding an
+/// authorization in force at `now`.
 pub fn declare(
     conn: &mut DbConnection,
-    agency: &str,
+    authorizations: &consent::AuthorizationSet,
+    declarer: Declarer<'_>,
     person: &CommonId,
     input: &NewReference,
     now: DateTime<Utc>,
 ) -> Result<ReferenceRow, ApiError> {
-    let capacity = input.capacity.trim();
-    if capacity.is_empty() || capacity.len() > 64 {
-        return Err(ApiError::Invalid {
-            code: "invalid_capacity",
-            detail: "capacity: 1 to 64 characters".to_owned(),
-        });
+    let invalid = |code: &'static str, detail: String| ApiError::Invalid { code, detail };
+    let forbidden = |code: &'static str, detail: String| ApiError::Forbidden { code, detail };
+    let agency = declarer.agency.as_str();
+    let capacity = input.capacity.as_deref().map(str::trim);
+    if let Some(c) = capacity
+        && (c.is_empty() || c.len() > 64)
+    {
+        return Err(invalid(
+            "invalid_capacity",
+            "capacity: 1 to 64 characters".to_owned(),
+        ));
     }
+    let (capacity, record_type, major) = match input.kind {
+        ReferenceKind::Source => {
+            let text = input.record_type.as_deref().ok_or_else(|| {
+                invalid(
+                    "record_type_required",
+                    "record_type: a source reference names the record type and major, e.g. `person.address@1`".to_owned(),
+                )
+            })?;
+            let reference = schemas::RecordTypeRef::parse(text)
+                .map_err(|e| invalid("invalid_record_type", format!("record_type: {e}")))?;
+            let major = reference.version.major();
+            let major_db = i32::try_from(major).unwrap_or(i32::MAX);
+            let name = reference.name.as_str().to_owned();
+            let registered = store::sources(conn, &name, major_db)?
+                .iter()
+                .any(|s| s.provider_id == agency);
+            if !declarer.roles.contains(&Role::Provider) || !registered {
+                return Err(forbidden(
+                    "not_a_source",
+                    format!("agency {agency} is not a registered source of {name}@{major}"),
+                ));
+            }
+            (
+                capacity.unwrap_or("authentic source").to_owned(),
+                Some(name),
+                Some(major_db),
+            )
+        }
+        ReferenceKind::File => {
+            if input.record_type.is_some() {
+                return Err(invalid(
+                    "invalid_record_type",
+                    "record_type: only a source reference names one".to_owned(),
+                ));
+            }
+            let capacity = capacity.ok_or_else(|| {
+                invalid(
+                    "invalid_capacity",
+                    "capacity: a file reference says in which capacity".to_owned(),
+                )
+            })?;
+            let authorized = authorizations
+                .for_consumer(declarer.agency, declarer.sector, declarer.roles, now)
+                .next()
+                .is_some();
+            if !authorized {
+                return Err(forbidden(
+                    "no_authorization",
+                    format!("agency {agency} holds no authorization in force"),
+                ));
+            }
+            (capacity.to_owned(), None, None)
+        }
+    };
     let row = ReferenceRow {
         id: format!("ref-{}", uuid::Uuid::new_v4().simple()),
         agency_id: agency.to_owned(),
         common_id: person.as_digits().to_owned(),
-        capacity: capacity.to_owned(),
+        capacity,
         valid_from: input.valid_from.unwrap_or_else(|| now.date_naive()),
         valid_until: None,
         created_at: db_time(now),
         ended_at: None,
+        kind: input.kind.as_str().to_owned(),
+        record_type,
+        major,
     };
     store::insert_reference(conn, &row)?;
     Ok(row)

@@ -568,6 +568,15 @@ async fn request_provider(
         code: "provider_unavailable",
         detail,
     };
+    if routed.endpoint.starts_with("http://") && !state.config.allow_insecure_providers {
+        return Err(ApiError::Provider {
+            code: "provider_insecure",
+            detail: format!(
+                "provider {} has a plain http:// endpoint, which this hub does not call",
+                routed.provider
+            ),
+        });
+    }
     let url = format!("{}/records/{}", routed.endpoint, record_type);
     let sent = state
         .http

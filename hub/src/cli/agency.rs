@@ -111,7 +111,13 @@ pub fn run(command: AgencyCommand, state: &AppState) -> anyhow::Result<()> {
                 certificates,
             };
             let view = record(state, &mut conn, "agency.onboarded", |conn| {
-                let view = agencies::onboard(conn, anchors, &input, now)?;
+                let view = agencies::onboard(
+                    conn,
+                    anchors,
+                    &input,
+                    state.config.allow_insecure_providers,
+                    now,
+                )?;
                 let details = serde_json::json!({"agency": view.id});
                 Ok((view, details))
             })?;

@@ -72,6 +72,8 @@ pub async fn run(mut config: Config, options: DemoOptions) -> anyhow::Result<()>
         config.listen.set_port(0);
     }
     config.public_url = None;
+    // The demo's simulated providers answer on plain HTTP on this machine.
+    config.allow_insecure_providers = true;
 
     println!("Crossroads demo — data in {}", data.display());
     let started = crate::server::start(config).await?;

@@ -42,10 +42,19 @@ pub async fn write(hub: &HubClient, cast: Cast<'_>, path: &Path) -> anyhow::Resu
             201,
         )
         .await?;
+    // The register is the authentic source of the person's address; the
+    // benefits agency keeps a file on them. The citizen sees both.
     hub.post(
         "/v1/references",
         Some(registrar_token),
-        &json!({"person": person, "capacity": "resident"}),
+        &json!({"person": person, "kind": "source", "record_type": "person.address@1", "capacity": "resident"}),
+        201,
+    )
+    .await?;
+    hub.post(
+        "/v1/references",
+        Some(consumer_token),
+        &json!({"person": person, "kind": "file", "capacity": "beneficiary"}),
         201,
     )
     .await?;

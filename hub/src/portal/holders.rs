@@ -48,6 +48,7 @@ pub async fn page(citizen: PortalCitizen, lang: Lang, state: web::Data<AppState>
                 thead {
                     tr {
                         th scope="col" { (lang.t("log.agency")) }
+                        th scope="col" { (lang.t("holders.kind")) }
                         th scope="col" { (lang.t("holders.capacity")) }
                         th scope="col" { (lang.t("holders.since")) }
                         th scope="col" { (lang.t("holders.until")) }
@@ -59,6 +60,14 @@ pub async fn page(citizen: PortalCitizen, lang: Lang, state: web::Data<AppState>
                             th scope="row" {
                                 @if name.is_empty() { (row.agency_id) }
                                 @else { (name) br; span class="small" { (row.agency_id) } }
+                            }
+                            td {
+                                @match (row.kind.as_str(), &row.record_type, row.major) {
+                                    ("source", Some(name), Some(major)) => {
+                                        (lang.t("holders.kind.source")) " " code { (name) "@" (major) }
+                                    }
+                                    _ => (lang.t("holders.kind.file")),
+                                }
                             }
                             td { (row.capacity) }
                             td { (row.valid_from.to_string()) }

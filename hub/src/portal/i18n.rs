@@ -515,9 +515,9 @@ pub const WORDS: &[(&str, [&str; 3])] = &[
     (
         "holders.intro",
         [
-            "These agencies told the hub that they keep a file about you, and in which capacity.",
-            "Ces organismes ont déclaré au hub qu'ils tiennent un dossier vous concernant, et à quel titre.",
-            "Deze instanties meldden aan de hub dat ze een dossier over u bijhouden, en in welke hoedanigheid.",
+            "These agencies told the hub that they keep a file about you, or that they are the official source of some of your data, and in which capacity.",
+            "Ces organismes ont déclaré au hub qu'ils tiennent un dossier vous concernant, ou qu'ils sont la source officielle de certaines de vos données, et à quel titre.",
+            "Deze instanties meldden aan de hub dat ze een dossier over u bijhouden, of dat ze de officiële bron van sommige van uw gegevens zijn, en in welke hoedanigheid.",
         ],
     ),
     (
@@ -531,6 +531,26 @@ pub const WORDS: &[(&str, [&str; 3])] = &[
     (
         "holders.capacity",
         ["Capacity", "À quel titre", "Hoedanigheid"],
+    ),
+    (
+        "holders.kind",
+        ["What they declared", "Déclaration", "Melding"],
+    ),
+    (
+        "holders.kind.file",
+        [
+            "holds a file about you",
+            "tient un dossier vous concernant",
+            "houdt een dossier over u bij",
+        ],
+    ),
+    (
+        "holders.kind.source",
+        [
+            "official source of",
+            "source officielle de",
+            "officiële bron van",
+        ],
     ),
     ("holders.since", ["Since", "Depuis", "Sinds"]),
     ("holders.until", ["Until", "Jusqu'au", "Tot"]),

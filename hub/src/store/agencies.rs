@@ -108,6 +108,22 @@ pub fn set_status(
     Ok(n == 1)
 }
 
+/// Sets an agency's roles (comma-separated).
+pub fn set_roles(
+    conn: &mut DbConnection,
+    id: &str,
+    roles: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    diesel::update(agencies::table.filter(agencies::id.eq(id)))
+        .set((
+            agencies::roles.eq(roles),
+            agencies::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Inserts a certificate; `Ok(false)` if it is already registered.
 pub fn insert_certificate(
     conn: &mut DbConnection,

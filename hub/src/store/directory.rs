@@ -87,6 +87,13 @@ pub struct ReferenceRow {
     pub created_at: NaiveDateTime,
     /// When ended (never erased).
     pub ended_at: Option<NaiveDateTime>,
+    /// `source` (the authentic source of `record_type`@`major` for the
+    /// person) or `file` (holds a file on the person).
+    pub kind: String,
+    /// For a source reference: the record type's name.
+    pub record_type: Option<String>,
+    /// For a source reference: the record type's major version.
+    pub major: Option<i32>,
 }
 
 /// Stores a reference.
@@ -124,6 +131,36 @@ pub fn end_reference(
     ))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// The agencies holding a source reference on a person for
+/// `record_type`@`major` in force on `day`, the latest `valid_from` (then the
+/// latest declaration) first.
+pub fn source_holders(
+    conn: &mut DbConnection,
+    common_id: &str,
+    record_type: &str,
+    major: i32,
+    day: NaiveDate,
+) -> Result<Vec<String>, StoreError> {
+    Ok(person_references::table
+        .filter(person_references::common_id.eq(common_id))
+        .filter(person_references::kind.eq("source"))
+        .filter(person_references::record_type.eq(record_type))
+        .filter(person_references::major.eq(major))
+        .filter(person_references::ended_at.is_null())
+        .filter(person_references::valid_from.le(day))
+        .filter(
+            person_references::valid_until
+                .is_null()
+                .or(person_references::valid_until.ge(day)),
+        )
+        .order((
+            person_references::valid_from.desc(),
+            person_references::created_at.desc(),
+        ))
+        .select(person_references::agency_id)
+        .load(conn)?)
 }
 
 /// Every reference to a person, newest first (ended ones included).

@@ -160,6 +160,21 @@ pub fn account(conn: &mut DbConnection, id: &str) -> Result<Option<AccountRow>, 
         .optional()?)
 }
 
+/// Locks a person's row until the transaction ends (PostgreSQL; SQLite's
+/// write transaction holds the whole database), so that a count of what
+/// concerns the person and the write that depends on it follow each other.
+pub fn lock_person(conn: &mut DbConnection, common_id: &str) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(pg) = conn {
+        persons::table
+            .find(common_id)
+            .select(persons::common_id)
+            .for_update()
+            .first::<String>(pg)
+            .optional()?;
+    }
+    Ok(())
+}
+
 /// An account, its row locked until the transaction ends (PostgreSQL;
 /// SQLite's write transaction holds the whole database).
 pub fn account_for_update(

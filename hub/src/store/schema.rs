@@ -211,6 +211,9 @@ diesel::table! {
         valid_until -> Nullable<Date>,
         created_at -> Timestamp,
         ended_at -> Nullable<Timestamp>,
+        kind -> Text,
+        record_type -> Nullable<Text>,
+        major -> Nullable<Integer>,
     }
 }
 

@@ -4,6 +4,7 @@ pub mod certificates;
 pub mod list;
 pub mod me;
 pub mod onboard;
+pub mod roles;
 pub mod show;
 pub mod status;
 
@@ -15,11 +16,11 @@ use utoipa::OpenApi;
 #[openapi(
     paths(
         onboard::onboard, list::list, show::show, status::suspend, status::reactivate,
-        certificates::add, certificates::revoke, me::me
+        certificates::add, certificates::revoke, roles::set, me::me
     ),
     components(schemas(
         crate::agencies::NewAgency, crate::agencies::AgencyView, crate::agencies::CertificateView,
-        certificates::NewCertificate, me::Me
+        certificates::NewCertificate, roles::NewRoles, me::Me
     )),
     tags((name = "agencies", description = "Onboarding agencies and their certificates"))
 )]
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/admin/agencies/{id}/reactivate")
             .route(web::post().to(status::reactivate)),
     )
+    .service(web::resource("/v1/admin/agencies/{id}/roles").route(web::put().to(roles::set)))
     .service(
         web::resource("/v1/admin/agencies/{id}/certificates")
             .route(web::post().to(certificates::add)),

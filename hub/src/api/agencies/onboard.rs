@@ -27,9 +27,16 @@ pub async fn onboard(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let anchors = state.trust_anchors.clone();
+    let insecure_ok = state.config.allow_insecure_providers;
     let view = state
         .change(move |conn| {
-            let view = agencies::onboard(conn, anchors.as_deref(), &body, now)?;
+            let view = agencies::onboard(
+                conn,
+                anchors.as_deref(),
+                &body,
+                insecure_ok,
+                now,
+            )?;
             let event = crate::events::by_operator(&operator, "agency.onboarded")?.with_details(
                 serde_json::json!({
                     "agency": view.id,

@@ -1,4 +1,5 @@
 //! `/v1/references`: the persons directory, where agencies declare that they
+//! are the authentic source of a record type for a person, or that they
 //! hold a file on a person.
 
 use actix_web::{HttpResponse, web};
@@ -14,7 +15,7 @@ use crate::state::AppState;
 #[derive(OpenApi)]
 #[openapi(
     paths(declare, end),
-    components(schemas(NewReference, ReferenceView)),
+    components(schemas(NewReference, ReferenceView, crate::broker::directory::ReferenceKind)),
     tags((name = "references", description = "The persons directory: which agencies hold a file on whom"))
 )]
 pub struct ReferencesApi;
@@ -32,7 +33,8 @@ fn viewer(caller: &AgencyCaller) -> Viewer {
     }
 }
 
-/// Declares that the calling agency holds a file on a person.
+/// Declares that the calling agency is the authentic source of a record
+/// type for a person (`source`), or holds a file on the person (`file`).
 #[utoipa::path(
     post,
     path = "/v1/references",
@@ -41,7 +43,9 @@ fn viewer(caller: &AgencyCaller) -> Viewer {
     security(("agency" = [])),
     responses(
         (status = 201, description = "Declared", body = ReferenceView),
-        (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json")
+        (status = 403, description = "`not_a_source` (a source reference by an agency not registered as a source of the record type) or `no_authorization` (a file reference by an agency holding no authorization in force)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn declare(
@@ -51,18 +55,29 @@ pub async fn declare(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let viewer = viewer(&caller);
-    let agency = caller.agency_id.to_string();
     let pseudonyms = state.pseudonyms.clone();
+    let authorizations = std::sync::Arc::clone(&state.authorizations);
     let view = state
         .change(move |conn| {
             let asked = persons::parse_reference(conn, viewer, &body.person)?;
             let (person, _) = persons::resolve(conn, asked)?;
-            let row = directory::declare(conn, &agency, &person, &body, now)?;
+            let authorizations = authorizations.get(conn)?;
+            let declarer = directory::Declarer {
+                agency: &caller.agency_id,
+                sector: caller.sector,
+                roles: &caller.roles,
+            };
+            let row = directory::declare(conn, &authorizations, declarer, &person, &body, now)?;
             let view =
                 directory::reference_view(row, persons::name_for(viewer, &pseudonyms, &person));
             let event = crate::events::by_agency(&caller, "reference.declared")?
                 .with_person(person.as_digits())
-                .with_details(serde_json::json!({"reference": view.id, "capacity": view.capacity}));
+                .with_details(serde_json::json!({
+                    "reference": view.id,
+                    "kind": view.kind,
+                    "record_type": view.record_type,
+                    "capacity": view.capacity,
+                }));
             Ok((view, vec![event]))
         })
         .await?;

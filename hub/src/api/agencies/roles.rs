@@ -1,0 +1,54 @@
+//! `PUT /v1/admin/agencies/{id}/roles`.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::agencies::{self, AgencyView};
+use crate::auth::OperatorCaller;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// An agency's new roles.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRoles {
+    /// Any of `consumer`, `provider`, `registrar`; at least one.
+    pub roles: Vec<String>,
+}
+
+/// Replaces an agency's roles (operators only). A role taken away stops
+/// working at once, also for access tokens already issued.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/agencies/{id}/roles",
+    tag = "agencies",
+    params(("id" = String, Path, description = "Agency identifier")),
+    request_body = NewRoles,
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Roles replaced", body = AgencyView),
+        (status = 404, description = "No such agency", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn set(
+    operator: OperatorCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<NewRoles>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let id = id.into_inner();
+    let key = id.clone();
+    let view = state
+        .change(move |conn| {
+            let view = agencies::set_roles(conn, &id, &body.roles, now)?;
+            let event = crate::events::by_operator(&operator, "agency.roles_changed")?
+                .with_details(serde_json::json!({"agency": view.id, "roles": view.roles}));
+            Ok((view, vec![event]))
+        })
+        .await?;
+    state.verified_tokens.forget_agency(&key);
+    Ok(HttpResponse::Ok().json(view))
+}
