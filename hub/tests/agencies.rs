@@ -412,3 +412,147 @@ fn base64_decode(s: &str) -> Vec<u8> {
         .decode(s)
         .unwrap()
 }
+
+storage_test!(
+    a_role_taken_away_stops_working_for_live_tokens,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        // A token issued for consumer and registrar; the operator takes
+        // the consumer role away: the live token loses that scope at once,
+        // and gets it back with the role.
+        let token = agency_token(&app, &["consumer", "registrar"], "common_id").await;
+        let op = operator_token(&app);
+        let consents = || with_bearer(web::TestRequest::get().uri("/v1/consents"), &token);
+        let (status, _, body) = call(&app, consents()).await;
+        assert_eq!(status, 200, "{body}");
+        let roles = |roles: Value| {
+            with_bearer(
+                web::TestRequest::put().uri(&format!("/v1/admin/agencies/{AGENCY}/roles")),
+                &op,
+            )
+            .set_json(json!({"roles": roles}))
+        };
+        let (status, _, body) = call(&app, roles(json!(["registrar"]))).await;
+        assert_eq!(
+            (status, &body["roles"]),
+            (200, &json!(["registrar"])),
+            "{body}"
+        );
+        let (status, _, body) = call(&app, consents()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("insufficient_scope")),
+            "{body}"
+        );
+        let (status, body) = me(&app, &token).await;
+        assert_eq!(
+            (status, &body["roles"]),
+            (200, &json!(["registrar"])),
+            "{body}"
+        );
+        // A role the agency never had in its token stays out of reach.
+        let (status, _, _) = call(&app, roles(json!(["consumer", "registrar", "provider"]))).await;
+        assert_eq!(status, 422, "a provider needs an endpoint");
+        let (status, _, body) = call(&app, roles(json!(["consumer", "registrar"]))).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, _, body) = call(&app, consents()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(audited(&app, "agency.roles_changed").len(), 2);
+        let (status, _, body) = call(&app, roles(json!(["overlord"]))).await;
+        assert_eq!(status, 422, "{body}");
+        let (status, _, _) = call(
+            &app,
+            with_bearer(
+                web::TestRequest::put().uri("/v1/admin/agencies/BE-0999999999/roles"),
+                &op,
+            )
+            .set_json(json!({"roles": ["consumer"]})),
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+);
+
+storage_test!(
+    providers_are_reached_over_https_only,
+    setup = |backend| hub::testing::TestApp::with_config(backend, |config| {
+        config.trust_anchors_file = Some(fixture_path("ca.pem"));
+        config.allow_insecure_providers = false;
+    }),
+    |app: TestApp| async move {
+        let op = operator_token(&app);
+        let provider = |endpoint: &str| {
+            with_bearer(web::TestRequest::post().uri("/v1/admin/agencies"), &op).set_json(json!({
+                "id": AGENCY, "name": "Population Register", "sector": "civil",
+                "roles": ["provider", "consumer", "registrar"], "endpoint_url": endpoint,
+                "identifier_policy": "common_id", "certificates": [fixture("agency-p256.pem")],
+            }))
+        };
+        let (status, _, body) = call(&app, provider("http://register.example")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("insecure_endpoint_url")),
+            "{body}"
+        );
+        let (status, _, body) = call(&app, provider("https://register.example")).await;
+        assert_eq!(status, 201, "{body}");
+
+        // An endpoint stored as plain http:// (before the rule, say) is
+        // never called: the lookup is refused without a connection.
+        {
+            use diesel::prelude::*;
+            use hub::store::schema::agencies;
+            diesel::update(agencies::table.find(AGENCY))
+                .set(agencies::endpoint_url.eq(Some("http://127.0.0.1:9")))
+                .execute(&mut *app.conn())
+                .unwrap();
+        }
+        for (path, body) in [
+            (
+                "/v1/admin/sources",
+                json!({"record_type": "person.address", "major": 1, "provider": AGENCY}),
+            ),
+            (
+                "/v1/admin/purposes",
+                json!({"code": "benefit-eligibility", "title": "Eligibility", "description": "",
+                       "legal_reference": {"title": "Act", "url": "https://law.example/a"}}),
+            ),
+            (
+                "/v1/admin/authorizations",
+                json!({"consumer": {"agency": AGENCY}, "record_type": "person.address", "major": 1,
+                       "fields": ["/commonId", "/addressType", "/since", "/address/street", "/address/houseNumber",
+                                  "/address/postcode", "/address/municipality", "/address/country"],
+                       "purposes": ["benefit-eligibility"],
+                       "legal_reference": {"title": "Act", "url": "https://law.example/a"},
+                       "consent_required": false}),
+            ),
+        ] {
+            let (status, _, answer) = call(
+                &app,
+                with_bearer(web::TestRequest::post().uri(path), &op).set_json(body),
+            )
+            .await;
+            assert_eq!(status, 201, "{path}: {answer}");
+        }
+        let token = access_token(&app).await;
+        let req =
+            with_bearer(web::TestRequest::post().uri("/v1/persons"), &token).set_json(json!({
+                "given_names": "Hanna", "family_name": "Https", "birth_date": "1990-04-05",
+            }));
+        let (status, _, body) = call(&app, req).await;
+        assert_eq!(status, 201, "{body}");
+        let person = body["id"].as_str().unwrap().to_owned();
+        let (status, _, body) = call(
+            &app,
+            with_bearer(web::TestRequest::post().uri("/v1/lookups"), &token).set_json(json!({
+                "person": person, "record_type": "person.address@1", "purpose": "benefit-eligibility",
+            })),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (502, Some("provider_insecure")),
+            "{body}"
+        );
+    }
+);

@@ -90,6 +90,12 @@ pub async fn agency_token(app: &hub::testing::TestApp, roles: &[&str], policy: &
         }));
     let (status, _, body) = call(app, req).await;
     assert_eq!(status, 201, "{body}");
+    access_token(app).await
+}
+
+/// An access token for the onboarded fixture agency (signed with the P-256
+/// fixture key).
+pub async fn access_token(app: &hub::testing::TestApp) -> String {
     let aud = format!("{}/oauth/token", app.state.config.public_base());
     let now = app.clock.now().timestamp();
     let assertion = sign(
