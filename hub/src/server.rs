@@ -146,6 +146,21 @@ pub async fn start(mut config: Config) -> anyhow::Result<Started> {
         .first()
         .copied()
         .ok_or_else(|| anyhow::anyhow!("listen: no address bound"))?;
+    if let Some(metrics) = config.metrics_listen {
+        // Metrics on their own address, without a token (and not on the
+        // main one): for a network only the monitoring system reaches.
+        let server = HttpServer::new({
+            let state = state.clone();
+            move || crate::api::health::metrics_app(state.clone())
+        })
+        .workers(1)
+        .disable_signals()
+        .bind(metrics)
+        .map_err(|e| anyhow::anyhow!("metrics_listen: cannot bind {metrics}: {e}"))?;
+        let bound = server.addrs().first().copied().unwrap_or(metrics);
+        tracing::info!(addr = %bound, "metrics served");
+        actix_web::rt::spawn(server.run());
+    }
     tracing::info!(%addr, database = %database, "crossroads listening");
     // A plain line on standard output, for scripts that wait for it.
     println!("crossroads listening on {scheme}://{addr}");

@@ -202,7 +202,6 @@ fn build_metrics() -> Result<PrometheusMetrics, StartError> {
     // Each state has its own registry, so in-process tests never collide.
     PrometheusMetricsBuilder::new("crossroads")
         .registry(prometheus::Registry::new())
-        .endpoint("/metrics")
         .buckets(&buckets)
         .mask_unmatched_patterns("unmatched")
         .build()

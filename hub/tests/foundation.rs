@@ -83,7 +83,23 @@ storage_test!(health_and_readiness, |app: TestApp| async move {
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let ready: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(ready["status"], "ready");
+    // The backend and schema version are for operators only.
+    assert_eq!(ready.get("database"), None, "{ready}");
+    assert_eq!(ready.get("schema_version"), None, "{ready}");
+    let op = hub::auth::operator::issue(&mut app.conn(), "Olga", app.clock.now())
+        .unwrap()
+        .token;
+    let (status, _, body) = call(
+        &app,
+        web::TestRequest::get()
+            .uri("/readyz")
+            .insert_header(("authorization", format!("Bearer {op}"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let ready: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(ready["database"], app.db.url.backend());
+    assert!(ready["schema_version"].is_string(), "{ready}");
 });
 
 storage_test!(
@@ -160,9 +176,22 @@ async fn metrics_count_requests_by_route_and_status() {
     for uri in ["/healthz", "/healthz", "/missing/1", "/missing/2"] {
         web::call_service(&service, web::TestRequest::get().uri(uri).to_request()).await;
     }
+    // Not for anyone: an operator token, or the separate metrics address.
     let res = web::call_service(
         &service,
         web::TestRequest::get().uri("/metrics").to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let op = hub::auth::operator::issue(&mut app.conn(), "Olga", app.clock.now())
+        .unwrap()
+        .token;
+    let res = web::call_service(
+        &service,
+        web::TestRequest::get()
+            .uri("/metrics")
+            .insert_header(("authorization", format!("Bearer {op}")))
+            .to_request(),
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -29,12 +29,33 @@ fn entry(i: usize) -> NewEntry {
     .with_provider("agency-b")
 }
 
+/// An operator token for scraping, made once per app (making one is a
+/// write, which a stalled database would hold up).
+fn operator(app: &TestApp) -> String {
+    static TOKENS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, String>>,
+    > = std::sync::OnceLock::new();
+    let mut tokens = TOKENS.get_or_init(Default::default).lock().unwrap();
+    tokens
+        .entry(app.db.data_dir())
+        .or_insert_with(|| {
+            hub::auth::operator::issue(&mut app.conn(), "Prometheus", app.clock.now())
+                .unwrap()
+                .token
+        })
+        .clone()
+}
+
 /// The text served at `/metrics`.
 async fn scrape(app: &TestApp) -> String {
+    let op = operator(app);
     let service = web::init_service(hub::http::app(app.state.clone())).await;
     let res = web::call_service(
         &service,
-        web::TestRequest::get().uri("/metrics").to_request(),
+        web::TestRequest::get()
+            .uri("/metrics")
+            .insert_header(("authorization", format!("Bearer {op}")))
+            .to_request(),
     )
     .await;
     assert_eq!(res.status().as_u16(), 200);
@@ -192,6 +213,7 @@ storage_test!(
     |app: TestApp| async move {
         // The sequencer is running and has appended once.
         app.state.audit.append(entry(0)).await.unwrap();
+        operator(&app);
         // Another connection holds the audit tables.
         let pool = app.state.pool.clone();
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();

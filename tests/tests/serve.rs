@@ -37,7 +37,8 @@ async fn serve_and_stop(backend: Backend) {
     assert_eq!(res.status(), 200);
     assert!(res.headers().contains_key("x-request-id"));
     let ready: Value = res.json().await.unwrap();
-    assert_eq!(ready["database"], db.url.backend());
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready.get("database"), None, "{ready}");
 
     let res = http.get(hub.url("/no/such/route")).send().await.unwrap();
     assert_eq!(res.status(), 404);
@@ -161,4 +162,54 @@ fn config_prints_the_effective_settings_without_secrets() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+}
+
+/// With `metrics_listen`, metrics are served there without a token and the
+/// main address answers 404 for them; without it, they need an operator
+/// token.
+#[tokio::test]
+async fn metrics_are_for_operators_or_a_separate_address() {
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let http = client();
+
+    let hub = Hub::start({
+        let mut cmd = crossroads();
+        cmd.env("CROSSROADS_DATA_DIR", data.path())
+            .env("CROSSROADS_DATABASE_URL", db.url.expose_url());
+        cmd
+    });
+    let res = http.get(hub.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    hub.stop("TERM");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hub = Hub::start({
+        let mut cmd = crossroads();
+        cmd.env("CROSSROADS_DATA_DIR", data.path())
+            .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
+            .env("CROSSROADS_METRICS_LISTEN", format!("127.0.0.1:{port}"));
+        cmd
+    });
+    let res = http.get(hub.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let res = http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("crossroads_http_requests_total"), "{text}");
+    // Nothing else is served there.
+    let res = http
+        .get(format!("http://127.0.0.1:{port}/v1/schemas"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
 }
