@@ -213,3 +213,63 @@ async fn metrics_are_for_operators_or_a_separate_address() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// Request logs name the route, never the path: a common ID in a path (or
+/// a body) appears nowhere in the hub's log.
+#[tokio::test]
+async fn logs_name_routes_not_persons() {
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = e2e::cli(
+        &db,
+        data.path(),
+        &[
+            "person",
+            "register",
+            "--given-names",
+            "Lola",
+            "--family-name",
+            "Logs",
+            "--birth-date",
+            "1977-07-07",
+        ],
+    );
+    let person = out
+        .lines()
+        .find_map(|l| l.strip_prefix("common ID:"))
+        .unwrap()
+        .trim()
+        .replace(['.', '-'], "");
+    let hub = Hub::start({
+        let mut cmd = crossroads();
+        cmd.env("CROSSROADS_DATA_DIR", data.path())
+            .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
+            .env("CROSSROADS_LOG_LEVEL", "debug");
+        cmd
+    });
+    let http = client();
+    for path in [
+        format!("/v1/persons/{person}"),
+        format!("/v1/persons/{person}/status"),
+        format!("/nowhere/{person}"),
+    ] {
+        let res = http
+            .get(hub.url(&path))
+            .bearer_auth("not-a-token")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{path}");
+    }
+    let res = http
+        .post(hub.url("/v1/lookups"))
+        .json(&serde_json::json!({"person": person, "record_type": "person.address@1", "purpose": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let (_, log) = hub.stop("TERM");
+    let text = log.join("\n");
+    assert!(text.contains("/v1/persons/{id}"), "{text}");
+    assert!(!text.contains(&person), "a common ID in the log:\n{text}");
+}

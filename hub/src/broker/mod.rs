@@ -409,7 +409,9 @@ async fn run(
             exchange_id = %exchange.id,
             provider = %routed.provider,
             record_type = %record_type,
-            issues = ?issues.iter().map(|i| format!("{} ({})", i.instance_path, i.message)).collect::<Vec<_>>(),
+            // Where the answer fails and which schema keyword refuses it:
+            // never the message, which may quote a record's value.
+            issues = ?issues.iter().map(|i| format!("{} (schema {})", i.instance_path, i.schema_path)).collect::<Vec<_>>(),
             "provider answer does not validate"
         );
         return Err(refuse(

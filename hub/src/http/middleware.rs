@@ -41,11 +41,16 @@ pub async fn request_id(
         .and_then(acceptable)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    // The route's pattern (`/v1/persons/{id}`), never the path itself,
+    // which may name a person.
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.path(),
+        route = %route,
     );
     let started = Instant::now();
     // Inner layers turn every error into a response, so this only fails
