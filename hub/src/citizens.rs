@@ -337,6 +337,47 @@ pub async fn sign_in(
     input: SignIn,
     now: DateTime<Utc>,
 ) -> Result<(SignedIn, String), ApiError> {
+    let (id, step) = check_credentials(state, input, now).await?;
+    let inner = state.clone();
+    state
+        .change(move |conn| {
+            accept_success(conn, &id, step, now)?;
+            let signed_in = open_session(conn, &inner, &id, now)?;
+            let entry = crate::events::by_citizen(&id, "citizen.signed_in")?;
+            Ok((signed_in, vec![entry]))
+        })
+        .await
+}
+
+/// After [`check_credentials`] succeeded, inside the write transaction that
+/// acts on it: accepts the TOTP step once (an atomic update of the last
+/// step; the same code used meanwhile is refused) and clears the account's
+/// failures.
+fn accept_success(
+    conn: &mut DbConnection,
+    id: &CommonId,
+    step: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if let Some(step) = step
+        && !store::accept_totp_step(conn, id.as_digits(), step)?
+    {
+        return Err(invalid_credentials());
+    }
+    store::clear_failures(conn, id.as_digits(), now)?;
+    Ok(())
+}
+
+/// Checks a common ID, password and (when enrolled) TOTP code: the attempt
+/// is reserved (counted) first, the password is checked without a database
+/// connection, and every refusal is the same `401 invalid_credentials`, as
+/// slow for an unknown account as for a wrong password. Returns the person
+/// and the TOTP step to accept with [`accept_success`].
+async fn check_credentials(
+    state: &actix_web::web::Data<AppState>,
+    input: SignIn,
+    now: DateTime<Utc>,
+) -> Result<(CommonId, Option<i64>), ApiError> {
     let started = std::time::Instant::now();
     let common_id = input.common_id.clone();
     let attempt = state
@@ -362,7 +403,11 @@ pub async fn sign_in(
     };
     let step = match totp {
         None => None,
-        Some((secret, last)) => {
+        Some((sealed, last)) => {
+            let secret = state
+                .totp_key
+                .open(id.as_digits(), &sealed)
+                .map_err(ApiError::Internal)?;
             let secret =
                 TotpSecret::from_base32(&secret).map_err(|e| ApiError::Internal(e.to_string()))?;
             let Some(code) = &input.totp else {
@@ -377,21 +422,7 @@ pub async fn sign_in(
             Some(i64::try_from(step).map_err(|_| invalid_credentials())?)
         }
     };
-    let inner = state.clone();
-    state
-        .change(move |conn| {
-            if let Some(step) = step
-                && !store::accept_totp_step(conn, id.as_digits(), step)?
-            {
-                // The same code was used meanwhile.
-                return Err(invalid_credentials());
-            }
-            store::clear_failures(conn, id.as_digits(), now)?;
-            let signed_in = open_session(conn, &inner, &id, now)?;
-            let entry = crate::events::by_citizen(&id, "citizen.signed_in")?;
-            Ok((signed_in, vec![entry]))
-        })
-        .await
+    Ok((id, step))
 }
 
 /// Opens a web session and signs a citizen access token.
@@ -472,37 +503,154 @@ pub fn totp_offer(config: &Config, id: &CommonId) -> TotpOffer {
 pub struct TotpConfirm {
     /// The secret offered.
     pub secret: String,
-    /// A current code from the authenticator.
+    /// A current code from the authenticator, for the new secret.
+    pub code: String,
+    /// The password: needed to replace a second factor already enrolled.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A current code of the second factor already enrolled: needed to
+    /// replace it.
+    #[serde(default)]
+    pub current_code: Option<String>,
+}
+
+/// Removing the second factor: the password and a current code.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpRemoval {
+    /// The password.
+    pub password: String,
+    /// A current code of the enrolled second factor.
     pub code: String,
 }
 
-/// Stores a TOTP secret once a current code proves the citizen holds it.
-pub fn totp_confirm(
-    conn: &mut DbConnection,
-    id: &CommonId,
-    input: &TotpConfirm,
+/// Whether `id` has a second factor enrolled.
+fn has_totp(conn: &mut DbConnection, id: &CommonId) -> Result<bool, ApiError> {
+    Ok(store::account(conn, id.as_digits())?.is_some_and(|a| a.totp_secret.is_some()))
+}
+
+/// Enrols, or replaces, a citizen's second factor. A first enrolment needs
+/// the new secret and a current code of it; replacing an enrolled one needs
+/// the password and a current code of the old one as well (checked like a
+/// sign-in: counted, delayed after failures, one generic refusal). The
+/// secret is stored sealed (see [`crate::secrets::TotpKey`]). Audited as
+/// `citizen.totp_enabled` or `citizen.totp_changed`.
+pub async fn totp_enrol(
+    state: &actix_web::web::Data<AppState>,
+    id: CommonId,
+    input: TotpConfirm,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let secret = TotpSecret::from_base32(&input.secret).map_err(|e| ApiError::Invalid {
         code: e.code(),
         detail: e.to_string(),
     })?;
-    let step = Totp::default()
+    let new_step = Totp::default()
         .verify(&secret, &input.code, now, None)
         .map_err(|e| ApiError::Invalid {
             code: e.code(),
             detail: e.to_string(),
         })?;
-    // Only the second factor's columns: a whole-row write could undo an
-    // attempt counted meanwhile.
-    if !store::set_totp(
-        conn,
-        id.as_digits(),
-        &secret.to_base32(),
-        i64::try_from(step).ok(),
-        now,
-    )? {
-        return Err(invalid_credentials());
+    let lookup = id;
+    let enrolled = state.db(move |conn| has_totp(conn, &lookup)).await?;
+    let proven = if enrolled {
+        let (Some(password), Some(code)) = (input.password, input.current_code) else {
+            return Err(ApiError::InvalidCredentials(
+                "replacing the second factor needs the password and a current code",
+            ));
+        };
+        let sign_in = SignIn {
+            common_id: id.as_digits().to_owned(),
+            password,
+            totp: Some(code),
+        };
+        Some(check_credentials(state, sign_in, now).await?)
+    } else {
+        None
+    };
+    let sealed = state
+        .totp_key
+        .seal(id.as_digits(), &secret.to_base32())
+        .map_err(ApiError::Internal)?;
+    let new_step = i64::try_from(new_step).ok();
+    state
+        .change(move |conn| {
+            if let Some((_, step)) = &proven {
+                accept_success(conn, &id, *step, now)?;
+            }
+            // Only the second factor's columns, and a first enrolment only
+            // while none is enrolled: one enrolled meanwhile is not replaced
+            // without the password and its code.
+            if !store::set_totp(
+                conn,
+                id.as_digits(),
+                Some(&sealed),
+                new_step,
+                proven.is_none(),
+                now,
+            )? {
+                return Err(invalid_credentials());
+            }
+            let kind = if proven.is_some() {
+                "citizen.totp_changed"
+            } else {
+                "citizen.totp_enabled"
+            };
+            Ok(((), vec![crate::events::by_citizen(&id, kind)?]))
+        })
+        .await
+}
+
+/// Removes a citizen's second factor, with the password and a current code
+/// (checked like a sign-in). Audited as `citizen.totp_removed`.
+pub async fn totp_remove(
+    state: &actix_web::web::Data<AppState>,
+    id: CommonId,
+    input: TotpRemoval,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let lookup = id;
+    if !state.db(move |conn| has_totp(conn, &lookup)).await? {
+        return Err(ApiError::Conflict {
+            code: "totp_not_enrolled",
+            detail: "no second factor is enrolled".to_owned(),
+        });
     }
-    Ok(())
+    let sign_in = SignIn {
+        common_id: id.as_digits().to_owned(),
+        password: input.password,
+        totp: Some(input.code),
+    };
+    let (_, step) = check_credentials(state, sign_in, now).await?;
+    state
+        .change(move |conn| {
+            accept_success(conn, &id, step, now)?;
+            store::set_totp(conn, id.as_digits(), None, None, false, now)?;
+            Ok((
+                (),
+                vec![crate::events::by_citizen(&id, "citizen.totp_removed")?],
+            ))
+        })
+        .await
+}
+
+/// Seals every TOTP secret stored in plaintext (before secrets were
+/// sealed); returns how many. Run with the migrations.
+pub fn seal_plain_totp_secrets(
+    conn: &mut DbConnection,
+    key: &crate::secrets::TotpKey,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    let plain = store::plain_totp_secrets(conn)?;
+    let mut sealed = 0;
+    for (id, secret) in plain {
+        if crate::secrets::TotpKey::is_sealed(&secret) {
+            continue;
+        }
+        let value = key.seal(&id, &secret).map_err(ApiError::Internal)?;
+        if store::reseal_totp(conn, &id, &secret, &value, now)? {
+            sealed += 1;
+        }
+    }
+    Ok(sealed)
 }

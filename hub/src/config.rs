@@ -46,6 +46,9 @@ pub struct Config {
     /// File of the secret (at least 32 bytes) behind sector pseudonyms;
     /// absent means one generated in `<data_dir>/keys/`.
     pub pseudonym_secret_file: Option<PathBuf>,
+    /// File of the key (32 bytes) that encrypts citizens' TOTP secrets at
+    /// rest; absent means one generated in `<data_dir>/keys/totp.key`.
+    pub totp_key_file: Option<PathBuf>,
     /// Argon2id memory per password hash, in KiB.
     pub argon2_memory_kib: u32,
     /// Argon2id passes per password hash.
@@ -126,6 +129,7 @@ impl Default for Config {
             tls_key_file: None,
             provider_ca_file: None,
             pseudonym_secret_file: None,
+            totp_key_file: None,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             access_token_ttl_secs: 600,

@@ -100,7 +100,7 @@ fn write_private(path: &Path, der: &[u8]) -> Result<(), KeyStoreError> {
         source,
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(file_error)?;
+        crate::secrets::create_private_dir(dir).map_err(file_error)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

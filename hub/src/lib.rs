@@ -26,6 +26,7 @@ pub mod persons;
 pub mod portal;
 pub mod pseudonyms;
 pub mod registry;
+pub mod secrets;
 pub mod server;
 pub mod sim;
 pub mod state;

@@ -34,6 +34,12 @@ pub fn migrate(state: &AppState) -> anyhow::Result<Vec<String>> {
     for record_type in schemas::seed_shipped_catalog(&mut conn, state.clock.now())? {
         tracing::info!(%record_type, "schema seeded from the shipped catalog");
     }
+    // TOTP secrets stored before they were sealed are sealed now.
+    let sealed =
+        crate::citizens::seal_plain_totp_secrets(&mut conn, &state.totp_key, state.clock.now())?;
+    if sealed > 0 {
+        tracing::info!(sealed, "TOTP secrets sealed at rest");
+    }
     Ok(applied)
 }
 
@@ -93,6 +99,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Started> {
     })
     .await??;
     let state = web::Data::new(state);
+    crate::secrets::check_permissions(&config);
     if config.migrate_on_start {
         let applied = web::block({
             let state = state.clone();

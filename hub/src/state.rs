@@ -34,6 +34,8 @@ pub struct AppState {
     pub breakers: Arc<crate::broker::breaker::Breakers>,
     /// Sector pseudonyms.
     pub pseudonyms: Arc<identity::PseudonymService>,
+    /// The key of citizens' TOTP secrets at rest.
+    pub totp_key: Arc<crate::secrets::TotpKey>,
     /// Access tokens already verified, by digest, until they expire.
     pub verified_tokens: Arc<crate::auth::agency::TokenCache>,
     /// The interoperability schemas, loaded from the database.
@@ -75,6 +77,8 @@ impl AppState {
             None => None,
         };
         let pseudonyms = Arc::new(crate::pseudonyms::load(&config).map_err(StartError::Config)?);
+        let totp_key =
+            Arc::new(crate::secrets::TotpKey::load(&config).map_err(StartError::Config)?);
         let config = Arc::new(config);
         let reservations = Arc::new(crate::broker::reservations::Reservations::new(&config));
         let metrics = build_metrics()?;
@@ -109,6 +113,7 @@ impl AppState {
             ))),
             audit,
             pseudonyms,
+            totp_key,
             keys: Arc::new(crate::keys::HubKeys::new(Arc::clone(&config))),
             schemas: Arc::new(crate::registry::SchemaRegistry::new(&config.public_base())),
             config,

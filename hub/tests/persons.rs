@@ -463,3 +463,179 @@ storage_test!(
         assert_eq!(call(&app, req).await.0, 401);
     }
 );
+
+storage_test!(
+    the_second_factor_changes_only_with_password_and_code,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let token = agency_token(&app, &["registrar"], "common_id").await;
+        let (_, a) = register(&app, &token, alice()).await;
+        let id = a["id"].as_str().unwrap().to_owned();
+        let password = "correct horse battery staple";
+        post(
+            &app,
+            "/v1/citizen/activate",
+            None,
+            json!({"common_id": id, "activation_code": a["activation_code"], "password": password}),
+        )
+        .await;
+        let (_, signed) = post(
+            &app,
+            "/v1/citizen/sign-in",
+            None,
+            json!({"common_id": id, "password": password}),
+        )
+        .await;
+        let citizen = signed["access_token"].as_str().unwrap().to_owned();
+        let totp = identity::Totp::default();
+        let offer = |app: &TestApp| {
+            let citizen = citizen.clone();
+            let app = app.state.clone();
+            async move {
+                let service = actix_web::test::init_service(hub::http::app(app)).await;
+                let req = with_bearer(web::TestRequest::post().uri("/v1/citizen/totp"), &citizen)
+                    .set_json(json!({}))
+                    .to_request();
+                let body: Value = actix_web::test::call_and_read_body_json(&service, req).await;
+                let text = body["secret"].as_str().unwrap().to_owned();
+                (identity::TotpSecret::from_base32(&text).unwrap(), text)
+            }
+        };
+        let (first, first_text) = offer(&app).await;
+        let code = totp.code(&first, app.clock.now()).unwrap();
+        let (status, body) = post(
+            &app,
+            "/v1/citizen/totp/confirm",
+            Some(&citizen),
+            json!({"secret": first_text, "code": code}),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+
+        // Stored sealed: the secret is nowhere in the row.
+        let stored = hub::store::persons::account(&mut app.conn(), &id)
+            .unwrap()
+            .unwrap()
+            .totp_secret
+            .unwrap();
+        assert!(stored.starts_with("v1."), "{stored}");
+        assert!(!stored.contains(&first_text), "{stored}");
+
+        // A stolen bearer token alone cannot replace it, nor with a wrong
+        // password, nor without the old factor's code.
+        app.clock.advance(chrono::Duration::seconds(30));
+        let (second, second_text) = offer(&app).await;
+        let new_code = totp.code(&second, app.clock.now()).unwrap();
+        let old_code = totp.code(&first, app.clock.now()).unwrap();
+        for body in [
+            json!({"secret": second_text, "code": new_code}),
+            json!({"secret": second_text, "code": new_code, "password": "wrong", "current_code": old_code}),
+            json!({"secret": second_text, "code": new_code, "password": password}),
+        ] {
+            let (status, answer) = post(
+                &app,
+                "/v1/citizen/totp/confirm",
+                Some(&citizen),
+                body.clone(),
+            )
+            .await;
+            assert_eq!(
+                (status, answer["code"].as_str()),
+                (401, Some("invalid_credentials")),
+                "{body}: {answer}"
+            );
+        }
+        assert!(audited(&app, "citizen.totp_changed").is_empty());
+        // With both, it is replaced (and audited).
+        let (status, answer) = post(
+            &app,
+            "/v1/citizen/totp/confirm",
+            Some(&citizen),
+            json!({"secret": second_text, "code": new_code, "password": password, "current_code": old_code}),
+        )
+        .await;
+        assert_eq!(status, 204, "{answer}");
+        assert_eq!(audited(&app, "citizen.totp_changed").len(), 1);
+
+        // Removing it needs the password and a current code too.
+        app.clock.advance(chrono::Duration::seconds(30));
+        let remove = |body: Value| {
+            with_bearer(web::TestRequest::delete().uri("/v1/citizen/totp"), &citizen).set_json(body)
+        };
+        let now_code = totp.code(&second, app.clock.now()).unwrap();
+        let (status, _, answer) =
+            call(&app, remove(json!({"password": "wrong", "code": now_code}))).await;
+        assert_eq!(status, 401, "{answer}");
+        let stale = totp.code(&first, app.clock.now()).unwrap();
+        let (status, _, answer) =
+            call(&app, remove(json!({"password": password, "code": stale}))).await;
+        assert_eq!(status, 401, "the old factor's code: {answer}");
+        let (status, _, answer) = call(
+            &app,
+            remove(json!({"password": password, "code": now_code})),
+        )
+        .await;
+        assert_eq!(status, 204, "{answer}");
+        assert_eq!(audited(&app, "citizen.totp_removed").len(), 1);
+        let (status, body) = post(
+            &app,
+            "/v1/citizen/sign-in",
+            None,
+            json!({"common_id": id, "password": password}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+);
+
+storage_test!(
+    secrets_stored_in_plaintext_are_sealed_by_the_migration,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let token = agency_token(&app, &["registrar"], "common_id").await;
+        let (_, a) = register(&app, &token, alice()).await;
+        let id = a["id"].as_str().unwrap().to_owned();
+        let password = "correct horse battery staple";
+        post(
+            &app,
+            "/v1/citizen/activate",
+            None,
+            json!({"common_id": id, "activation_code": a["activation_code"], "password": password}),
+        )
+        .await;
+        // A secret stored before secrets were sealed.
+        let plain = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+        hub::store::persons::set_totp(
+            &mut app.conn(),
+            &id,
+            Some(plain),
+            None,
+            false,
+            app.clock.now(),
+        )
+        .unwrap();
+        hub::server::migrate(&app.state).unwrap();
+        let stored = hub::store::persons::account(&mut app.conn(), &id)
+            .unwrap()
+            .unwrap()
+            .totp_secret
+            .unwrap();
+        assert!(
+            stored.starts_with("v1.") && !stored.contains(plain),
+            "{stored}"
+        );
+        // It still signs in with a code of the same secret.
+        let secret = identity::TotpSecret::from_base32(plain).unwrap();
+        let code = identity::Totp::default()
+            .code(&secret, app.clock.now())
+            .unwrap();
+        let (status, body) = post(
+            &app,
+            "/v1/citizen/sign-in",
+            None,
+            json!({"common_id": id, "password": password, "totp": code}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+);

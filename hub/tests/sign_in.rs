@@ -110,7 +110,7 @@ storage_test!(
         let mut known = Vec::new();
         let mut unknown = Vec::new();
         let mut bodies: Vec<Value> = Vec::new();
-        for round in 0..12 {
+        for round in 0..16 {
             // Stay below the allowance: the delay is another matter.
             if round % 4 == 0 {
                 app.clock.advance(chrono::Duration::minutes(5));
@@ -135,8 +135,15 @@ storage_test!(
             assert_eq!(body["code"], "invalid_credentials", "{body}");
             assert_eq!(body["detail"], bodies[0]["detail"], "{body}");
         }
-        // …as slow for an unknown account as for a wrong password.
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        // …as slow for an unknown account as for a wrong password: means
+        // of the middle 60 % of each (a busy machine's stalls aside).
+        let mean = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            let cut = v.len() / 5;
+            let middle = &v[cut..v.len() - cut];
+            middle.iter().sum::<f64>() / middle.len() as f64
+        };
         let (k, u) = (mean(&known), mean(&unknown));
         assert!(
             (k - u).abs() / k.max(u) < 0.10,

@@ -273,3 +273,48 @@ async fn logs_name_routes_not_persons() {
     assert!(text.contains("/v1/persons/{id}"), "{text}");
     assert!(!text.contains(&person), "a common ID in the log:\n{text}");
 }
+
+/// The data directory is made 0700, the database and key files 0600; a hub
+/// started on wider rights says so.
+#[cfg(unix)]
+#[tokio::test]
+async fn data_and_secrets_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let start = || {
+        let mut cmd = crossroads();
+        cmd.env("CROSSROADS_DATA_DIR", &data);
+        Hub::start(cmd)
+    };
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let (_, log) = start().stop("TERM");
+    assert!(!log.join("\n").contains("should be 0700"), "{log:?}");
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("crossroads.db")), 0o600);
+    let keys: Vec<_> = std::fs::read_dir(data.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(keys.iter().any(|k| k.ends_with("totp.key")), "{keys:?}");
+    for key in &keys {
+        assert_eq!(mode(key), 0o600, "{}", key.display());
+    }
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        data.join("crossroads.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let (_, log) = start().stop("TERM");
+    let warned: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("should be 0700"))
+        .collect();
+    assert_eq!(warned.len(), 2, "{log:?}");
+    assert!(
+        warned.iter().any(|l| l.contains("crossroads.db")),
+        "{warned:?}"
+    );
+}

@@ -679,7 +679,7 @@ fn remember(config: &Config, size: u64, note: &str) -> std::io::Result<()> {
         return Ok(());
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::secrets::create_private_dir(dir)?;
     }
     let tmp = path.with_extension(format!("note.{}", std::process::id()));
     std::fs::write(&tmp, note)?;
@@ -814,7 +814,7 @@ pub fn load_or_make_signer(path: &Path, name: &str) -> Result<LogSigner, ApiErro
     let signer = LogSigner::generate(name)
         .map_err(|e| ApiError::Internal(format!("log signer key: {e}")))?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(file_error)?;
+        crate::secrets::create_private_dir(dir).map_err(file_error)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -59,7 +59,8 @@ pub async fn run(mut config: Config, options: DemoOptions) -> anyhow::Result<()>
         "demo-{}",
         chrono::Utc::now().format("%Y%m%d-%H%M%S")
     ));
-    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+    crate::secrets::create_private_dir(&data)
+        .with_context(|| format!("cannot create {}", data.display()))?;
     let ca = DemoCa::new()?;
     let ca_file = data.join("demo-ca.pem");
     std::fs::write(&ca_file, &ca.pem)?;

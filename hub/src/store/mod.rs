@@ -151,11 +151,15 @@ pub fn connect(url: &DatabaseUrl, size: u32, busy_timeout: Duration) -> Result<P
     if let DatabaseUrl::Sqlite { path } = url
         && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+        crate::secrets::create_private_dir(dir).map_err(|source| StoreError::DataDir {
             path: dir.display().to_string(),
             source,
         })?;
     }
+    let new_file = match url {
+        DatabaseUrl::Sqlite { path } => (!path.exists()).then(|| path.clone()),
+        DatabaseUrl::Postgres { .. } => None,
+    };
     let manager = Manager::new(url.clone(), busy_timeout);
     // One connection first, so that a bad URL reports the real cause.
     manager.open().map_err(|e| match e {
@@ -165,6 +169,14 @@ pub fn connect(url: &DatabaseUrl, size: u32, busy_timeout: Duration) -> Result<P
         },
         ManagerError::Query(e) => StoreError::Query(e),
     })?;
+    // A database the hub made is for the hub's user alone (SQLite gives its
+    // journal files the database file's rights).
+    if let Some(path) = new_file {
+        crate::secrets::make_private(&path).map_err(|source| StoreError::DataDir {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
     let pool = r2d2::Pool::builder()
         .max_size(size)
         // No background replenishing: connections are opened when asked

@@ -207,22 +207,63 @@ pub fn accept_totp_step(conn: &mut DbConnection, id: &str, step: i64) -> Result<
     Ok(n == 1)
 }
 
-/// Sets an account's TOTP secret and last accepted step; false when there
-/// is no such account.
+/// Sets (or, with `None`, removes) an account's TOTP secret and last
+/// accepted step; with `only_if_none`, only while none is set. False when
+/// nothing was written.
 pub fn set_totp(
     conn: &mut DbConnection,
     id: &str,
-    secret: &str,
+    secret: Option<&str>,
     step: Option<i64>,
+    only_if_none: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let n = diesel::update(citizen_accounts::table.find(id))
-        .set((
-            citizen_accounts::totp_secret.eq(Some(secret)),
-            citizen_accounts::totp_last_step.eq(step),
-            citizen_accounts::updated_at.eq(db_time(now)),
+    let values = (
+        citizen_accounts::totp_secret.eq(secret),
+        citizen_accounts::totp_last_step.eq(step),
+        citizen_accounts::updated_at.eq(db_time(now)),
+    );
+    let row = citizen_accounts::table.find(id);
+    let n = if only_if_none {
+        diesel::update(row.filter(citizen_accounts::totp_secret.is_null()))
+            .set(values)
+            .execute(conn)?
+    } else {
+        diesel::update(row).set(values).execute(conn)?
+    };
+    Ok(n == 1)
+}
+
+/// Every account's stored TOTP secret, by common ID.
+pub fn plain_totp_secrets(conn: &mut DbConnection) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(citizen_accounts::table
+        .filter(citizen_accounts::totp_secret.is_not_null())
+        .select((
+            citizen_accounts::common_id,
+            citizen_accounts::totp_secret.assume_not_null(),
         ))
-        .execute(conn)?;
+        .load(conn)?)
+}
+
+/// Replaces a stored TOTP secret `old` by its sealed form, unless it changed
+/// meanwhile.
+pub fn reseal_totp(
+    conn: &mut DbConnection,
+    id: &str,
+    old: &str,
+    sealed: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        citizen_accounts::table
+            .find(id)
+            .filter(citizen_accounts::totp_secret.eq(old)),
+    )
+    .set((
+        citizen_accounts::totp_secret.eq(sealed),
+        citizen_accounts::updated_at.eq(db_time(now)),
+    ))
+    .execute(conn)?;
     Ok(n == 1)
 }
 

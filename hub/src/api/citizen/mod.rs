@@ -13,10 +13,10 @@ use utoipa::OpenApi;
 /// The citizen part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(access_log::access_log, activate::activate, sign_in::sign_in, sign_out::sign_out, me::me, totp::offer, totp::confirm),
+    paths(access_log::access_log, activate::activate, sign_in::sign_in, sign_out::sign_out, me::me, totp::offer, totp::confirm, totp::remove),
     components(schemas(
         crate::citizens::Activation, crate::citizens::SignIn, crate::citizens::SignedIn,
-        crate::citizens::TotpOffer, crate::citizens::TotpConfirm, me::Me,
+        crate::citizens::TotpOffer, crate::citizens::TotpConfirm, crate::citizens::TotpRemoval, me::Me,
         access_log::AccessLog
     )),
     tags((name = "citizen", description = "Citizens: activation, sign-in, their own data"))
@@ -32,6 +32,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/v1/citizen/access-log").route(web::get().to(access_log::access_log)),
         )
-        .service(web::resource("/v1/citizen/totp").route(web::post().to(totp::offer)))
+        .service(
+            web::resource("/v1/citizen/totp")
+                .route(web::post().to(totp::offer))
+                .route(web::delete().to(totp::remove)),
+        )
         .service(web::resource("/v1/citizen/totp/confirm").route(web::post().to(totp::confirm)));
 }

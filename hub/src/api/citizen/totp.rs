@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use crate::auth::CitizenCaller;
-use crate::citizens::{self, TotpConfirm, TotpOffer};
+use crate::citizens::{self, TotpConfirm, TotpOffer, TotpRemoval};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -21,7 +21,9 @@ pub async fn offer(caller: CitizenCaller, state: web::Data<AppState>) -> HttpRes
         .json(citizens::totp_offer(&state.config, &caller.common_id))
 }
 
-/// Turns TOTP on, once a current code proves the citizen holds the secret.
+/// Enrols the second factor with a current code of the offered secret. To
+/// replace one already enrolled, the password and a current code of the old
+/// one are needed too (checked like a sign-in).
 #[utoipa::path(
     post,
     path = "/v1/citizen/totp/confirm",
@@ -30,6 +32,7 @@ pub async fn offer(caller: CitizenCaller, state: web::Data<AppState>) -> HttpRes
     security(("citizen" = [])),
     responses(
         (status = 204, description = "TOTP is required at sign-in from now on"),
+        (status = 401, description = "`invalid_credentials`: replacing needs the right password and current code", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong code or secret", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -39,13 +42,29 @@ pub async fn confirm(
     body: web::Json<TotpConfirm>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let id = caller.common_id;
-    state
-        .change(move |conn| {
-            citizens::totp_confirm(conn, &id, &body, now)?;
-            let event = crate::events::by_citizen(&id, "citizen.totp_enabled")?;
-            Ok(((), vec![event]))
-        })
-        .await?;
+    citizens::totp_enrol(&state, caller.common_id, body.into_inner(), now).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes the second factor, with the password and a current code.
+#[utoipa::path(
+    delete,
+    path = "/v1/citizen/totp",
+    tag = "citizen",
+    request_body = TotpRemoval,
+    security(("citizen" = [])),
+    responses(
+        (status = 204, description = "Sign-in needs the password only from now on"),
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`totp_not_enrolled`", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn remove(
+    caller: CitizenCaller,
+    state: web::Data<AppState>,
+    body: web::Json<TotpRemoval>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    citizens::totp_remove(&state, caller.common_id, body.into_inner(), now).await?;
     Ok(HttpResponse::NoContent().finish())
 }
