@@ -23,7 +23,7 @@ pub struct NewCertificate {
     post,
     path = "/v1/admin/agencies/{id}/certificates",
     tag = "agencies",
-    params(("id" = String, Path, description = "Agency identifier")),
+    params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     request_body = NewCertificate,
     security(("operator" = [])),
     responses(
@@ -57,8 +57,8 @@ pub async fn add(
     path = "/v1/admin/agencies/{id}/certificates/{thumbprint}/revoke",
     tag = "agencies",
     params(
-        ("id" = String, Path, description = "Agency identifier"),
-        ("thumbprint" = String, Path, description = "x5t#S256 of the certificate")
+        ("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier"),
+        ("thumbprint" = crate::api::ids::Thumbprint, Path, description = "x5t#S256 of the certificate")
     ),
     security(("operator" = [])),
     responses(

@@ -20,6 +20,7 @@ pub struct AccessLogQuery {
     /// Entries before this time (RFC 3339).
     pub until: Option<DateTime<Utc>>,
     /// Only this agency (as asker or provider).
+    #[param(value_type = Option<crate::api::ids::AgencyId>)]
     pub agency: Option<String>,
     /// Only this record type.
     pub record_type: Option<String>,

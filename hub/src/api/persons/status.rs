@@ -12,7 +12,7 @@ use crate::state::AppState;
     post,
     path = "/v1/persons/{id}/status",
     tag = "persons",
-    params(("id" = String, Path, description = "Common ID or the caller's sector pseudonym")),
+    params(("id" = crate::api::ids::PersonRef, Path, description = "Common ID or the caller's sector pseudonym")),
     request_body = StatusChange,
     security(("agency" = [])),
     responses(
