@@ -14,6 +14,8 @@
 //!   not verify (429 `too_many_requests`, with `Retry-After`), and a refusal
 //!   of a token the hub signed is audited first (503 `audit_unavailable` when
 //!   the log cannot take it in time).
+//! - The endpoints that are rate-limited per client address and per agency
+//!   (token, sign-in, activation, consent requests, lookups) can answer 429.
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -125,6 +127,16 @@ fn seconds_header(description: &str) -> utoipa::openapi::header::Header {
         .build()
 }
 
+/// The operations rate-limited per client address and per agency.
+const RATE_LIMITED: [(&str, &str); 6] = [
+    ("/oauth/token", "post"),
+    ("/v1/citizen/sign-in", "post"),
+    ("/v1/citizen/activate", "post"),
+    ("/v1/consents/requests", "post"),
+    ("/v1/lookups", "post"),
+    ("/v1/lookups/batch", "post"),
+];
+
 /// Adds the shared answers to `components/responses`, and to each operation
 /// those that follow from its body, parameters and credentials. An answer
 /// the operation documents itself is kept.
@@ -135,9 +147,11 @@ pub fn attach(doc: &mut OpenApi) {
             .responses
             .insert(common.name().to_owned(), RefOr::T(common.response()));
     }
-    for item in doc.paths.paths.values_mut() {
-        for operation in operations(item) {
-            for common in applicable(operation) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, operation) in operations(item) {
+            let limited = RATE_LIMITED.contains(&(path.as_str(), method));
+            let extra = limited.then_some(Common::TooManyRequests);
+            for common in applicable(operation).into_iter().chain(extra) {
                 operation
                     .responses
                     .responses
@@ -148,19 +162,19 @@ pub fn attach(doc: &mut OpenApi) {
     }
 }
 
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
     [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.options.as_mut(),
-        item.head.as_mut(),
-        item.patch.as_mut(),
-        item.trace.as_mut(),
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+        ("options", item.options.as_mut()),
+        ("head", item.head.as_mut()),
+        ("patch", item.patch.as_mut()),
+        ("trace", item.trace.as_mut()),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(method, operation)| operation.map(|o| (method, o)))
 }
 
 /// The shared answers `operation` can give.

@@ -28,6 +28,7 @@ pub struct NewCertificate {
     security(("operator" = [])),
     responses(
         (status = 201, description = "Added", body = CertificateView),
+        (status = 404, description = "No such agency (`agency_not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]

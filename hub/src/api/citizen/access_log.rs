@@ -27,8 +27,11 @@ pub struct AccessLogQuery {
     /// Only this outcome: `permitted`, `denied`, `error` or `recorded`.
     pub outcome: Option<String>,
     /// The next page: entries before this sequence number.
+    #[param(minimum = 0)]
     pub before: Option<u64>,
-    /// At most this many (default 50, at most 200).
+    /// At most this many (default 50; fewer than 1 reads as 1, more than
+    /// 200 as 200).
+    #[param(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub limit: Option<u32>,
 }
 

@@ -28,6 +28,8 @@ pub struct MergeRequest {
     security(("agency" = [])),
     responses(
         (status = 200, description = "Merged; the survivor", body = PersonView),
+        (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a person reference, or the same person twice", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed from the current statuses", body = Problem, content_type = "application/problem+json")
     )
 )]

@@ -18,6 +18,7 @@ use crate::state::AppState;
     security(("agency" = [])),
     responses(
         (status = 200, description = "The person", body = PersonView),
+        (status = 422, description = "Not a person reference", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json")
     )
 )]

@@ -17,6 +17,8 @@ use crate::state::AppState;
     security(("agency" = [])),
     responses(
         (status = 200, description = "Changed", body = PersonView),
+        (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a person reference", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json")
     )
 )]

@@ -41,6 +41,7 @@ fn viewer(caller: &AgencyCaller) -> Viewer {
     security(("agency" = [])),
     responses(
         (status = 201, description = "Declared", body = ReferenceView),
+        (status = 422, description = "Not a person reference, or a capacity the hub refuses", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json")
     )
 )]
