@@ -17,6 +17,7 @@ use crate::time::{db_time, from_db};
 #[serde(deny_unknown_fields)]
 pub struct NewAgency {
     /// e.g. `BE-0123456789`.
+    #[schema(value_type = crate::api::ids::AgencyId)]
     pub id: String,
     /// The agency's name.
     pub name: String,

@@ -174,6 +174,7 @@ impl From<LegalRef> for LegalReference {
 #[serde(deny_unknown_fields)]
 pub struct NewPurpose {
     /// Lowercase words joined by `-`, e.g. `benefit-eligibility`.
+    #[schema(value_type = crate::api::ids::PurposeCode)]
     pub code: String,
     /// A short title.
     pub title: String,
@@ -263,6 +264,7 @@ pub fn purposes(conn: &mut DbConnection) -> Result<Vec<PurposeView>, ApiError> {
 pub struct ConsumerSpec {
     /// One agency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::api::ids::AgencyId>)]
     pub agency: Option<String>,
     /// Every agency of this sector…
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -320,50 +322,97 @@ impl ConsumerSpec {
 }
 
 /// The terms of an authorization, as an operator submits them.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct TermsInput {
     /// Who may ask.
     pub consumer: ConsumerSpec,
-    /// The record type's name, e.g. `person.address`.
+    /// The record type's name.
     pub record_type: String,
-    /// Its major version; every minor of it is covered.
+    /// Its major version.
     pub major: u32,
-    /// The granted fields, as JSON Pointers (`/address/municipality`).
+    /// The granted fields, as JSON Pointers.
     pub fields: Vec<String>,
     /// The allowed purpose codes.
     pub purposes: Vec<String>,
     /// The legal basis.
     pub legal_reference: LegalRef,
     /// The end of validity (exclusive), if any.
-    #[serde(default)]
     pub valid_until: Option<DateTime<Utc>>,
     /// Whether the person's consent is needed too.
     pub consent_required: bool,
 }
 
-/// Version 1 of a new authorization.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct NewAuthorization {
-    /// `auth-…`; generated when absent.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// When it starts to apply (inclusive); now when absent.
-    #[serde(default)]
-    pub valid_from: Option<DateTime<Utc>>,
-    /// What it grants.
-    #[serde(flatten)]
-    pub terms: TermsInput,
+/// Declares a request body made of its own fields and the terms, side by
+/// side in one flat JSON object that refuses unknown members.
+macro_rules! with_terms {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+            /// Who may ask.
+            pub consumer: ConsumerSpec,
+            /// The record type's name, e.g. `person.address`.
+            #[schema(value_type = crate::api::ids::RecordTypeName)]
+            pub record_type: String,
+            /// Its major version; every minor of it is covered.
+            #[schema(maximum = 4_294_967_295_u64)]
+            pub major: u32,
+            /// The granted fields, as JSON Pointers (`/address/municipality`).
+            pub fields: Vec<String>,
+            /// The allowed purpose codes.
+            #[schema(value_type = Vec<crate::api::ids::PurposeCode>)]
+            pub purposes: Vec<String>,
+            /// The legal basis.
+            pub legal_reference: LegalRef,
+            /// The end of validity (exclusive), if any.
+            #[serde(default)]
+            pub valid_until: Option<DateTime<Utc>>,
+            /// Whether the person's consent is needed too.
+            pub consent_required: bool,
+        }
+
+        impl $name {
+            /// The terms it states.
+            pub fn terms(&self) -> TermsInput {
+                TermsInput {
+                    consumer: self.consumer.clone(),
+                    record_type: self.record_type.clone(),
+                    major: self.major,
+                    fields: self.fields.clone(),
+                    purposes: self.purposes.clone(),
+                    legal_reference: self.legal_reference.clone(),
+                    valid_until: self.valid_until,
+                    consent_required: self.consent_required,
+                }
+            }
+        }
+    };
 }
 
-/// A new version that supersedes the latest one from a date.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct NewVersion {
-    /// When the new version takes over (the old one ends, exclusive).
-    pub from: DateTime<Utc>,
-    /// The new terms.
-    #[serde(flatten)]
-    pub terms: TermsInput,
+with_terms! {
+    /// Version 1 of a new authorization.
+    NewAuthorization {
+        /// `auth-…`; generated when absent.
+        #[serde(default)]
+        #[schema(value_type = Option<crate::api::ids::AuthorizationId>)]
+        id: Option<String>,
+        /// When it starts to apply (inclusive); now when absent.
+        #[serde(default)]
+        valid_from: Option<DateTime<Utc>>,
+    }
+}
+
+with_terms! {
+    /// A new version that supersedes the latest one from a date.
+    NewVersion {
+        /// When the new version takes over (the old one ends, exclusive).
+        from: DateTime<Utc>,
+    }
 }
 
 /// One version of an authorization as the API shows it.
@@ -504,7 +553,7 @@ pub fn publish(
         None => AuthorizationId::parse(&format!("auth-{}", uuid::Uuid::new_v4()))
             .map_err(|e| ApiError::Internal(e.to_string()))?,
     };
-    let terms = terms(conn, schemas, &input.terms)?;
+    let terms = terms(conn, schemas, &input.terms())?;
     let authorization =
         Authorization::new(id, terms, input.valid_from.unwrap_or(now)).map_err(domain_error)?;
     if !store::insert(conn, &to_row(&authorization, now, operator)?)? {
@@ -533,7 +582,7 @@ pub fn supersede(
     now: DateTime<Utc>,
 ) -> Result<AuthorizationView, ApiError> {
     let parsed = AuthorizationId::parse(id).map_err(|_| not_found(id))?;
-    let terms = terms(conn, schemas, &input.terms)?;
+    let terms = terms(conn, schemas, &input.terms())?;
     conn_transaction(conn, |conn| {
         let rows = store::history(conn, id)?;
         if rows.is_empty() {

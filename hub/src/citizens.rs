@@ -48,6 +48,7 @@ pub fn hash_params(config: &Config) -> PasswordHashParams {
 #[serde(deny_unknown_fields)]
 pub struct Activation {
     /// The person's common ID (any written form).
+    #[schema(value_type = crate::api::ids::CommonId)]
     pub common_id: String,
     /// The activation code from the letter.
     pub activation_code: String,
@@ -60,6 +61,7 @@ pub struct Activation {
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     /// The person's common ID (any written form).
+    #[schema(value_type = crate::api::ids::CommonId)]
     pub common_id: String,
     /// The password.
     pub password: String,

@@ -387,11 +387,14 @@ fn view(
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
     /// The person: a common ID, or the agency's sector pseudonym.
+    #[schema(value_type = crate::api::ids::PersonRef)]
     pub person: String,
     /// The record types asked for: `person.address@1` (every minor) or
     /// `person.address@1.1`.
+    #[schema(value_type = Vec<crate::api::ids::RecordTypeRef>)]
     pub record_types: Vec<String>,
     /// The purpose code.
+    #[schema(value_type = crate::api::ids::PurposeCode)]
     pub purpose: String,
     /// Start of the window; now when absent.
     #[serde(default)]
@@ -409,10 +412,13 @@ pub struct NewRequest {
 #[serde(deny_unknown_fields)]
 pub struct NewGrant {
     /// The agency that may obtain the records.
+    #[schema(value_type = crate::api::ids::AgencyId)]
     pub agency: String,
     /// The record types: `person.address@1` or `person.address@1.1`.
+    #[schema(value_type = Vec<crate::api::ids::RecordTypeRef>)]
     pub record_types: Vec<String>,
     /// The purpose code.
+    #[schema(value_type = crate::api::ids::PurposeCode)]
     pub purpose: String,
     /// Start of the window; now when absent.
     #[serde(default)]

@@ -212,6 +212,9 @@ pub enum ApiError {
     /// The version number does not follow the published versions.
     #[error("{0}")]
     SchemaVersionRefused(String),
+    /// The body is not of the media type the operation reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The body is larger than the configured limit.
     #[error("the request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -277,6 +280,9 @@ impl ApiError {
             ApiError::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::InvalidToken { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
@@ -366,6 +372,16 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
+/// The body of an OAuth token endpoint error (RFC 6749 §5.2).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OAuthErrorBody {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unsupported_grant_type`, `invalid_scope` or `server_error`.
+    pub error: String,
+    /// For people.
+    pub error_description: String,
+}
+
 /// An error of the OAuth token endpoint, in the RFC 6749 §5.2 shape
 /// (`{"error": …, "error_description": …}`), which OAuth clients expect.
 #[derive(Debug, thiserror::Error)]
@@ -410,10 +426,10 @@ impl ResponseError for OAuthError {
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status_code())
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({
-                "error": self.error,
-                "error_description": self.description,
-            }))
+            .json(OAuthErrorBody {
+                error: self.error.to_owned(),
+                error_description: self.description.clone(),
+            })
     }
 }
 

@@ -54,6 +54,7 @@ pub struct NewPerson {
     /// Persons the registrar has checked are someone else: a match with
     /// them does not stop the registration.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::api::ids::PersonRef>)]
     pub distinct_from: Vec<String>,
 }
 

@@ -7,12 +7,14 @@ pub mod citizen;
 pub mod consents;
 pub mod docs;
 pub mod health;
+pub mod ids;
 pub mod log;
 pub mod lookups;
 pub mod oauth;
 pub mod persons;
 pub mod purposes;
 pub mod references;
+pub mod responses;
 pub mod schemas;
 
 use actix_web::web;
@@ -52,6 +54,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(purposes::PurposesApi::openapi());
     doc.merge(authorizations::AuthorizationsApi::openapi());
     doc.merge(consents::ConsentsApi::openapi());
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.extend(ids::schemas());
+    responses::attach(&mut doc);
     doc
 }
 

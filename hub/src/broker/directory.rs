@@ -89,10 +89,12 @@ pub fn route(
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// Record type name, e.g. `person.address`.
+    #[schema(value_type = crate::api::ids::RecordTypeName)]
     pub record_type: String,
     /// Major version.
     pub major: u32,
     /// The provider agency (it must have the `provider` role).
+    #[schema(value_type = crate::api::ids::AgencyId)]
     pub provider: String,
     /// `direct` (the only source), or `by_reference` (several sources; the
     /// one holding a file on the person answers).
@@ -204,6 +206,7 @@ impl ReferenceKind {
 #[serde(deny_unknown_fields)]
 pub struct NewReference {
     /// The person: a common ID, or the caller's sector pseudonym.
+    #[schema(value_type = crate::api::ids::PersonRef)]
     pub person: String,
     /// `source` or `file`.
     pub kind: ReferenceKind,

@@ -30,13 +30,17 @@ use crate::store::agencies as agency_store;
 #[serde(deny_unknown_fields)]
 pub struct LookupRequest {
     /// The person: a common ID, or the caller's sector pseudonym.
+    #[schema(value_type = crate::api::ids::PersonRef)]
     pub person: String,
     /// The record type: `person.address@1` (latest minor) or `person.address@1.1`.
+    #[schema(value_type = crate::api::ids::RecordTypeRef)]
     pub record_type: String,
     /// Why: a purpose code, e.g. `benefit-eligibility`.
+    #[schema(value_type = crate::api::ids::PurposeCode)]
     pub purpose: String,
     /// The consent this lookup relies on, where the caller knows it.
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::ids::ConsentId>)]
     pub consent_id: Option<String>,
 }
 
@@ -86,9 +90,16 @@ impl Exchange {
             audit::Actor::new(audit::ActorType::Agency, self.caller.to_string()),
             outcome,
         )?
-        .with_exchange(self.id.clone())
-        .with_record_type(self.record_type.clone())
-        .with_purpose(self.purpose.clone());
+        .with_exchange(self.id.clone());
+        // What was asked is recorded as asked, unless the entry cannot hold
+        // it (empty, or longer than a field may be): such a request is
+        // refused as malformed, and its refusal is audited all the same.
+        if fits_entry(&self.record_type) {
+            entry = entry.with_record_type(self.record_type.clone());
+        }
+        if fits_entry(&self.purpose) {
+            entry = entry.with_purpose(self.purpose.clone());
+        }
         if let Some(person) = &self.person {
             entry = entry.with_person(person.as_digits());
         }
@@ -103,6 +114,11 @@ impl Exchange {
         }
         Ok(entry)
     }
+}
+
+/// Whether an audit entry can hold `value` in one of its identifier fields.
+fn fits_entry(value: &str) -> bool {
+    !value.is_empty() && value.len() <= audit::entry::MAX_FIELD_BYTES
 }
 
 fn sha256(bytes: &[u8]) -> audit::Hash {

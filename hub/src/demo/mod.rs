@@ -438,7 +438,7 @@ async fn story(
             hub_url,
             data_dir: &state.config.data_dir,
             consumer: (BENEFITS, &benefits, &agencies[2].credentials.key_pem),
-            registrar: (REGISTER, &register_token),
+            registrar: (REGISTER, &register_token, &agencies[0].credentials.key_pem),
             person: (&ids[1], &codes[1]),
         };
         scenario::write(&hub, cast, path).await?;

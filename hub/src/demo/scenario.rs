@@ -3,7 +3,7 @@
 //! file declared in the directory, and a JSON file that lets a test (the
 //! portal's browser test) play that person and the consumer agency: the
 //! hub's URL, the person's common ID and activation code, the consent id,
-//! and where the agency's private key is. Only ever written on request,
+//! and where the agencies' private keys are. Only ever written on request,
 //! into the demo's own data directory; nothing of it is served.
 
 use std::path::Path;
@@ -21,8 +21,9 @@ pub struct Cast<'a> {
     pub data_dir: &'a Path,
     /// The consumer agency's id, access token and private key (PKCS#8 PEM).
     pub consumer: (&'a str, &'a str, &'a str),
-    /// A registrar's id and access token (declares the file).
-    pub registrar: (&'a str, &'a str),
+    /// A registrar's id, access token (declares the file) and private key
+    /// (PKCS#8 PEM).
+    pub registrar: (&'a str, &'a str, &'a str),
     /// The person, and their activation code.
     pub person: (&'a str, &'a str),
 }
@@ -30,7 +31,7 @@ pub struct Cast<'a> {
 /// Sets the scene and writes the scenario file.
 pub async fn write(hub: &HubClient, cast: Cast<'_>, path: &Path) -> anyhow::Result<()> {
     let (consumer, consumer_token, key_pem) = cast.consumer;
-    let (registrar, registrar_token) = cast.registrar;
+    let (registrar, registrar_token, registrar_key_pem) = cast.registrar;
     let (person, activation_code) = cast.person;
     let until = (chrono::Utc::now() + chrono::Duration::days(180)).to_rfc3339();
     let request = hub
@@ -58,20 +59,26 @@ pub async fn write(hub: &HubClient, cast: Cast<'_>, path: &Path) -> anyhow::Resu
         201,
     )
     .await?;
-    let key_file = cast.data_dir.join("consumer-key.pem");
-    std::fs::write(&key_file, key_pem)
-        .with_context(|| format!("cannot write {}", key_file.display()))?;
+    let key_file = write_key(cast.data_dir, "consumer-key.pem", key_pem)?;
+    let registrar_key_file = write_key(cast.data_dir, "registrar-key.pem", registrar_key_pem)?;
     let scenario = json!({
         "hub_url": cast.hub_url,
         "token_endpoint": format!("{}/oauth/token", cast.hub_url),
         "citizen": {"common_id": person, "activation_code": activation_code},
         "consent_id": request["id"],
         "consumer": {"id": consumer, "key_file": key_file, "alg": "ES256"},
-        "registrar": registrar,
+        "registrar": {"id": registrar, "key_file": registrar_key_file, "alg": "ES256"},
         "lookup": {"record_type": "tax.income-statement@1", "purpose": "benefit-eligibility"},
     });
     let text = serde_json::to_string_pretty(&scenario)?;
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     println!("\nScenario for tests written to {}", path.display());
     Ok(())
+}
+
+/// Writes an agency's private key into the demo's data directory.
+fn write_key(data_dir: &Path, name: &str, pem: &str) -> anyhow::Result<std::path::PathBuf> {
+    let file = data_dir.join(name);
+    std::fs::write(&file, pem).with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(file)
 }

@@ -42,6 +42,12 @@ pub fn app(
                         | actix_web::error::JsonPayloadError::OverflowKnownLength {
                             limit, ..
                         } => ApiError::PayloadTooLarge { limit: *limit },
+                        actix_web::error::JsonPayloadError::ContentType => {
+                            ApiError::UnsupportedMediaType(
+                                "the body must be JSON (`Content-Type: application/json`)"
+                                    .to_owned(),
+                            )
+                        }
                         other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
                     };
                     api.into()

@@ -23,11 +23,12 @@ pub struct NewCertificate {
     post,
     path = "/v1/admin/agencies/{id}/certificates",
     tag = "agencies",
-    params(("id" = String, Path, description = "Agency identifier")),
+    params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     request_body = NewCertificate,
     security(("operator" = [])),
     responses(
         (status = 201, description = "Added", body = CertificateView),
+        (status = 404, description = "No such agency (`agency_not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -57,8 +58,8 @@ pub async fn add(
     path = "/v1/admin/agencies/{id}/certificates/{thumbprint}/revoke",
     tag = "agencies",
     params(
-        ("id" = String, Path, description = "Agency identifier"),
-        ("thumbprint" = String, Path, description = "x5t#S256 of the certificate")
+        ("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier"),
+        ("thumbprint" = crate::api::ids::Thumbprint, Path, description = "x5t#S256 of the certificate")
     ),
     security(("operator" = [])),
     responses(

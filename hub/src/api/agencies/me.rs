@@ -8,6 +8,7 @@ use crate::auth::AgencyCaller;
 
 /// The calling agency.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AgencyMe)]
 pub struct Me {
     /// Its identifier.
     pub agency_id: String,

@@ -12,7 +12,7 @@ use crate::state::AppState;
     get,
     path = "/v1/admin/agencies/{id}",
     tag = "agencies",
-    params(("id" = String, Path, description = "Agency identifier")),
+    params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     security(("operator" = [])),
     responses(
         (status = 200, description = "The agency", body = AgencyView),

@@ -37,7 +37,7 @@ async fn set(
     post,
     path = "/v1/admin/agencies/{id}/suspend",
     tag = "agencies",
-    params(("id" = String, Path, description = "Agency identifier")),
+    params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     security(("operator" = [])),
     responses(
         (status = 200, description = "Suspended", body = AgencyView),
@@ -57,7 +57,7 @@ pub async fn suspend(
     post,
     path = "/v1/admin/agencies/{id}/reactivate",
     tag = "agencies",
-    params(("id" = String, Path, description = "Agency identifier")),
+    params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     security(("operator" = [])),
     responses(
         (status = 200, description = "Active again", body = AgencyView),

@@ -20,7 +20,7 @@ use utoipa::OpenApi;
     ),
     components(schemas(
         crate::authorizations::NewAuthorization, crate::authorizations::NewVersion,
-        crate::authorizations::TermsInput, crate::authorizations::ConsumerSpec,
+        crate::authorizations::ConsumerSpec,
         crate::authorizations::AuthorizationView, crate::authorizations::LegalRef
     )),
     tags((name = "authorizations", description = "Legal bases: who may obtain which records, why, under which law"))

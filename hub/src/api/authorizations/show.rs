@@ -12,7 +12,7 @@ use crate::state::AppState;
     get,
     path = "/v1/admin/authorizations/{id}",
     tag = "authorizations",
-    params(("id" = String, Path, description = "Authorization id")),
+    params(("id" = crate::api::ids::AuthorizationId, Path, description = "Authorization id")),
     security(("operator" = [])),
     responses(
         (status = 200, description = "Its versions, oldest first", body = [AuthorizationView]),

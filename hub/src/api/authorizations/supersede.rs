@@ -14,7 +14,7 @@ use crate::state::AppState;
     post,
     path = "/v1/admin/authorizations/{id}/versions",
     tag = "authorizations",
-    params(("id" = String, Path, description = "Authorization id")),
+    params(("id" = crate::api::ids::AuthorizationId, Path, description = "Authorization id")),
     request_body = NewVersion,
     security(("operator" = [])),
     responses(

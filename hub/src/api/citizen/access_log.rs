@@ -20,14 +20,18 @@ pub struct AccessLogQuery {
     /// Entries before this time (RFC 3339).
     pub until: Option<DateTime<Utc>>,
     /// Only this agency (as asker or provider).
+    #[param(value_type = Option<crate::api::ids::AgencyId>)]
     pub agency: Option<String>,
     /// Only this record type.
     pub record_type: Option<String>,
     /// Only this outcome: `permitted`, `denied`, `error` or `recorded`.
     pub outcome: Option<String>,
     /// The next page: entries before this sequence number.
+    #[param(minimum = 0)]
     pub before: Option<u64>,
-    /// At most this many (default 50, at most 200).
+    /// At most this many (default 50; fewer than 1 reads as 1, more than
+    /// 200 as 200).
+    #[param(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub limit: Option<u32>,
 }
 

@@ -12,6 +12,7 @@ use crate::store::persons as store;
 
 /// The signed-in citizen's own record.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CitizenMe)]
 pub struct Me {
     /// The person.
     pub person: PersonView,

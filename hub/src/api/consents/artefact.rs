@@ -14,7 +14,7 @@ use crate::state::AppState;
     get,
     path = "/v1/consents/{id}/artefact",
     tag = "consents",
-    params(("id" = String, Path, description = "Consent id")),
+    params(("id" = crate::api::ids::ConsentId, Path, description = "Consent id")),
     security(("agency" = [])),
     responses(
         (status = 200, description = "The artefact", body = String, content_type = "application/jose"),
@@ -43,7 +43,7 @@ pub async fn agency(
     get,
     path = "/v1/citizen/consents/{id}/artefact",
     tag = "citizen",
-    params(("id" = String, Path, description = "Consent id")),
+    params(("id" = crate::api::ids::ConsentId, Path, description = "Consent id")),
     security(("citizen" = [])),
     responses(
         (status = 200, description = "The artefact", body = String, content_type = "application/jose"),

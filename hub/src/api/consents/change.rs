@@ -29,7 +29,7 @@ macro_rules! action {
             post,
             path = $path,
             tag = "citizen",
-            params(("id" = String, Path, description = "Consent id")),
+            params(("id" = crate::api::ids::ConsentId, Path, description = "Consent id")),
             security(("citizen" = [])),
             responses(
                 (status = 200, description = "The consent after the change", body = ConsentView),

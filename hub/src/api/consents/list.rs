@@ -27,7 +27,11 @@ pub struct Filter {
     tag = "consents",
     params(Filter),
     security(("agency" = [])),
-    responses((status = 200, description = "The consents", body = [ConsentView]))
+    responses(
+        (status = 200, description = "The consents", body = [ConsentView]),
+        (status = 404, description = "No such person (`unknown_person`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a person reference, or not a state", body = crate::error::Problem, content_type = "application/problem+json")
+    )
 )]
 pub async fn list(
     caller: AgencyCaller,

@@ -12,7 +12,7 @@ use crate::state::AppState;
     get,
     path = "/v1/consents/{id}",
     tag = "consents",
-    params(("id" = String, Path, description = "Consent id")),
+    params(("id" = crate::api::ids::ConsentId, Path, description = "Consent id")),
     security(("agency" = [])),
     responses(
         (status = 200, description = "The consent", body = ConsentView),

@@ -10,10 +10,13 @@ use crate::store::audit::DbHashReader;
 
 /// The two tree sizes.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Sizes {
     /// The older size (0 < from <= to).
+    #[param(minimum = 1)]
     pub from: u64,
     /// The newer size, at most the latest checkpoint's.
+    #[param(minimum = 1)]
     pub to: u64,
 }
 

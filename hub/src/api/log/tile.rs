@@ -14,7 +14,7 @@ use crate::store::audit::DbHashReader;
     get,
     path = "/log/tile/{path}",
     tag = "log",
-    params(("path" = String, Path, description = "`<L>/<N>[.p/<W>]`, e.g. `0/x001/234` or `0/000.p/17`")),
+    params(("path" = String, Path, pattern = r"^[0-7]/(x[0-9]{3}/){0,5}[0-9]{3}(\.p/([1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$", description = "`<L>/<N>[.p/<W>]`, e.g. `0/x001/234` or `0/000.p/17`")),
     responses(
         (status = 200, description = "The tile's hashes", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 400, description = "Not a tile path", body = Problem, content_type = "application/problem+json"),

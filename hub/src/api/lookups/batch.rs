@@ -20,10 +20,13 @@ const FAN_OUT: usize = 16;
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// The persons (common IDs or the caller's sector pseudonyms), at most 1000.
+    #[schema(value_type = Vec<crate::api::ids::PersonRef>, min_items = 1, max_items = 1000)]
     pub persons: Vec<String>,
     /// The record type, e.g. `person.address@1`.
+    #[schema(value_type = crate::api::ids::RecordTypeRef)]
     pub record_type: String,
     /// The purpose code.
+    #[schema(value_type = crate::api::ids::PurposeCode)]
     pub purpose: String,
 }
 

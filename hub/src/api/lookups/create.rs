@@ -19,6 +19,7 @@ use crate::state::AppState;
     security(("agency" = [])),
     responses(
         (status = 200, description = "The record, minimised", body = LookupResponse),
+        (status = 422, description = "The request is refused before any decision (e.g. `invalid_purpose`, `invalid_record_type`, `invalid_person`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Refused: the code is the deny code (no_authorization, consent_required, consent_revoked, …)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown_person, no_record or no_provider", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "provider_invalid_response", body = Problem, content_type = "application/problem+json"),

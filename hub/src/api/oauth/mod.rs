@@ -11,7 +11,9 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     paths(token::token, metadata::metadata, jwks::jwks),
-    components(schemas(crate::tokens::TokenRequest, crate::tokens::TokenResponse)),
+    components(schemas(
+        crate::tokens::TokenRequest, crate::tokens::TokenResponse, crate::error::OAuthErrorBody
+    )),
     tags((name = "oauth", description = "Agency authentication: OAuth 2.0 client credentials with private_key_jwt"))
 )]
 pub struct OAuthApi;

@@ -16,8 +16,8 @@ use crate::tokens::{self, TokenRequest, TokenResponse};
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "An access token", body = TokenResponse),
-        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type or invalid_scope"),
-        (status = 401, description = "invalid_client")
+        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type or invalid_scope", body = crate::error::OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = crate::error::OAuthErrorBody)
     )
 )]
 pub async fn token(

@@ -14,6 +14,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
     /// The duplicate's identifier; it will resolve to `{id}` from now on.
+    #[schema(value_type = crate::api::ids::PersonRef)]
     pub replaced: String,
 }
 
@@ -22,11 +23,13 @@ pub struct MergeRequest {
     post,
     path = "/v1/persons/{id}/merge",
     tag = "persons",
-    params(("id" = String, Path, description = "The surviving person")),
+    params(("id" = crate::api::ids::PersonRef, Path, description = "The surviving person")),
     request_body = MergeRequest,
     security(("agency" = [])),
     responses(
         (status = 200, description = "Merged; the survivor", body = PersonView),
+        (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a person reference, or the same person twice", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed from the current statuses", body = Problem, content_type = "application/problem+json")
     )
 )]

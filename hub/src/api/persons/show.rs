@@ -14,10 +14,11 @@ use crate::state::AppState;
     get,
     path = "/v1/persons/{id}",
     tag = "persons",
-    params(("id" = String, Path, description = "Common ID or the caller's sector pseudonym")),
+    params(("id" = crate::api::ids::PersonRef, Path, description = "Common ID or the caller's sector pseudonym")),
     security(("agency" = [])),
     responses(
         (status = 200, description = "The person", body = PersonView),
+        (status = 422, description = "Not a person reference", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json")
     )
 )]

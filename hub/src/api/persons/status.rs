@@ -12,11 +12,13 @@ use crate::state::AppState;
     post,
     path = "/v1/persons/{id}/status",
     tag = "persons",
-    params(("id" = String, Path, description = "Common ID or the caller's sector pseudonym")),
+    params(("id" = crate::api::ids::PersonRef, Path, description = "Common ID or the caller's sector pseudonym")),
     request_body = StatusChange,
     security(("agency" = [])),
     responses(
         (status = 200, description = "Changed", body = PersonView),
+        (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a person reference", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json")
     )
 )]

@@ -16,8 +16,8 @@ use crate::state::AppState;
     path = "/v1/admin/schemas/{name}/{version}/deprecate",
     tag = "schemas",
     params(
-        ("name" = String, Path, description = "Record type name", example = "person.address"),
-        ("version" = String, Path, description = "`major.minor`", example = "1.0")
+        ("name" = crate::api::ids::RecordTypeName, Path, description = "Record type name", example = "person.address"),
+        ("version" = crate::api::ids::Version, Path, description = "`major.minor`", example = "1.0")
     ),
     security(("operator" = [])),
     responses(

@@ -18,8 +18,8 @@ use crate::store::schemas::SchemaStatus;
     path = "/v1/schemas/{name}/{version}",
     tag = "schemas",
     params(
-        ("name" = String, Path, description = "Record type name", example = "person.address"),
-        ("version" = String, Path, description = "`major.minor`, or `major` for its latest minor", example = "1.1")
+        ("name" = crate::api::ids::RecordTypeName, Path, description = "Record type name", example = "person.address"),
+        ("version" = crate::api::ids::VersionReq, Path, description = "`major.minor`, or `major` for its latest minor", example = "1.1")
     ),
     responses(
         (status = 200, description = "The schema document", content_type = "application/schema+json", body = Object),

@@ -19,6 +19,7 @@ use crate::state::AppState;
 pub struct PublishSchema {
     /// The exact version to publish, `name@major.minor`.
     #[schema(example = "person.address@1.2")]
+    #[schema(value_type = crate::api::ids::RecordType)]
     pub record_type: String,
     /// The JSON Schema 2020-12 document. Its `$id`, if present, must end
     /// with `/<name>/<major>.<minor>`; the hub sets it to the document's URL.

@@ -11,7 +11,7 @@ use crate::state::AppState;
     get,
     path = "/v1/schemas/{name}",
     tag = "schemas",
-    params(("name" = String, Path, description = "Record type name", example = "person.address")),
+    params(("name" = crate::api::ids::RecordTypeName, Path, description = "Record type name", example = "person.address")),
     responses(
         (status = 200, description = "The record type's versions", body = RecordTypeVersions),
         (status = 400, description = "Malformed name", body = Problem, content_type = "application/problem+json"),
