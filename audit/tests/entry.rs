@@ -173,11 +173,7 @@ fn versions_refuse_each_others_subject_field() {
     let v2 = entry().into_v2(&salt);
     let text = String::from_utf8(v2.canonical_bytes().unwrap()).unwrap();
     // A version 2 entry that names its subject in plain.
-    let plain = text.replacen(
-        r#""seq":7,"#,
-        r#""seq":7,"subject":"85073003328","#,
-        1,
-    );
+    let plain = text.replacen(r#""seq":7,"#, r#""seq":7,"subject":"85073003328","#, 1);
     assert!(Entry::from_canonical_bytes(plain.as_bytes()).is_err());
     let mut both = v2.clone();
     both.subject = Some("85073003328".into());
@@ -186,7 +182,11 @@ fn versions_refuse_each_others_subject_field() {
     let v1 = text.replacen(r#""v":2"#, r#""v":1"#, 1);
     assert!(Entry::from_canonical_bytes(v1.as_bytes()).is_err());
     // A commitment that is not 64 lowercase hex digits.
-    let short = text.replacen(r#""subject_commitment":""#, r#""subject_commitment":"ab"#, 1);
+    let short = text.replacen(
+        r#""subject_commitment":""#,
+        r#""subject_commitment":"ab"#,
+        1,
+    );
     assert!(Entry::from_canonical_bytes(short.as_bytes()).is_err());
     let upper = text.replacen(
         &salt.commit("85073003328").to_hex(),
