@@ -7,8 +7,15 @@
 //! `details` a few non-secret extra fields.
 //!
 //! The encoding is RFC 8785 canonical JSON (sorted keys, no insignificant
-//! whitespace) with `"v":1`; the leaf hash of the log is the RFC 9162 leaf
-//! hash of these bytes.
+//! whitespace) with a version number `v`; the leaf hash of the log is the
+//! RFC 9162 leaf hash of these bytes.
+//!
+//! - `"v":1` names the person concerned in `subject` (a common ID or a
+//!   sector pseudonym). Logs hold such entries and they stay valid.
+//! - `"v":2` never names a person: `subject_commitment` holds
+//!   `HMAC-SHA256(salt, identifier)` (see [`crate::commitment`]), the salt
+//!   being kept beside the entry, outside the hashed bytes; `subject` is not
+//!   allowed.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,6 +23,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike as _, SubsecRound as _, Timelike as _, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::commitment::Salt;
 use crate::error::AuditError;
 use crate::hash::{Hash, leaf_hash};
 
@@ -30,14 +38,23 @@ pub const MAX_FIELD_BYTES: usize = 256;
 /// The encoding version; serialised as the number in field `v`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EntryVersion {
+    /// The person concerned in plain, in `subject`.
     #[default]
     V1,
+    /// The person concerned by commitment, in `subject_commitment`.
+    V2,
+}
+
+impl EntryVersion {
+    /// The version new entries are written in.
+    pub const CURRENT: EntryVersion = EntryVersion::V2;
 }
 
 impl Serialize for EntryVersion {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             EntryVersion::V1 => s.serialize_u8(1),
+            EntryVersion::V2 => s.serialize_u8(2),
         }
     }
 }
@@ -46,6 +63,7 @@ impl<'de> Deserialize<'de> for EntryVersion {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match u64::deserialize(d)? {
             1 => Ok(EntryVersion::V1),
+            2 => Ok(EntryVersion::V2),
             v => Err(serde::de::Error::custom(format!(
                 "unknown entry version {v}"
             ))),
@@ -271,11 +289,17 @@ pub struct Entry {
     pub response_digest: Option<Hash>,
     /// Position in the log (the leaf index).
     pub seq: u64,
-    /// The person concerned: a common ID or a sector pseudonym.
+    /// Version 1 only: the person concerned, a common ID or a sector
+    /// pseudonym.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// Version 2 only: the person concerned by commitment,
+    /// `HMAC-SHA256(salt, identifier)` in hex; the salt is kept outside the
+    /// entry (see [`crate::commitment`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_commitment: Option<Hash>,
     pub time: EntryTime,
-    /// Encoding version (`"v":1`).
+    /// Encoding version (`"v":1` or `"v":2`).
     pub v: EntryVersion,
 }
 
@@ -295,6 +319,7 @@ impl Entry {
             kind,
             actor,
             subject: None,
+            subject_commitment: None,
             record_type: None,
             purpose: None,
             legal_basis: None,
@@ -308,12 +333,45 @@ impl Entry {
         }
     }
 
+    /// The same entry in version 2: the person concerned, if any, named by
+    /// the commitment of `subject` under `salt`. A version 2 entry is
+    /// returned as it is.
+    pub fn into_v2(mut self, salt: &Salt) -> Self {
+        if self.v == EntryVersion::V1 {
+            self.v = EntryVersion::V2;
+            self.subject_commitment = self.subject.take().map(|s| salt.commit(&s));
+        }
+        self
+    }
+
+    /// Whether `salt` and `identifier` open this entry's commitment (a
+    /// version 2 entry), or `identifier` is its subject (version 1).
+    pub fn concerns(&self, identifier: &str, salt: Option<&Salt>) -> bool {
+        match self.v {
+            EntryVersion::V1 => self.subject.as_deref() == Some(identifier),
+            EntryVersion::V2 => match (&self.subject_commitment, salt) {
+                (Some(c), Some(salt)) => salt.verify(identifier, c),
+                _ => false,
+            },
+        }
+    }
+
     /// Checks the limits: `seq <= MAX_SEQ`, identifier strings non-empty and
-    /// at most 256 bytes, `details` at most 4096 canonical bytes.
+    /// at most 256 bytes, `details` at most 4096 canonical bytes; a version
+    /// 1 entry has no `subject_commitment`, a version 2 entry no `subject`.
     pub fn validate(&self) -> Result<(), AuditError> {
         let invalid = |m: String| Err(AuditError::InvalidEntry(m));
         if self.seq > MAX_SEQ {
             return invalid(format!("seq {} is above 2^53 - 1", self.seq));
+        }
+        match self.v {
+            EntryVersion::V1 if self.subject_commitment.is_some() => {
+                return invalid("a version 1 entry has no subject_commitment".into());
+            }
+            EntryVersion::V2 if self.subject.is_some() => {
+                return invalid("a version 2 entry names its subject by commitment only".into());
+            }
+            _ => {}
         }
         let strings = [
             ("actor.id", Some(&self.actor.id)),
@@ -462,8 +520,8 @@ impl EncodedTime {
 impl EntryTemplate {
     /// Splits a canonical encoding around its top-level `seq` and `time`.
     /// Both keys sort after every key whose value can hold objects
-    /// (`actor`, `details`, `legal_basis`), and only `subject` and `v`
-    /// (a string and a number) follow them: the last `,"seq":` and the last
+    /// (`actor`, `details`, `legal_basis`), and only `subject`,
+    /// `subject_commitment` and `v` (strings and a number) follow them: the last `,"seq":` and the last
     /// `,"time":` in the bytes are the top-level ones.
     fn new(bytes: Vec<u8>) -> Result<Self, AuditError> {
         const SEQ: &[u8] = b",\"seq\":";

@@ -10,6 +10,7 @@
 //! identifiers and SHA-256 digests of the request and the response.
 
 pub mod checkpoint;
+pub mod commitment;
 pub mod entry;
 pub mod error;
 pub mod hash;
@@ -19,6 +20,7 @@ pub mod tile;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, LogSigner, VerifierKey};
+pub use commitment::Salt;
 pub use entry::{
     Actor, ActorType, EncodedTime, Entry, EntryKind, EntryTemplate, EntryTime, EntryVersion,
     LegalBasis, MAX_SEQ, Outcome,

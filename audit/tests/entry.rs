@@ -1,6 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use audit::{Actor, ActorType, Entry, EntryKind, LegalBasis, Outcome, leaf_hash, sha256};
+use audit::{
+    Actor, ActorType, EncodedTime, Entry, EntryKind, EntryVersion, LegalBasis, Outcome, Salt,
+    leaf_hash, sha256,
+};
 use chrono::{TimeZone, Utc};
 
 fn entry() -> Entry {
@@ -129,4 +132,69 @@ fn minimal_entry() {
         r#"{"actor":{"id":"c-1","type":"citizen"},"kind":"consent.approved","outcome":"recorded","seq":0,"time":"2026-01-01T00:00:00.000000Z","v":1}"#
     );
     assert_eq!(Entry::from_canonical_bytes(&bytes).unwrap(), e);
+}
+
+#[test]
+fn version_2_names_the_subject_by_commitment_only() {
+    let salt = Salt::from_hex(&"5a".repeat(32)).unwrap();
+    let v2 = entry().into_v2(&salt);
+    assert_eq!(v2.v, EntryVersion::V2);
+    assert_eq!(v2.subject, None);
+    let bytes = v2.canonical_bytes().unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(!text.contains("85073003328"), "{text}");
+    let commitment = salt.commit("85073003328");
+    assert!(
+        text.ends_with(&format!(
+            r#""seq":7,"subject_commitment":"{commitment}","time":"2026-11-03T12:34:56.123457Z","v":2}}"#
+        )),
+        "{text}"
+    );
+    let parsed = Entry::from_canonical_bytes(&bytes).unwrap();
+    assert_eq!(parsed, v2);
+    assert!(parsed.concerns("85073003328", Some(&salt)));
+    assert!(!parsed.concerns("85073003329", Some(&salt)));
+    assert!(!parsed.concerns("85073003328", None));
+    let other = Salt::from_hex(&"a5".repeat(32)).unwrap();
+    assert!(!parsed.concerns("85073003328", Some(&other)));
+    // Version 1 entries still parse and name their subject.
+    let v1 = Entry::from_canonical_bytes(&entry().canonical_bytes().unwrap()).unwrap();
+    assert_eq!(v1.v, EntryVersion::V1);
+    assert!(v1.concerns("85073003328", None));
+    // The template of a version 2 entry fills in as the entry encodes.
+    let template = v2.template().unwrap();
+    let time = EncodedTime::new(v2.time);
+    assert_eq!(template.fill(7, &time).unwrap(), bytes);
+}
+
+#[test]
+fn versions_refuse_each_others_subject_field() {
+    let salt = Salt::generate().unwrap();
+    let v2 = entry().into_v2(&salt);
+    let text = String::from_utf8(v2.canonical_bytes().unwrap()).unwrap();
+    // A version 2 entry that names its subject in plain.
+    let plain = text.replacen(r#""seq":7,"#, r#""seq":7,"subject":"85073003328","#, 1);
+    assert!(Entry::from_canonical_bytes(plain.as_bytes()).is_err());
+    let mut both = v2.clone();
+    both.subject = Some("85073003328".into());
+    assert!(both.canonical_bytes().is_err());
+    // A version 1 entry with a commitment.
+    let v1 = text.replacen(r#""v":2"#, r#""v":1"#, 1);
+    assert!(Entry::from_canonical_bytes(v1.as_bytes()).is_err());
+    // A commitment that is not 64 lowercase hex digits.
+    let short = text.replacen(
+        r#""subject_commitment":""#,
+        r#""subject_commitment":"ab"#,
+        1,
+    );
+    assert!(Entry::from_canonical_bytes(short.as_bytes()).is_err());
+    let upper = text.replacen(
+        &salt.commit("85073003328").to_hex(),
+        &salt.commit("85073003328").to_hex().to_uppercase(),
+        1,
+    );
+    assert!(Entry::from_canonical_bytes(upper.as_bytes()).is_err());
+    // An unknown version.
+    let v3 = text.replacen(r#""v":2"#, r#""v":3"#, 1);
+    assert!(Entry::from_canonical_bytes(v3.as_bytes()).is_err());
 }

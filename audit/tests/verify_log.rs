@@ -155,3 +155,53 @@ fn gaps_and_missing_entries() {
     let mut v = LogVerifier::new(&[]).check_entries(true);
     v.push(0, &es[1]).unwrap_err();
 }
+
+#[test]
+fn log_of_version_1_and_version_2_entries_verifies() {
+    // A log written before version 2 and continued after it.
+    let mut es = Vec::new();
+    let mut salts = Vec::new();
+    for i in 0..300u64 {
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+            + chrono::Duration::seconds(i as i64);
+        let mut e = Entry::new(
+            i,
+            t,
+            EntryKind::new("person.read").unwrap(),
+            Actor::new(ActorType::Agency, "a1"),
+            Outcome::Recorded,
+        );
+        e.subject = Some(format!("850730{:05}", i));
+        if i >= 150 {
+            let salt = audit::Salt::generate().unwrap();
+            e = e.into_v2(&salt);
+            salts.push((i, salt));
+        }
+        es.push(e.canonical_bytes().unwrap());
+    }
+    let mut log = MemoryLog::new();
+    let mut cps = Vec::new();
+    for (i, e) in es.iter().enumerate() {
+        log.append_entry(e).unwrap();
+        if (i + 1) % 100 == 0 {
+            cps.push(Checkpoint::new("o", log.size(), log.root().unwrap()).unwrap());
+        }
+    }
+    let mut v = LogVerifier::new(&cps).check_entries(true);
+    for (i, e) in seq(&es) {
+        v.push(i, e).unwrap();
+    }
+    let tree = v.finish().unwrap();
+    assert_eq!(tree.size, 300);
+    assert_eq!(tree.checkpoints_verified, 3);
+    // Each version 2 entry opens with its own salt, and with no other.
+    for (i, salt) in &salts {
+        let entry = Entry::from_canonical_bytes(&es[*i as usize]).unwrap();
+        assert!(!String::from_utf8_lossy(&es[*i as usize]).contains(&format!("850730{:05}", i)));
+        assert!(entry.concerns(&format!("850730{:05}", i), Some(salt)));
+        assert!(!entry.concerns(&format!("850730{:05}", i + 1), Some(salt)));
+    }
+    let v1 = Entry::from_canonical_bytes(&es[10]).unwrap();
+    assert_eq!(v1.v, audit::EntryVersion::V1);
+    assert!(v1.concerns("85073000010", None));
+}

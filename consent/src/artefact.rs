@@ -3,16 +3,18 @@
 //! consent at one revision. Anyone holding the hub's JWKS can verify it.
 //!
 //! Header: `{"alg":"EdDSA","typ":"consent+jwt","kid":…}`. Claims: `jti`
-//! (`<consent id>.<revision>`), `sub` (the person's common ID), `aud` (the
+//! (`<consent id>.<revision>`), `sub` (the person as the consumer names
+//! them: the common ID, or its sector pseudonym for a consumer whose
+//! identifier policy is `sector_pseudonym`), `aud` (the
 //! consumer agency), `iat`, `exp` (the end of the consent's window), then the
 //! consent's content.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
+use identity::AgencyId;
 use identity::jwt::{MAX_TOKEN_LEN, TokenError, sign_token};
 use identity::keys::{SigningKey, VerificationKeys};
-use identity::{AgencyId, CommonId};
 use schemas::RecordTypeRef;
 use serde::{Deserialize, Serialize};
 
@@ -60,8 +62,9 @@ impl ArtefactError {
 pub struct ConsentArtefactClaims {
     /// `<consent id>.<revision>`: unique per artefact.
     pub jti: String,
-    /// The person (common ID).
-    pub sub: CommonId,
+    /// The person as the consumer names them: the common ID, or the
+    /// consumer's sector pseudonym of the person.
+    pub sub: String,
     /// The consumer agency.
     pub aud: AgencyId,
     /// Issue time, seconds since the epoch.
@@ -89,12 +92,19 @@ pub struct ConsentArtefactClaims {
 }
 
 impl ConsentArtefactClaims {
-    /// The claims for `consent` issued at `at`.
+    /// The claims for `consent` issued at `at`, naming the person by
+    /// common ID.
     pub fn of(consent: &Consent, at: DateTime<Utc>) -> Self {
+        Self::naming(consent, consent.terms().person.as_digits(), at)
+    }
+
+    /// The claims for `consent` issued at `at`, naming the person
+    /// `subject` (the consumer's sector pseudonym of them, or the common ID).
+    pub fn naming(consent: &Consent, subject: &str, at: DateTime<Utc>) -> Self {
         let terms = consent.terms();
         Self {
             jti: format!("{}.{}", consent.id(), consent.revision()),
-            sub: terms.person,
+            sub: subject.to_owned(),
             aud: terms.consumer.clone(),
             iat: at.timestamp(),
             exp: terms.valid_until.timestamp(),
@@ -111,10 +121,22 @@ impl ConsentArtefactClaims {
     }
 }
 
-/// Signs the artefact of `consent` as of `at`. Refused unless the consent is
-/// active at `at`.
+/// Signs the artefact of `consent` as of `at`, naming the person by common
+/// ID. Refused unless the consent is active at `at`.
 pub fn artefact(
     consent: &Consent,
+    key: &SigningKey,
+    at: DateTime<Utc>,
+) -> Result<String, ArtefactError> {
+    artefact_naming(consent, consent.terms().person.as_digits(), key, at)
+}
+
+/// Signs the artefact of `consent` as of `at`, naming the person `subject`
+/// (the consumer's sector pseudonym of them, for a consumer that sees
+/// pseudonyms). Refused unless the consent is active at `at`.
+pub fn artefact_naming(
+    consent: &Consent,
+    subject: &str,
     key: &SigningKey,
     at: DateTime<Utc>,
 ) -> Result<String, ArtefactError> {
@@ -126,7 +148,7 @@ pub fn artefact(
         });
     }
     Ok(sign_token(
-        &ConsentArtefactClaims::of(consent, at),
+        &ConsentArtefactClaims::naming(consent, subject, at),
         key,
         CONSENT_ARTEFACT_TYPE,
     )?)
@@ -234,6 +256,25 @@ mod tests {
 
     fn jwks_of(ring: &KeyRing) -> JwkSet {
         JwkSet::from_json(&ring.jwks(day(2))).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn an_artefact_names_the_person_as_its_consumer_does() {
+        let ring = KeyRing::new(key());
+        let c = consent();
+        let jwks = jwks_of(&ring);
+        let by_id = artefact(&c, ring.current(), day(2)).unwrap_or_else(|e| panic!("{e}"));
+        let claims = verify_artefact(&by_id, &jwks, day(3)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(claims.sub, c.terms().person.as_digits());
+        let pseudonym = "hlth-0123456789abcdef";
+        let token = artefact_naming(&c, pseudonym, ring.current(), day(2))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let claims = verify_artefact(&token, &jwks, day(3)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(claims.sub, pseudonym);
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        let payload = URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
+        let payload = String::from_utf8_lossy(&payload);
+        assert!(!payload.contains(c.terms().person.as_digits()), "{payload}");
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub mod purpose;
 mod testing;
 
 pub use artefact::{
-    ArtefactError, CONSENT_ARTEFACT_TYPE, ConsentArtefactClaims, artefact, verify_artefact,
+    ArtefactError, CONSENT_ARTEFACT_TYPE, ConsentArtefactClaims, artefact, artefact_naming,
+    verify_artefact,
 };
 pub use authorization::{
     Authorization, AuthorizationError, AuthorizationKey, AuthorizationSet, AuthorizationTerms,

@@ -81,7 +81,8 @@ fn raw_batched_inserts(backend: Backend, n: usize) -> Option<f64> {
 }
 
 fn hub_row(e: &NewEntry, seq: u64, now: chrono::DateTime<chrono::Utc>) -> store::EntryRow {
-    let entry = e.to_entry(seq, now).unwrap();
+    let salt = audit::Salt::generate().unwrap();
+    let entry = e.to_entry(seq, now, &salt).unwrap();
     let bytes = entry.canonical_bytes().unwrap();
     store::EntryRow {
         seq: seq as i64,
@@ -95,6 +96,7 @@ fn hub_row(e: &NewEntry, seq: u64, now: chrono::DateTime<chrono::Utc>) -> store:
         outcome: "permitted".to_owned(),
         provider: Some("agency-b".to_owned()),
         queue_id: None,
+        subject_salt: Some(salt.to_hex()),
     }
 }
 

@@ -172,7 +172,21 @@ fn sign(
         .keys
         .ring(conn, now)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    consent::artefact(c, ring.current(), now).map_err(|e| match e {
+    // The artefact is the consumer's: it names the person as the consumer
+    // does, by sector pseudonym where that is its policy.
+    let consumer = c.terms().consumer.as_str();
+    let agency = crate::store::agencies::get(conn, consumer)?
+        .ok_or_else(|| ApiError::Internal(format!("consent of unknown agency {consumer}")))?;
+    let bad = |what: &str| ApiError::Internal(format!("stored {what} of agency {consumer}"));
+    let viewer = Viewer {
+        sector: agency.sector.parse().map_err(|_| bad("sector"))?,
+        policy: agency
+            .identifier_policy
+            .parse()
+            .map_err(|_| bad("identifier policy"))?,
+    };
+    let subject = persons::name_for(viewer, &state.pseudonyms, &c.terms().person);
+    consent::artefact_naming(c, &subject, ring.current(), now).map_err(|e| match e {
         consent::ArtefactError::NotActive { .. } => ApiError::Conflict {
             code: e.code(),
             detail: e.to_string(),

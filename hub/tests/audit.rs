@@ -281,7 +281,10 @@ storage_test!(
     |app: TestApp| async move {
         append_n(&app, 45).await;
         let mut conn = app.conn();
-        // The consent-use reservations' migration came later.
+        // The subject salt's and the consent-use reservations' migrations
+        // came later.
+        let version = hub::store::migrations::revert_last(&mut conn).unwrap();
+        assert_eq!(version, "20261210000001");
         let version = hub::store::migrations::revert_last(&mut conn).unwrap();
         assert_eq!(version, "20261204000001");
         let version = hub::store::migrations::revert_last(&mut conn).unwrap();
@@ -312,6 +315,9 @@ storage_test!(
             hub::store::migrations::run_next(&mut conn).unwrap(),
             version
         );
+        for later in ["20261204000001", "20261210000001"] {
+            assert_eq!(hub::store::migrations::run_next(&mut conn).unwrap(), later);
+        }
         let err = diesel::sql_query("UPDATE audit_entries SET entry = entry WHERE seq = 3")
             .execute(&mut *conn)
             .unwrap_err();
@@ -445,7 +451,14 @@ storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
         .unwrap();
     assert_eq!(mine.len(), 10);
     for item in &mine {
-        assert_eq!(item.entry["subject"], "person-1");
+        // The entry names the person by commitment; the salt given to the
+        // person opens it.
+        assert!(item.entry.get("subject").is_none());
+        assert!(!item.entry_json.contains("person-1"));
+        let entry = audit::Entry::from_canonical_bytes(item.entry_json.as_bytes()).unwrap();
+        let salt: audit::Salt = item.subject_salt.as_deref().unwrap().parse().unwrap();
+        assert!(entry.concerns("person-1", Some(&salt)));
+        assert!(!entry.concerns("person-2", Some(&salt)));
         let cp = Checkpoint::parse_and_verify(&item.checkpoint, &key).unwrap();
         let proof: Vec<Hash> = item
             .inclusion_proof

@@ -3,10 +3,16 @@
 // (golang.org/x/mod/sumdb/note and golang.org/x/mod/sumdb/tlog):
 // the checkpoint's signature, an entry's inclusion proof, a consistency
 // proof between two checkpoints, and the tree hash recomputed from tiles.
+// It parses entries of both versions and, given a person's common ID,
+// opens the version 2 commitments to it with the salts an operator gets
+// (HMAC-SHA256 from Go's standard library).
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -26,6 +32,53 @@ type entryProof struct {
 	TreeSize       int64    `json:"tree_size"`
 	InclusionProof []string `json:"inclusion_proof"`
 	Checkpoint     string   `json:"checkpoint"`
+	SubjectSalt    string   `json:"subject_salt"`
+}
+
+// entry holds the fields of an entry this check reads.
+type entry struct {
+	V                 int     `json:"v"`
+	Seq               int64   `json:"seq"`
+	Kind              string  `json:"kind"`
+	Subject           *string `json:"subject"`
+	SubjectCommitment *string `json:"subject_commitment"`
+}
+
+// parseEntry reads an entry of version 1 (subject in plain) or 2 (subject
+// by commitment only).
+func parseEntry(text string) entry {
+	var e entry
+	if err := json.Unmarshal([]byte(text), &e); err != nil {
+		fail("entry: %v", err)
+	}
+	switch e.V {
+	case 1:
+		if e.SubjectCommitment != nil {
+			fail("entry %d: version 1 with a subject_commitment", e.Seq)
+		}
+	case 2:
+		if e.Subject != nil {
+			fail("entry %d: version 2 names its subject in plain", e.Seq)
+		}
+	default:
+		fail("entry %d: unknown version %d", e.Seq, e.V)
+	}
+	return e
+}
+
+// opens reports whether the salt (hex) opens the commitment (hex) to id.
+func opens(saltHex, commitmentHex, id string) bool {
+	salt, err := hex.DecodeString(saltHex)
+	if err != nil || len(salt) != 32 {
+		fail("bad salt %q", saltHex)
+	}
+	want, err := hex.DecodeString(commitmentHex)
+	if err != nil || len(want) != sha256.Size {
+		fail("bad commitment %q", commitmentHex)
+	}
+	mac := hmac.New(sha256.New, salt)
+	mac.Write([]byte(id))
+	return hmac.Equal(mac.Sum(nil), want)
 }
 
 type checkpoint struct {
@@ -40,6 +93,7 @@ var (
 	token = flag.String("token", "", "operator token")
 	seq   = flag.Int64("seq", 0, "entry to check")
 	prev  = flag.String("old", "", "file with an earlier checkpoint the log must extend")
+	who   = flag.String("person", "", "a common ID: its entries' commitments must open with their salts")
 )
 
 func fail(format string, args ...any) {
@@ -125,6 +179,7 @@ func main() {
 		fail("entry: %v", err)
 	}
 	old := open(verifiers, p.Checkpoint)
+	parseEntry(p.EntryJSON)
 	leaf := tlog.RecordHash([]byte(p.EntryJSON))
 	if err := tlog.CheckRecord(hashes(p.InclusionProof), old.size, old.root, p.Seq, leaf); err != nil {
 		fail("inclusion proof of entry %d: %v", p.Seq, err)
@@ -167,4 +222,32 @@ func main() {
 		fail("proof from tiles: %v", err)
 	}
 	fmt.Printf("tree %d recomputed from tiles: ok\n", latest.size)
+
+	// Every entry parses; the person's commitments open with their salts.
+	versions := map[int]int{}
+	opened := 0
+	for s := int64(0); s < latest.size; s++ {
+		var e entryProof
+		if err := json.Unmarshal(get(fmt.Sprintf("/v1/audit/entries/%d", s), true), &e); err != nil {
+			fail("entry %d: %v", s, err)
+		}
+		parsed := parseEntry(e.EntryJSON)
+		versions[parsed.V]++
+		if *who == "" || parsed.SubjectCommitment == nil {
+			continue
+		}
+		if e.SubjectSalt == "" {
+			fail("entry %d: no salt given to the operator", s)
+		}
+		if opens(e.SubjectSalt, *parsed.SubjectCommitment, *who) {
+			opened++
+		}
+	}
+	fmt.Printf("entries parsed: %d of version 1, %d of version 2\n", versions[1], versions[2])
+	if *who != "" {
+		if opened == 0 {
+			fail("no entry's commitment opens to the person given")
+		}
+		fmt.Printf("commitments to the person opened with their salts: %d\n", opened)
+	}
 }

@@ -31,6 +31,9 @@ for i in $(seq 1 299); do
     token="$("$bin" operator token --name "auditor-$i" 2>/dev/null)"
 done
 key="$("$bin" audit verifier-key 2>/dev/null)"
+# A person: the entry of the registration names them by commitment.
+person="$("$bin" person register --given-names Anna --family-name Peeters --birth-date 1985-07-30 2>/dev/null | sed -n 's/^common ID: *//p' | tr -d '.-')"
+[[ -n $person ]] || { echo "cannot register a person"; exit 1; }
 "$bin" serve --listen 127.0.0.1:0 >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$work/out" && break; sleep 0.1; done
@@ -40,5 +43,5 @@ url="$(sed -n 's/^crossroads listening on //p' "$work/out" | head -1)"
 curl -fsS "$url/log/checkpoint" >"$work/old.note"
 for i in $(seq 1 20); do "$bin" operator token --name "late-$i" >/dev/null 2>&1; done
 cd "$here"
-GO111MODULE=off GOPATH="$gopath" GOFLAGS= go run main.go -url "$url" -key "$key" -token "$token" -seq 41 -old "$work/old.note"
+GO111MODULE=off GOPATH="$gopath" GOFLAGS= go run main.go -url "$url" -key "$key" -token "$token" -seq 41 -old "$work/old.note" -person "$person"
 echo "Go interop check passed"

@@ -14,7 +14,9 @@ use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use audit::{Actor, Checkpoint, Entry, EntryKind, Hash, LegalBasis, LogSigner, Outcome};
+use audit::{
+    Actor, ActorType, Checkpoint, Entry, EntryKind, Hash, LegalBasis, LogSigner, Outcome, Salt,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
@@ -39,8 +41,14 @@ pub struct NewEntry {
     pub actor: Actor,
     /// With which outcome.
     pub outcome: Outcome,
-    /// The person concerned (common ID or sector pseudonym).
+    /// The person concerned: a common ID. Kept in the `person` column for
+    /// the citizen's access log; the entry itself names them by commitment.
     pub person: Option<String>,
+    /// Other persons the event concerns (e.g. the identifier a merge
+    /// replaced), by the name of their field in `details`: the entry holds
+    /// `details.<name>_commitment`, the commitment under the same salt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked: Vec<(String, String)>,
     /// The record type, `name@major.minor`.
     pub record_type: Option<String>,
     /// The purpose stated.
@@ -73,6 +81,7 @@ impl NewEntry {
             actor,
             outcome,
             person: None,
+            linked: Vec::new(),
             record_type: None,
             purpose: None,
             legal_basis: None,
@@ -88,6 +97,13 @@ impl NewEntry {
     /// The person concerned.
     pub fn with_person(mut self, person: impl Into<String>) -> Self {
         self.person = Some(person.into());
+        self
+    }
+
+    /// Another person the event concerns, under `name` (e.g. `replaced`):
+    /// named in the entry by commitment, as `details.<name>_commitment`.
+    pub fn with_linked_person(mut self, name: &str, person: impl Into<String>) -> Self {
+        self.linked.push((name.to_owned(), person.into()));
         self
     }
 
@@ -162,32 +178,66 @@ impl NewEntry {
         self.details.as_ref()?.get("provider")?.as_str()
     }
 
-    /// The entry with its sequence number and time.
-    pub fn to_entry(&self, seq: u64, time: DateTime<Utc>) -> Result<Entry, audit::AuditError> {
-        let entry = self.unchecked_entry(seq, time)?;
+    /// The entry with its sequence number and time, the persons it concerns
+    /// named by commitment under `salt`.
+    pub fn to_entry(
+        &self,
+        seq: u64,
+        time: DateTime<Utc>,
+        salt: &Salt,
+    ) -> Result<Entry, audit::AuditError> {
+        let entry = self.unchecked_entry(seq, time, salt)?;
         entry.validate()?;
         Ok(entry)
     }
 
-    /// The entry, its limits not checked yet.
-    fn unchecked_entry(&self, seq: u64, time: DateTime<Utc>) -> Result<Entry, audit::AuditError> {
-        let details = match &self.details {
-            None => None,
-            Some(serde_json::Value::Object(map)) => Some(map.clone()),
-            Some(_) => {
-                return Err(audit::AuditError::InvalidEntry(
-                    "details must be a JSON object".to_owned(),
+    /// Whether the entry concerns a person, and so needs a salt.
+    pub fn names_a_person(&self) -> bool {
+        self.person.is_some() || !self.linked.is_empty()
+    }
+
+    /// The entry (version 2), its limits not checked yet: the person
+    /// concerned and the linked persons named by their commitments under
+    /// `salt`; a citizen acting about themself is the actor `subject`.
+    fn unchecked_entry(
+        &self,
+        seq: u64,
+        time: DateTime<Utc>,
+        salt: &Salt,
+    ) -> Result<Entry, audit::AuditError> {
+        let invalid = |m: String| Err(audit::AuditError::InvalidEntry(m));
+        let persons = self.person.iter().chain(self.linked.iter().map(|(_, p)| p));
+        for person in persons {
+            if person.is_empty() || person.len() > audit::entry::MAX_FIELD_BYTES {
+                return invalid(format!(
+                    "subject must have 1 to {} bytes",
+                    audit::entry::MAX_FIELD_BYTES
                 ));
             }
+        }
+        let mut details = match &self.details {
+            None => None,
+            Some(serde_json::Value::Object(map)) => Some(map.clone()),
+            Some(_) => return invalid("details must be a JSON object".to_owned()),
         };
-        let mut entry = Entry::new(
-            seq,
-            time,
-            self.kind.clone(),
-            self.actor.clone(),
-            self.outcome,
-        );
-        entry.subject = self.person.clone();
+        for (name, person) in &self.linked {
+            let key = format!("{name}_commitment");
+            let map = details.get_or_insert_with(serde_json::Map::new);
+            if map.contains_key(&key) {
+                return invalid(format!("details.{key} is set twice"));
+            }
+            map.insert(key, salt.commit(person).to_hex().into());
+        }
+        let mut actor = self.actor.clone();
+        if actor.actor_type == ActorType::Citizen {
+            if self.person.as_deref() != Some(actor.id.as_str()) {
+                return invalid("a citizen acts only about themself".to_owned());
+            }
+            actor.id = CITIZEN_SUBJECT.to_owned();
+        }
+        let mut entry = Entry::new(seq, time, self.kind.clone(), actor, self.outcome);
+        entry.v = audit::EntryVersion::V2;
+        entry.subject_commitment = self.person.as_deref().map(|p| salt.commit(p));
         entry.record_type = self.record_type.clone();
         entry.purpose = self.purpose.clone();
         entry.legal_basis = self.legal_basis.clone();
@@ -203,15 +253,27 @@ impl NewEntry {
     /// Checks the entry and encodes it with its sequence number and time
     /// left open, with the columns stored beside it: the appender's work,
     /// so that the sequencer only fills in two numbers.
+    /// A fresh salt is drawn for an entry that concerns a person.
     pub(crate) fn prepare(&self) -> Result<Prepared, audit::AuditError> {
+        let salt = if self.names_a_person() {
+            Some(Salt::generate()?)
+        } else {
+            None
+        };
+        // An entry without a person never uses its salt.
+        let fixed = Salt::from_bytes([0; Salt::LEN]);
         // `template` checks the limits.
-        let entry = self.unchecked_entry(0, DateTime::UNIX_EPOCH)?;
+        let entry =
+            self.unchecked_entry(0, DateTime::UNIX_EPOCH, salt.as_ref().unwrap_or(&fixed))?;
+        let template = entry.template()?;
+        self.check_unnamed(&template)?;
         Ok(Prepared {
-            template: entry.template()?,
+            template,
             kind: entry.kind.as_str().to_owned(),
             actor_type: entry.actor.actor_type.as_str(),
-            actor_id: entry.actor.id,
-            person: entry.subject,
+            actor_id: self.actor.id.clone(),
+            person: self.person.clone(),
+            salt: salt.map(|s| s.to_hex()),
             record_type: entry.record_type,
             outcome: entry.outcome.as_str(),
             provider: self.provider().map(str::to_owned),
@@ -220,6 +282,38 @@ impl NewEntry {
                 _ => None,
             },
         })
+    }
+}
+
+/// The actor id of a citizen acting about themself in an entry: the
+/// person the entry concerns, whose identifier the entry does not hold.
+pub const CITIZEN_SUBJECT: &str = "subject";
+
+impl NewEntry {
+    /// Refuses an encoding that holds the identifier of a person it
+    /// concerns anywhere in its bytes (a field or a `details` value that
+    /// named them in plain): entries name persons by commitment only.
+    fn check_unnamed(&self, template: &audit::EntryTemplate) -> Result<(), audit::AuditError> {
+        let persons = self.person.iter().chain(self.linked.iter().map(|(_, p)| p));
+        let mut bytes = None;
+        for person in persons {
+            let Ok(id) = person.parse::<identity::CommonId>() else {
+                continue;
+            };
+            let person = id.as_digits();
+            let bytes = match &mut bytes {
+                Some(b) => b,
+                None => bytes.insert(
+                    template.fill(0, &audit::EncodedTime::new(DateTime::UNIX_EPOCH.into()))?,
+                ),
+            };
+            if bytes.windows(person.len()).any(|w| w == person.as_bytes()) {
+                return Err(audit::AuditError::InvalidEntry(
+                    "the entry holds the identifier of a person it concerns".to_owned(),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +326,8 @@ pub(crate) struct Prepared {
     actor_type: &'static str,
     actor_id: String,
     person: Option<String>,
+    /// The salt of the entry's commitments (hex), stored beside it.
+    salt: Option<String>,
     record_type: Option<String>,
     outcome: &'static str,
     provider: Option<String>,
@@ -260,6 +356,7 @@ impl Prepared {
             actor_type: self.actor_type.to_owned(),
             actor_id: self.actor_id.clone(),
             person: self.person.clone(),
+            subject_salt: self.salt.clone(),
             record_type: self.record_type.clone(),
             outcome: self.outcome.to_owned(),
             provider: self.provider.clone(),
@@ -298,6 +395,12 @@ pub struct EntryProof {
     pub inclusion_proof: Vec<String>,
     /// The signed checkpoint (C2SP note) of `tree_size`.
     pub checkpoint: String,
+    /// The salt of the entry's commitments (64 hex digits), outside the
+    /// hashed bytes: `subject_commitment` is HMAC-SHA256 of the person's
+    /// common ID under it. Given only to the person concerned and to
+    /// operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_salt: Option<String>,
 }
 
 /// The signing key, origin and append path of the audit log.
@@ -498,7 +601,8 @@ impl AuditLog {
     }
 
     /// Entry `seq` with its inclusion proof against the latest checkpoint,
-    /// and the stored row (to decide who may read it).
+    /// and the stored row (to decide who may read it). The proof carries
+    /// no salt: see [`EntryProof::with_salt`].
     pub fn entry_with_proof(
         &self,
         conn: &mut DbConnection,
@@ -514,8 +618,8 @@ impl AuditLog {
     }
 
     /// The entries about `person` that match `filter`, newest first, each
-    /// with its inclusion proof against one checkpoint: for the citizen's
-    /// access log.
+    /// with its inclusion proof against one checkpoint and its salt: for
+    /// the citizen's access log.
     pub fn entries_for_person(
         &self,
         conn: &mut DbConnection,
@@ -528,7 +632,9 @@ impl AuditLog {
             return Ok(Vec::new());
         };
         let checkpoint = self.checkpoint_covering(conn, max + 1)?;
-        rows.iter().map(|r| prove(conn, r, &checkpoint)).collect()
+        rows.iter()
+            .map(|r| Ok(prove(conn, r, &checkpoint)?.with_salt(r)))
+            .collect()
     }
 }
 
@@ -601,6 +707,16 @@ pub fn stage(
     Ok(rows.into_iter().map(|(id, _)| id).collect())
 }
 
+impl EntryProof {
+    /// The proof with the salt of `row`'s commitments: only for the person
+    /// concerned and for operators.
+    pub fn with_salt(mut self, row: &EntryRow) -> Self {
+        self.subject_salt = row.subject_salt.clone();
+        self
+    }
+}
+
+/// An entry's inclusion proof, without its salt.
 fn prove(
     conn: &mut DbConnection,
     row: &EntryRow,
@@ -621,6 +737,7 @@ fn prove(
         tree_size: checkpoint.size,
         inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
         checkpoint: checkpoint.note.clone(),
+        subject_salt: None,
     })
 }
 

@@ -93,7 +93,7 @@ pub fn run(command: PersonCommand, state: &AppState) -> anyhow::Result<()> {
                     persons::merge(conn, viewer, &state.pseudonyms, &survivor, &replaced, now)?;
                 let event = crate::events::by_console("person.merged")?
                     .with_person(survivor.as_digits())
-                    .with_details(serde_json::json!({"replaced": replaced.as_digits()}));
+                    .with_linked_person("replaced", replaced.as_digits());
                 Ok(((survivor, replaced), vec![event]))
             })?;
             println!("{replaced} now resolves to {survivor}");

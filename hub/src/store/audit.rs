@@ -54,6 +54,9 @@ pub struct EntryRow {
     pub provider: Option<String>,
     /// The hand-over queue row this entry came from, if any.
     pub queue_id: Option<i64>,
+    /// The salt of the entry's commitments to the persons it concerns
+    /// (hex; version 2 entries), outside the hashed bytes.
+    pub subject_salt: Option<String>,
 }
 
 /// A signed checkpoint as stored.

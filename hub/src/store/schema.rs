@@ -102,6 +102,7 @@ diesel::table! {
         outcome -> Text,
         provider -> Nullable<Text>,
         queue_id -> Nullable<BigInt>,
+        subject_salt -> Nullable<Text>,
     }
 }
 

@@ -8,8 +8,9 @@ use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
 /// An audit entry with its inclusion proof against the latest checkpoint
-/// (and that checkpoint). Operators may read every entry; an agency the
-/// entries where it is the actor or the provider.
+/// (and that checkpoint). Operators may read every entry, with the salt of
+/// its commitments; an agency the entries where it is the actor or the
+/// provider, without the salt: an entry names persons by commitment only.
 #[utoipa::path(
     get,
     path = "/v1/audit/entries/{seq}",
@@ -32,20 +33,21 @@ pub async fn show(
     let (row, proof) = state
         .db(move |conn| log.entry_with_proof(conn, seq))
         .await?;
-    let allowed = match &reader {
-        AuditReader::Operator(_) => true,
+    let proof = match &reader {
+        AuditReader::Operator(_) => Some(proof.with_salt(&row)),
         AuditReader::Agency(agency) => {
             let id = agency.agency_id.as_str();
-            (row.actor_type == "agency" && row.actor_id == id)
-                || row.provider.as_deref() == Some(id)
+            ((row.actor_type == "agency" && row.actor_id == id)
+                || row.provider.as_deref() == Some(id))
+            .then_some(proof)
         }
     };
-    if !allowed {
+    let Some(proof) = proof else {
         // Not saying whether the entry exists.
         return Err(ApiError::NotFound {
             code: "audit_entry_not_found",
             detail: format!("no audit entry {seq}"),
         });
-    }
+    };
     Ok(HttpResponse::Ok().json(proof))
 }

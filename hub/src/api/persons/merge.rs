@@ -49,7 +49,7 @@ pub async fn merge(
                 persons::merge(conn, viewer, &pseudonyms, &survivor, &body.replaced, now)?;
             let event = crate::events::by_agency(&caller, "person.merged")?
                 .with_person(survivor.as_digits())
-                .with_details(serde_json::json!({"replaced": replaced.as_digits()}));
+                .with_linked_person("replaced", replaced.as_digits());
             Ok((person, vec![event]))
         })
         .await?;
