@@ -142,7 +142,7 @@ impl Default for Config {
             allow_insecure_providers: false,
             metrics_listen: None,
             trusted_proxies: Vec::new(),
-            rate_limit_sign_in_per_minute: 30,
+            rate_limit_sign_in_per_minute: 100,
             rate_limit_token_per_minute: 600,
             rate_limit_consent_requests_per_minute: 120,
             rate_limit_lookups_per_second: 20_000,

@@ -236,6 +236,14 @@ pub enum ApiError {
     /// Too many requests with credentials that do not verify.
     #[error("too many requests with credentials that do not verify; slow down")]
     TooManyBadCredentials,
+    /// Over a rate limit (per client address or per agency).
+    #[error("{detail}")]
+    RateLimited {
+        /// What was limited.
+        detail: String,
+        /// When to try again, in seconds (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// The audit log could not record an exchange in time; nothing was
     /// released to the caller.
     #[error("{0}")]
@@ -290,6 +298,7 @@ impl ApiError {
             ApiError::AuditUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
             ApiError::Audited { inner, .. } => inner.status_and_code(),
             ApiError::TooManyBadCredentials => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
@@ -351,6 +360,12 @@ impl ResponseError for ApiError {
             ApiError::TooManyBadCredentials => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             ApiError::InvalidToken { .. } => {
                 res.headers_mut().insert(
@@ -418,18 +433,22 @@ impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self.error {
             "invalid_client" => StatusCode::UNAUTHORIZED,
+            "slow_down" => StatusCode::TOO_MANY_REQUESTS,
             "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(OAuthErrorBody {
-                error: self.error.to_owned(),
-                error_description: self.description.clone(),
-            })
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        if self.error == "slow_down" {
+            res.insert_header((header::RETRY_AFTER, "60"));
+        }
+        res.json(OAuthErrorBody {
+            error: self.error.to_owned(),
+            error_description: self.description.clone(),
+        })
     }
 }
 

@@ -36,6 +36,8 @@ pub struct AppState {
     pub pseudonyms: Arc<identity::PseudonymService>,
     /// The key of citizens' TOTP secrets at rest.
     pub totp_key: Arc<crate::secrets::TotpKey>,
+    /// Rate limits per client address and per agency.
+    pub rate_limits: Arc<crate::http::rate_limit::RateLimits>,
     /// Access tokens already verified, by digest, until they expire.
     pub verified_tokens: Arc<crate::auth::agency::TokenCache>,
     /// The interoperability schemas, loaded from the database.
@@ -114,6 +116,7 @@ impl AppState {
             audit,
             pseudonyms,
             totp_key,
+            rate_limits: Arc::new(crate::http::rate_limit::RateLimits::new(&config)),
             keys: Arc::new(crate::keys::HubKeys::new(Arc::clone(&config))),
             schemas: Arc::new(crate::registry::SchemaRegistry::new(&config.public_base())),
             config,

@@ -133,6 +133,13 @@ pub fn grant(
     // From here the assertion verified: the agency is named, and a refusal
     // is audited like the issuance.
     let refused = |error: OAuthError| audit_refusal(state, &agency_id, error);
+    if let Err(ApiError::RateLimited { detail, .. }) =
+        state
+            .rate_limits
+            .check_agency(crate::http::rate_limit::Class::Token, agency_id.as_str(), 1)
+    {
+        return Err(OAuthError::new("slow_down", detail));
+    }
     if agency.status != "active" {
         return Err(refused(OAuthError::new(
             "invalid_client",

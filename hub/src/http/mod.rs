@@ -1,6 +1,7 @@
 //! Middleware and the construction of the actix-web application.
 
 pub mod middleware;
+pub mod rate_limit;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -68,6 +69,7 @@ pub fn app(
         // response, and the request id wraps everything.
         .wrap(ErrorHandlers::new().default_handler(middleware::bare_error_to_problem))
         .wrap(from_fn(middleware::body_limit))
+        .wrap(from_fn(rate_limit::by_address))
         .wrap(headers)
         .wrap(metrics)
         .wrap(from_fn(middleware::request_id))

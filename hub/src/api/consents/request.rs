@@ -27,6 +27,11 @@ pub async fn request(
     body: web::Json<NewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope("consumer")?;
+    state.rate_limits.check_agency(
+        crate::http::rate_limit::Class::ConsentRequest,
+        caller.agency_id.as_str(),
+        1,
+    )?;
     let now = state.clock.now();
     let inner = state.clone();
     let who = caller.clone();

@@ -103,6 +103,12 @@ pub async fn batch(
             ),
         });
     }
+    // Each person counts as one lookup against the agency's limit.
+    state.rate_limits.check_agency(
+        crate::http::rate_limit::Class::Lookup,
+        caller.agency_id.as_str(),
+        u32::try_from(body.persons.len()).unwrap_or(u32::MAX),
+    )?;
     let deadline = tokio::time::Instant::now()
         + std::time::Duration::from_secs(u64::from(state.config.batch_timeout_secs));
     let jobs = body.persons.into_iter().enumerate().map(|(i, person)| {

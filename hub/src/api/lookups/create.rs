@@ -32,6 +32,13 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<LookupRequest>,
 ) -> HttpResponse {
+    if let Err(refused) = state.rate_limits.check_agency(
+        crate::http::rate_limit::Class::Lookup,
+        caller.agency_id.as_str(),
+        1,
+    ) {
+        return actix_web::ResponseError::error_response(&refused);
+    }
     match broker::lookup(&state, &caller, body.into_inner()).await {
         Ok(found) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
