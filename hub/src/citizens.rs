@@ -137,22 +137,22 @@ fn load_account(
     Ok((id, account))
 }
 
-/// Activates an account: the code must match, be unexpired and unused.
-/// Call it inside a write transaction (the account's row is locked, so
-/// parallel guesses of the code are counted one by one).
-pub fn activate(
+/// Checks an activation code, inside a write transaction that locks the
+/// account's row (parallel guesses are counted one by one): the code must
+/// match and be unexpired. Returns the person and the code's digest.
+///
+/// An unknown ID, an account activated already and a wrong code all get the
+/// same `401 invalid_credentials`, so the answer does not tell an account's
+/// state; a wrong code on a real account counts as a failed attempt.
+fn check_activation_code(
     conn: &mut DbConnection,
-    config: &Config,
     input: &Activation,
     now: DateTime<Utc>,
-) -> Result<CommonId, ApiError> {
+) -> Result<(CommonId, String), ApiError> {
     let (id, mut account) = load_account(conn, &input.common_id)?;
     check_lock(&account, now)?;
     let Some(digest) = account.activation_digest.clone() else {
-        return Err(ApiError::Conflict {
-            code: "activation_code_used",
-            detail: "this account is activated already; sign in instead".to_owned(),
-        });
+        return Err(invalid_credentials());
     };
     let code: Option<ActivationCode> = input.activation_code.parse().ok();
     let matches = ActivationCodeDigest::from_hex(&digest)
@@ -172,21 +172,59 @@ pub fn activate(
             detail: "the activation code has expired; ask the registry for a new letter".to_owned(),
         });
     }
+    Ok((id, digest))
+}
+
+/// Activates an account with the code from its letter and sets its
+/// password, audited as `citizen.activated`.
+///
+/// Three steps, none holding a connection while Argon2 runs: the code is
+/// checked (and a wrong one counted) in one transaction; the password is
+/// hashed off the database, at most [`ARGON2_SLOTS`] at once; the account is
+/// activated in a second transaction only if its code is still the one
+/// checked (a parallel activation with the same code wins once).
+pub async fn activate(
+    state: &AppState,
+    input: Activation,
+    now: DateTime<Utc>,
+) -> Result<CommonId, ApiError> {
     PasswordPolicy::default()
         .check(&input.password)
         .map_err(|e| ApiError::Invalid {
             code: e.code(),
             detail: e.to_string(),
         })?;
-    let hash = hash_password(&input.password, &hash_params(config), &mut rand::rng())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    account.password_hash = Some(hash.as_phc().to_owned());
-    account.activation_digest = None;
-    account.activation_expires_at = None;
-    account.activated_at = Some(db_time(now));
-    store_lockout(&mut account, LockoutState::default(), now);
-    store::save_account(conn, &account)?;
-    Ok(id)
+    let password = input.password.clone();
+    // A refusal still commits the failure it counted.
+    let (id, digest) = state
+        .db(move |conn| {
+            crate::store::write(conn, |conn| Ok(check_activation_code(conn, &input, now)))
+        })
+        .await??;
+    let hash = {
+        let _slot = ARGON2_SLOTS
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal("password checks closed".to_owned()))?;
+        let params = hash_params(&state.config);
+        actix_web::web::block(move || {
+            hash_password(&password, &params, &mut rand::rng())
+                .map(|h| h.as_phc().to_owned())
+                .map_err(|e| ApiError::Internal(e.to_string()))
+        })
+        .await??
+    };
+    state
+        .change(move |conn| {
+            if !store::complete_activation(conn, id.as_digits(), &digest, &hash, now)? {
+                return Err(invalid_credentials());
+            }
+            Ok((
+                id,
+                vec![crate::events::by_citizen(&id, "citizen.activated")?],
+            ))
+        })
+        .await
 }
 
 fn random_token() -> Result<String, ApiError> {

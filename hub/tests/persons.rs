@@ -230,7 +230,8 @@ storage_test!(
         )
         .await;
         assert_eq!(status, 204, "{body}");
-        // Used once only.
+        // Used once only; and the answer does not tell an activated account
+        // from an unknown ID.
         let (status, body) = post(
             &app,
             "/v1/citizen/activate",
@@ -240,9 +241,17 @@ storage_test!(
         .await;
         assert_eq!(
             (status, body["code"].as_str()),
-            (409, Some("activation_code_used")),
+            (401, Some("invalid_credentials")),
             "{body}"
         );
+        let (_, unknown) = post(
+            &app,
+            "/v1/citizen/activate",
+            None,
+            json!({"common_id": "85073003328", "activation_code": a_code, "password": password}),
+        )
+        .await;
+        assert_eq!(unknown, body);
 
         // An expired code.
         app.clock.advance(chrono::Duration::days(31));
@@ -634,6 +643,51 @@ storage_test!(
             "/v1/citizen/sign-in",
             None,
             json!({"common_id": id, "password": password, "totp": code}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+);
+
+storage_test!(
+    parallel_activations_with_one_code_activate_once,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let token = agency_token(&app, &["registrar"], "common_id").await;
+        let (_, a) = register(&app, &token, alice()).await;
+        let id = a["id"].as_str().unwrap().to_owned();
+        let code = a["activation_code"].as_str().unwrap().to_owned();
+        // 16 activations with the right code and different passwords at
+        // once: one wins, the others are refused, and the password that
+        // works is the winner's.
+        let tries = (0..16).map(|i| {
+            post(
+                &app,
+                "/v1/citizen/activate",
+                None,
+                json!({"common_id": id, "activation_code": code, "password": format!("correct horse battery staple {i}")}),
+            )
+        });
+        let answers = futures_util::future::join_all(tries).await;
+        let won: Vec<usize> = answers
+            .iter()
+            .enumerate()
+            .filter(|(_, (s, _))| *s == 204)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(won.len(), 1, "{answers:?}");
+        assert!(
+            answers
+                .iter()
+                .all(|(s, b)| *s == 204 || b["code"] == "invalid_credentials"),
+            "{answers:?}"
+        );
+        assert_eq!(audited(&app, "citizen.activated").len(), 1);
+        let (status, body) = post(
+            &app,
+            "/v1/citizen/sign-in",
+            None,
+            json!({"common_id": id, "password": format!("correct horse battery staple {}", won[0])}),
         )
         .await;
         assert_eq!(status, 200, "{body}");

@@ -145,6 +145,18 @@ async fn request_consent(app: &TestApp, agency: &str, person: &str) -> String {
     }));
     let (status, _, body) = call(app, req).await;
     assert!(status == 201 || status == 409, "{body}");
+    // An authorization that needs the person's consent: only under one may
+    // the agency ask.
+    let req = with_bearer(web::TestRequest::post().uri("/v1/admin/authorizations"), &op).set_json(json!({
+        "consumer": {"agency": AGENCY}, "record_type": "person.address", "major": 1,
+        "fields": ["/commonId", "/addressType", "/since", "/address/street", "/address/houseNumber",
+                   "/address/postcode", "/address/municipality", "/address/country"],
+        "purposes": ["benefit-eligibility"],
+        "legal_reference": {"title": "Law of 15 January 1990, art. 5", "url": "https://example.gov/law/1990#art5"},
+        "consent_required": true,
+    }));
+    let (status, _, body) = call(app, req).await;
+    assert_eq!(status, 201, "{body}");
     let until = app.clock.now() + Duration::days(30);
     let req = with_bearer(
         web::TestRequest::post().uri("/v1/consents/requests"),

@@ -427,3 +427,50 @@ pub fn entries_by_exchange(
     }
     by_exchange
 }
+
+/// Every audit entry of `db` with its subject salt (kept beside the entry,
+/// outside the hashed bytes), oldest first.
+pub fn entries_with_salts(
+    db: &hub::testing::TestDb,
+) -> Vec<(i64, serde_json::Value, Option<String>)> {
+    use diesel::prelude::*;
+    use hub::store::schema::audit_entries;
+    let pool = db.pool();
+    let mut conn = pool
+        .get()
+        .unwrap_or_else(|e| panic!("no database connection: {e}"));
+    let rows: Vec<(i64, String, Option<String>)> = audit_entries::table
+        .order(audit_entries::seq.asc())
+        .select((
+            audit_entries::seq,
+            audit_entries::entry,
+            audit_entries::subject_salt,
+        ))
+        .load(&mut conn)
+        .unwrap_or_else(|e| panic!("reading the log: {e}"));
+    rows.into_iter()
+        .map(|(seq, entry, salt)| {
+            let entry = serde_json::from_str(&entry).unwrap_or_else(|e| panic!("entry: {e}"));
+            (seq, entry, salt)
+        })
+        .collect()
+}
+
+/// Whether `entry` concerns the person `common_id`: its commitment opens
+/// with `salt` to that ID (an entry of version 2), or its subject is that
+/// ID (version 1).
+pub fn concerns(entry: &serde_json::Value, salt: Option<&str>, common_id: &str) -> bool {
+    if let Some(subject) = entry["subject"].as_str() {
+        return subject == common_id;
+    }
+    let (Some(commitment), Some(salt)) = (entry["subject_commitment"].as_str(), salt) else {
+        return false;
+    };
+    match (
+        audit::Salt::from_hex(salt),
+        commitment.parse::<audit::Hash>(),
+    ) {
+        (Ok(salt), Ok(commitment)) => salt.verify(common_id, &commitment),
+        _ => false,
+    }
+}

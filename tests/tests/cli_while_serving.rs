@@ -292,18 +292,23 @@ async fn cli_while_serving(backend: Backend, test: &str) {
     }
 
     // A gapless log: exactly one entry per registration and per lookup.
-    let rows = hub::store::audit::entries_from(&mut conn, 0, 100_000).unwrap();
+    let rows = e2e::entries_with_salts(&db);
     let mut by_exchange: HashMap<String, Vec<Value>> = HashMap::new();
     let mut by_person: HashMap<String, Vec<Value>> = HashMap::new();
-    for (i, (seq, entry)) in rows.iter().enumerate() {
-        assert_eq!(*seq, i64::try_from(i).unwrap(), "a gap before {seq}");
-        let entry: Value = serde_json::from_str(entry).unwrap();
-        assert_eq!(entry["seq"], *seq, "{entry}");
+    for (i, (seq, entry, salt)) in rows.into_iter().enumerate() {
+        assert_eq!(seq, i64::try_from(i).unwrap(), "a gap before {seq}");
+        assert_eq!(entry["seq"], seq, "{entry}");
         if let Some(id) = entry["exchange_id"].as_str() {
             by_exchange.entry(id.to_owned()).or_default().push(entry);
         } else if entry["kind"] == "person.registered" {
-            let subject = entry["subject"].as_str().unwrap_or_default().to_owned();
-            by_person.entry(subject).or_default().push(entry);
+            // Named by commitment: the person it opens to, of those
+            // registered.
+            let person = registered
+                .iter()
+                .find(|id| e2e::concerns(&entry, salt.as_deref(), id))
+                .cloned()
+                .unwrap_or_default();
+            by_person.entry(person).or_default().push(entry);
         }
     }
     for id in &registered {

@@ -109,10 +109,6 @@ pub fn refusal_message(lang: Lang, e: &ApiError) -> String {
     match e {
         ApiError::InvalidCredentials(_) => lang.t("error.credentials").to_owned(),
         ApiError::Locked { .. } => lang.t("error.locked").to_owned(),
-        ApiError::Forbidden {
-            code: "account_not_activated",
-            ..
-        } => lang.t("error.not_activated").to_owned(),
         other => format!("{} {other}", lang.t("error.refused")),
     }
 }

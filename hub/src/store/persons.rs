@@ -283,6 +283,34 @@ pub fn clear_failures(
     Ok(())
 }
 
+/// Activates an account whose activation code digest is still `digest`:
+/// sets its password hash, spends the code and clears its failures, in one
+/// statement. False when the code was spent meanwhile (or never was).
+pub fn complete_activation(
+    conn: &mut DbConnection,
+    id: &str,
+    digest: &str,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        citizen_accounts::table
+            .find(id)
+            .filter(citizen_accounts::activation_digest.eq(digest)),
+    )
+    .set((
+        citizen_accounts::password_hash.eq(Some(password_hash)),
+        citizen_accounts::activation_digest.eq(None::<String>),
+        citizen_accounts::activation_expires_at.eq(None::<NaiveDateTime>),
+        citizen_accounts::activated_at.eq(Some(db_time(now))),
+        citizen_accounts::failures.eq(0),
+        citizen_accounts::locked_until.eq(None::<NaiveDateTime>),
+        citizen_accounts::updated_at.eq(db_time(now)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Writes an account back.
 pub fn save_account(conn: &mut DbConnection, row: &AccountRow) -> Result<(), StoreError> {
     diesel::update(citizen_accounts::table.find(&row.common_id))
