@@ -281,10 +281,12 @@ storage_test!(
     |app: TestApp| async move {
         append_n(&app, 45).await;
         let mut conn = app.conn();
-        // The subject salt's and the consent-use reservations' migrations
-        // came later.
+        // The subject salt's, the reference kinds' and the consent-use
+        // reservations' migrations came later.
         let version = hub::store::migrations::revert_last(&mut conn).unwrap();
         assert_eq!(version, "20261210000001");
+        let version = hub::store::migrations::revert_last(&mut conn).unwrap();
+        assert_eq!(version, "20261204000010");
         let version = hub::store::migrations::revert_last(&mut conn).unwrap();
         assert_eq!(version, "20261204000001");
         let version = hub::store::migrations::revert_last(&mut conn).unwrap();
@@ -315,7 +317,7 @@ storage_test!(
             hub::store::migrations::run_next(&mut conn).unwrap(),
             version
         );
-        for later in ["20261204000001", "20261210000001"] {
+        for later in ["20261204000001", "20261204000010", "20261210000001"] {
             assert_eq!(hub::store::migrations::run_next(&mut conn).unwrap(), later);
         }
         let err = diesel::sql_query("UPDATE audit_entries SET entry = entry WHERE seq = 3")

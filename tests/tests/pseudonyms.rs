@@ -438,7 +438,7 @@ async fn sweep(backend: Backend, test: &str) {
             .call(
                 "POST",
                 "/v1/references",
-                Some(json!({"person": person, "capacity": "insured"})),
+                Some(json!({"person": person, "kind": "file", "capacity": "insured"})),
             )
             .await;
         assert_eq!(status, 201, "{body}");
