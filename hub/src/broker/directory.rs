@@ -213,10 +213,12 @@ pub struct NewReference {
     /// For a `source` reference: the record type and major, e.g.
     /// `person.address@1`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::ids::RecordTypeRef>)]
     pub record_type: Option<String>,
     /// In which capacity, e.g. `insurer`, `employer`, `taxpayer` (required
     /// for a `file` reference).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64)]
     pub capacity: Option<String>,
     /// Since when (default today).
     #[serde(default)]

@@ -9,11 +9,28 @@ use crate::auth::OperatorCaller;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
+/// A role of an agency.
+#[derive(ToSchema)]
+#[schema(as = AgencyRole)]
+#[allow(dead_code)] // described, never built: roles travel as strings
+pub enum RoleName {
+    /// Asks for records.
+    #[schema(rename = "consumer")]
+    Consumer,
+    /// Answers for records (needs an endpoint).
+    #[schema(rename = "provider")]
+    Provider,
+    /// Registers persons.
+    #[schema(rename = "registrar")]
+    Registrar,
+}
+
 /// An agency's new roles.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRoles {
     /// Any of `consumer`, `provider`, `registrar`; at least one.
+    #[schema(min_items = 1, inline, value_type = Vec<RoleName>)]
     pub roles: Vec<String>,
 }
 
