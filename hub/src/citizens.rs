@@ -81,6 +81,9 @@ pub struct SignedIn {
     pub expires_in: i64,
     /// The token that the session's form posts must carry (CSRF).
     pub csrf_token: String,
+    /// Failed sign-in attempts on this account since its last sign-in (also
+    /// in the `citizen.signed_in` entry of the access log).
+    pub failed_attempts: u32,
 }
 
 fn invalid_credentials() -> ApiError {
@@ -381,9 +384,11 @@ pub async fn sign_in(
     let inner = state.clone();
     state
         .change(move |conn| {
-            accept_success(conn, &id, step, now)?;
-            let signed_in = open_session(conn, &inner, &id, now)?;
-            let entry = crate::events::by_citizen(&id, "citizen.signed_in")?;
+            let failed = accept_success(conn, &id, step, now)?;
+            let mut signed_in = open_session(conn, &inner, &id, now)?;
+            signed_in.0.failed_attempts = failed;
+            let entry = crate::events::by_citizen(&id, "citizen.signed_in")?
+                .with_details(serde_json::json!({"failed_attempts": failed}));
             Ok((signed_in, vec![entry]))
         })
         .await
@@ -392,20 +397,22 @@ pub async fn sign_in(
 /// After [`check_credentials`] succeeded, inside the write transaction that
 /// acts on it: accepts the TOTP step once (an atomic update of the last
 /// step; the same code used meanwhile is refused) and clears the account's
-/// failures.
+/// failures. Returns how many attempts failed before this one since the
+/// last success (this one was counted as a failure when it was reserved).
 fn accept_success(
     conn: &mut DbConnection,
     id: &CommonId,
     step: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<u32, ApiError> {
     if let Some(step) = step
         && !store::accept_totp_step(conn, id.as_digits(), step)?
     {
         return Err(invalid_credentials());
     }
+    let counted = store::account(conn, id.as_digits())?.map_or(0, |a| a.failures);
     store::clear_failures(conn, id.as_digits(), now)?;
-    Ok(())
+    Ok(u32::try_from(counted.saturating_sub(1)).unwrap_or(0))
 }
 
 /// Checks a common ID, password and (when enrolled) TOTP code: the attempt
@@ -514,6 +521,7 @@ fn open_session(
             token_type: "Bearer".to_owned(),
             expires_in: ttl,
             csrf_token,
+            failed_attempts: 0,
         },
         session,
     ))

@@ -196,3 +196,35 @@ storage_test!(
         assert_eq!(sessions(), 1);
     }
 );
+
+storage_test!(
+    failures_are_shown_to_the_citizen_at_the_next_sign_in,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let id = citizen(&app).await;
+        for _ in 0..3 {
+            let (status, _, _) = call(&app, attempt(&id, "wrong", "192.0.2.9:1")).await;
+            assert_eq!(status, 401);
+        }
+        let (status, _, body) = call(&app, attempt(&id, PASSWORD, "192.0.2.9:1")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["failed_attempts"], 3, "{body}");
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        // The access log shows it, in the sign-in's entry.
+        let (status, _, log) = call(
+            &app,
+            with_bearer(
+                web::TestRequest::get().uri("/v1/citizen/access-log"),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(status, 200, "{log}");
+        let text = log.to_string();
+        assert!(text.contains("citizen.signed_in"), "{log}");
+        assert!(text.contains("\"failed_attempts\":3"), "{log}");
+        // Counted afresh after a success.
+        let (_, _, body) = call(&app, attempt(&id, PASSWORD, "192.0.2.9:1")).await;
+        assert_eq!(body["failed_attempts"], 0, "{body}");
+    }
+);
