@@ -151,7 +151,7 @@ async fn every_outcome(backend: Backend, test: &str) {
                 "currency": "EUR", "taxableIncome": 31250.0,
             }},
             // Not an insurance coverage: no insurer, a status that is a number.
-            "health.insurance-coverage": {anna.clone(): {"commonId": anna, "status": 7}},
+            "health.insurance-coverage": {anna.clone(): {"commonId": anna, "status": "secret-status-4711"}},
         }),
     );
     let employment_records = dir.path().join("employment.json");
@@ -401,7 +401,7 @@ async fn every_outcome(backend: Backend, test: &str) {
         refused(&answer, 502, "provider_invalid_response"),
     ));
     assert!(
-        !answer.1.to_string().contains("\"status\":7"),
+        !answer.1.to_string().contains("secret-status-4711"),
         "{}",
         answer.1
     );
@@ -496,7 +496,12 @@ async fn every_outcome(backend: Backend, test: &str) {
         }
     }
     drop(conn);
-    drop(hub_process);
+    // The hub logged the invalid answer by where it failed, never by the
+    // value the validator would quote.
+    let (_, log) = hub_process.stop("TERM");
+    let log = log.join("\n");
+    assert!(log.contains("provider answer does not validate"), "{log}");
+    assert!(!log.contains("secret-status-4711"), "{log}");
 }
 
 #[tokio::test]
