@@ -556,3 +556,50 @@ storage_test!(
         );
     }
 );
+
+storage_test!(
+    an_assertion_is_used_once_even_past_its_expiry_and_in_parallel,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        onboard(&app, &["agency-p256.pem"]).await;
+        let key = fixture("agency-p256.key.pem");
+        let now = app.clock.now().timestamp();
+        // 16 requests with one assertion at once: one token.
+        let once = sign(
+            "ES256",
+            &key,
+            json!({}),
+            &assertion_claims(AGENCY, &aud(&app), now, "parallel-1"),
+        );
+        let answers = futures_util::future::join_all((0..16).map(|_| token(&app, &once))).await;
+        let issued = answers.iter().filter(|(s, _)| *s == 200).count();
+        assert_eq!(issued, 1, "{answers:?}");
+        assert!(
+            answers
+                .iter()
+                .all(|(s, b)| *s == 200 || b["error"] == "invalid_grant"),
+            "{answers:?}"
+        );
+        // Used, then replayed after its exp while still inside the leeway:
+        // its jti is remembered until then, so it is refused.
+        let late = sign(
+            "ES256",
+            &key,
+            json!({}),
+            &assertion_claims(AGENCY, &aud(&app), now, "late-1"),
+        );
+        let (status, body) = token(&app, &late).await;
+        assert_eq!(status, 200, "{body}");
+        app.clock.advance(chrono::Duration::seconds(120 + 3));
+        let (status, body) = token(&app, &late).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{body}"
+        );
+        // Past exp and the leeway, it is refused for its age.
+        app.clock.advance(chrono::Duration::seconds(60));
+        let (status, _) = token(&app, &late).await;
+        assert_eq!(status, 401);
+    }
+);
