@@ -1,7 +1,6 @@
 //! The hub's signing keys: Ed25519 PKCS#8 files, their public halves in the
 //! database, and the key ring every process reloads from both.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -99,20 +98,14 @@ fn write_private(path: &Path, der: &[u8]) -> Result<(), KeyStoreError> {
         path: path.display().to_string(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        crate::secrets::create_private_dir(dir).map_err(file_error)?;
+    if crate::secrets::write_new(path, der).map_err(file_error)? {
+        Ok(())
+    } else {
+        Err(file_error(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "a key file of that name exists already",
+        )))
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(file_error)?;
-    file.write_all(der).map_err(file_error)?;
-    file.sync_all().map_err(file_error)?;
-    Ok(())
 }
 
 fn read_key(path: &Path) -> Result<SigningKey, KeyStoreError> {

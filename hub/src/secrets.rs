@@ -45,8 +45,20 @@ fn create(path: &Path, len: usize) -> Result<Vec<u8>, String> {
     SystemRandom::new()
         .fill(&mut secret)
         .map_err(|_| "the system random generator failed".to_owned())?;
+    if write_new(path, &secret).map_err(fail)? {
+        Ok(secret)
+    } else {
+        // Another process made it first: use theirs.
+        std::fs::read(path).map_err(fail)
+    }
+}
+
+/// Writes a new secret file: `bytes` to `path`, 0600, in a 0700 directory,
+/// synced. `Ok(false)` when the file exists already (another process made
+/// it first); an existing file is never overwritten.
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     if let Some(dir) = path.parent() {
-        create_private_dir(dir).map_err(fail)?;
+        create_private_dir(dir)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -57,15 +69,12 @@ fn create(path: &Path, len: usize) -> Result<Vec<u8>, String> {
     }
     match options.open(path) {
         Ok(mut file) => {
-            file.write_all(&secret).map_err(fail)?;
-            file.sync_all().map_err(fail)?;
-            Ok(secret)
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            Ok(true)
         }
-        // Another process made it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::read(path).map_err(fail)
-        }
-        Err(e) => Err(fail(e)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

@@ -37,6 +37,38 @@ async fn post(app: &TestApp, uri: &str, token: Option<&str>, body: Value) -> (u1
     (status, body)
 }
 
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Alice, registered and activated with [`PASSWORD`]; her common ID.
+async fn activated_citizen(app: &TestApp) -> String {
+    let token = agency_token(app, &["registrar"], "common_id").await;
+    let (_, a) = register(app, &token, alice()).await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    let (status, body) = post(
+        app,
+        "/v1/citizen/activate",
+        None,
+        json!({"common_id": id, "activation_code": a["activation_code"], "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    id
+}
+
+/// Alice, activated and signed in: her common ID and citizen token.
+async fn signed_in_citizen(app: &TestApp) -> (String, String) {
+    let id = activated_citizen(app).await;
+    let (status, signed) = post(
+        app,
+        "/v1/citizen/sign-in",
+        None,
+        json!({"common_id": id, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200, "{signed}");
+    (id, signed["access_token"].as_str().unwrap().to_owned())
+}
+
 storage_test!(
     register_duplicate_merge,
     setup = app_with_fixture_ca,
@@ -333,25 +365,8 @@ storage_test!(
     totp_enrolment,
     setup = app_with_fixture_ca,
     |app: TestApp| async move {
-        let token = agency_token(&app, &["registrar"], "common_id").await;
-        let (_, a) = register(&app, &token, alice()).await;
-        let id = a["id"].as_str().unwrap().to_owned();
-        let password = "correct horse battery staple";
-        post(
-            &app,
-            "/v1/citizen/activate",
-            None,
-            json!({"common_id": id, "activation_code": a["activation_code"], "password": password}),
-        )
-        .await;
-        let (_, signed) = post(
-            &app,
-            "/v1/citizen/sign-in",
-            None,
-            json!({"common_id": id, "password": password}),
-        )
-        .await;
-        let citizen = signed["access_token"].as_str().unwrap().to_owned();
+        let password = PASSWORD;
+        let (id, citizen) = signed_in_citizen(&app).await;
         let (status, offer) = post(&app, "/v1/citizen/totp", Some(&citizen), json!({})).await;
         assert_eq!(status, 200, "{offer}");
         let secret = identity::TotpSecret::from_base32(offer["secret"].as_str().unwrap()).unwrap();
@@ -477,25 +492,8 @@ storage_test!(
     the_second_factor_changes_only_with_password_and_code,
     setup = app_with_fixture_ca,
     |app: TestApp| async move {
-        let token = agency_token(&app, &["registrar"], "common_id").await;
-        let (_, a) = register(&app, &token, alice()).await;
-        let id = a["id"].as_str().unwrap().to_owned();
-        let password = "correct horse battery staple";
-        post(
-            &app,
-            "/v1/citizen/activate",
-            None,
-            json!({"common_id": id, "activation_code": a["activation_code"], "password": password}),
-        )
-        .await;
-        let (_, signed) = post(
-            &app,
-            "/v1/citizen/sign-in",
-            None,
-            json!({"common_id": id, "password": password}),
-        )
-        .await;
-        let citizen = signed["access_token"].as_str().unwrap().to_owned();
+        let password = PASSWORD;
+        let (id, citizen) = signed_in_citizen(&app).await;
         let totp = identity::Totp::default();
         let offer = |app: &TestApp| {
             let citizen = citizen.clone();
@@ -601,17 +599,8 @@ storage_test!(
     secrets_stored_in_plaintext_are_sealed_by_the_migration,
     setup = app_with_fixture_ca,
     |app: TestApp| async move {
-        let token = agency_token(&app, &["registrar"], "common_id").await;
-        let (_, a) = register(&app, &token, alice()).await;
-        let id = a["id"].as_str().unwrap().to_owned();
-        let password = "correct horse battery staple";
-        post(
-            &app,
-            "/v1/citizen/activate",
-            None,
-            json!({"common_id": id, "activation_code": a["activation_code"], "password": password}),
-        )
-        .await;
+        let password = PASSWORD;
+        let id = activated_citizen(&app).await;
         // A secret stored before secrets were sealed.
         let plain = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
         hub::store::persons::set_totp(

@@ -10,7 +10,6 @@ pub mod remote;
 pub mod sequencer;
 pub mod verify;
 
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -930,30 +929,14 @@ pub fn load_or_make_signer(path: &Path, name: &str) -> Result<LogSigner, ApiErro
     }
     let signer = LogSigner::generate(name)
         .map_err(|e| ApiError::Internal(format!("log signer key: {e}")))?;
-    if let Some(dir) = path.parent() {
-        crate::secrets::create_private_dir(dir).map_err(file_error)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(format!("{}\n", signer.signer_key_string()).as_bytes())
-                .map_err(file_error)?;
-            file.sync_all().map_err(file_error)?;
-            tracing::info!(key = %signer.verifier_key(), "audit log key made");
-            Ok(signer)
-        }
+    let text = format!("{}\n", signer.signer_key_string());
+    if crate::secrets::write_new(path, text.as_bytes()).map_err(file_error)? {
+        tracing::info!(key = %signer.verifier_key(), "audit log key made");
+        Ok(signer)
+    } else {
         // Another process made it first: use that one.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            parse(&std::fs::read_to_string(path).map_err(file_error)?)
-        }
-        Err(e) => Err(file_error(e)),
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        parse(&std::fs::read_to_string(path).map_err(file_error)?)
     }
 }
 
