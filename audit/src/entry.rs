@@ -356,13 +356,22 @@ impl Entry {
         }
     }
 
-    /// Checks the limits: `seq <= MAX_SEQ`, identifier strings non-empty and
+    /// Checks the limits: `seq <= MAX_SEQ`, a time in the years 0000 to
+    /// 9999, identifier strings non-empty and
     /// at most 256 bytes, `details` at most 4096 canonical bytes; a version
     /// 1 entry has no `subject_commitment`, a version 2 entry no `subject`.
     pub fn validate(&self) -> Result<(), AuditError> {
         let invalid = |m: String| Err(AuditError::InvalidEntry(m));
         if self.seq > MAX_SEQ {
             return invalid(format!("seq {} is above 2^53 - 1", self.seq));
+        }
+        // RFC 3339 writes four-digit years: a time outside them would
+        // encode to bytes that no reader parses back.
+        if !(0..=9999).contains(&self.time.get().year()) {
+            return invalid(format!(
+                "time {} is outside the years 0000 to 9999",
+                self.time
+            ));
         }
         match self.v {
             EntryVersion::V1 if self.subject_commitment.is_some() => {
