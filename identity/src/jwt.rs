@@ -16,8 +16,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub use crate::jose::{Algorithm, MAX_TOKEN_LEN, TokenError};
 use crate::jose::{self, Candidate, HeaderFields, Rules, TypRule};
+pub use crate::jose::{Algorithm, MAX_TOKEN_LEN, TokenError};
 use crate::keys::{KeyRing, SigningKey, VerificationKeys};
 use crate::x509::{KeyAlgorithm, ValidatedCertificate};
 

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 fn nothing_signs_or_verifies_before_install_and_install_is_idempotent() {
     let ring = KeyRing::new(SigningKey::generate().unwrap().0);
     let now = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
-    let claims = json!({"iss": "hub", "aud": "hub", "iat": now.timestamp(), "exp": now.timestamp() + 60});
+    let claims =
+        json!({"iss": "hub", "aud": "hub", "iat": now.timestamp(), "exp": now.timestamp() + 60});
     let expected = HubTokenExpectations {
         issuer: "hub",
         audience: "hub",
@@ -30,6 +31,7 @@ fn nothing_signs_or_verifies_before_install_and_install_is_idempotent() {
     assert_eq!(jose::install_crypto(), Ok(()));
     assert!(jose::crypto_installed());
     let token = sign_token(&claims, ring.current(), "at+jwt").unwrap();
-    let got: Value = verify_hub_token(&token, &ring, &expected, now, Duration::seconds(30)).unwrap();
+    let got: Value =
+        verify_hub_token(&token, &ring, &expected, now, Duration::seconds(30)).unwrap();
     assert_eq!(got, claims);
 }

@@ -699,7 +699,12 @@ mod tampering {
 fn client_assertion_refuses_crit_and_other_hash_sizes() {
     let certs = certificates();
     let key = agency_key("agency-ed25519");
-    let token = agency_sign(&key, "EdDSA", &json!({"crit": ["exp"]}), &assertion_claims());
+    let token = agency_sign(
+        &key,
+        "EdDSA",
+        &json!({"crit": ["exp"]}),
+        &assertion_claims(),
+    );
     assert_eq!(check(&token, &certs).unwrap_err(), "untrusted_header");
 
     // SHA-384/512 variants, even with a signature by the registered key
@@ -725,7 +730,11 @@ fn client_assertion_typ_is_jwt_or_absent() {
     let certs = certificates();
     let key = agency_key("agency-p256");
     // `agency_sign` sets `typ: JWT`; its media-type form is the same.
-    check(&agency_sign(&key, "ES256", &json!({}), &assertion_claims()), &certs).unwrap();
+    check(
+        &agency_sign(&key, "ES256", &json!({}), &assertion_claims()),
+        &certs,
+    )
+    .unwrap();
     let media = agency_sign(
         &key,
         "ES256",
@@ -765,4 +774,18 @@ fn a_validly_signed_token_over_the_length_cap_is_refused() {
     claims["padding"] = json!("x".repeat(20_000));
     let token = agency_sign(&agency_key("agency-ed25519"), "EdDSA", &json!({}), &claims);
     assert_eq!(check(&token, &certs).unwrap_err(), "malformed_token");
+}
+
+#[test]
+fn a_header_member_given_twice_is_malformed() {
+    let ring = keyring();
+    let kid = ring.current().kid().to_owned();
+    let header = format!(r#"{{"alg":"EdDSA","alg":"none","typ":"at+jwt","kid":"{kid}"}}"#);
+    let input = format!(
+        "{}.{}",
+        b64(header.as_bytes()),
+        b64json(&serde_json::to_value(claims()).unwrap())
+    );
+    let token = format!("{input}.{}", b64(&ring.current().sign(input.as_bytes())));
+    assert_eq!(verify(&token, &ring).unwrap_err(), "malformed_token");
 }

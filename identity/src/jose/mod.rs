@@ -33,17 +33,15 @@ use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
-use serde::de::DeserializeOwned;
+use std::borrow::Cow;
+
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
 use crate::x509::KeyAlgorithm;
 
 /// Longest token accepted, in bytes.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
-
-/// Header parameters never accepted: those that name a key or certificate,
-/// and `crit`.
-const UNTRUSTED_HEADERS: [&str; 5] = ["jwk", "jku", "x5u", "x5c", "crit"];
 
 /// Why a token is refused (or cannot be made).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -389,7 +387,9 @@ where
 {
     let (header, payload) = inspect(token)?;
     if !rules.algorithms.contains(&header.alg) {
-        return Err(TokenError::UnsupportedAlgorithm(header.alg.as_str().to_owned()));
+        return Err(TokenError::UnsupportedAlgorithm(
+            header.alg.as_str().to_owned(),
+        ));
     }
     let candidates: Vec<_> = select(&header)?
         .into_iter()
@@ -404,7 +404,7 @@ where
     for candidate in candidates {
         let key = header.alg.decoding_key(candidate.public_key);
         // The claims are read below, after the registered ones are checked.
-        match jsonwebtoken::decode::<serde::de::IgnoredAny>(token, &key, &validation) {
+        match jsonwebtoken::decode::<IgnoredAny>(token, &key, &validation) {
             Ok(_) => {
                 verified_by = Some(candidate.tag);
                 break;
@@ -451,38 +451,70 @@ fn inspect(token: &str) -> Result<(UnverifiedHeader, Vec<u8>), TokenError> {
     else {
         return Err(TokenError::Malformed("not a compact JWS".into()));
     };
-    let header: serde_json::Map<String, serde_json::Value> =
-        parse_json(&decode_part(header, "header")?)?;
+    let header_json = decode_part(header, "header")?;
+    let header: RawHeader<'_> =
+        serde_json::from_slice(&header_json).map_err(|e| TokenError::Malformed(e.to_string()))?;
     let payload = decode_part(payload, "payload")?;
-    decode_part(signature, "signature")?;
-
-    let alg = match header.get("alg") {
-        Some(serde_json::Value::String(alg)) => Algorithm::from_name(alg)?,
-        Some(other) => return Err(TokenError::UnsupportedAlgorithm(other.to_string())),
-        None => return Err(TokenError::Malformed("the header has no alg".into())),
-    };
-    if let Some(name) = UNTRUSTED_HEADERS
-        .iter()
-        .find(|name| header.contains_key(**name))
+    // The library decodes the signature; here only its alphabet is checked,
+    // so that a token that is not base64url is malformed, whatever its key.
+    if !signature
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
+        return Err(TokenError::Malformed("signature is not base64url".into()));
+    }
+
+    let alg = Algorithm::from_name(
+        header
+            .alg
+            .as_deref()
+            .ok_or_else(|| TokenError::Malformed("the header has no alg".into()))?,
+    )?;
+    let untrusted = [
+        ("jwk", header.jwk.is_some()),
+        ("jku", header.jku.is_some()),
+        ("x5u", header.x5u.is_some()),
+        ("x5c", header.x5c.is_some()),
+        ("crit", header.crit.is_some()),
+    ];
+    if let Some((name, _)) = untrusted.iter().find(|(_, present)| *present) {
         return Err(TokenError::UntrustedHeader((*name).to_owned()));
     }
-    let text = |name: &str| -> Result<Option<String>, TokenError> {
-        match header.get(name) {
-            None => Ok(None),
-            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(TokenError::Malformed(format!("header {name} is not a string"))),
-        }
-    };
+    let owned = |s: Option<Cow<'_, str>>| s.map(Cow::into_owned);
     Ok((
         UnverifiedHeader {
             alg,
-            kid: text("kid")?,
-            x5t_s256: text("x5t#S256")?,
-            typ: text("typ")?,
+            kid: owned(header.kid),
+            x5t_s256: owned(header.x5t_s256),
+            typ: owned(header.typ),
         },
         payload,
     ))
+}
+
+/// The header members looked at before verification. Those never accepted
+/// are read only for their presence (whatever their value); a member given
+/// twice makes the header malformed.
+#[derive(Deserialize)]
+struct RawHeader<'a> {
+    #[serde(borrow, default)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "x5t#S256")]
+    x5t_s256: Option<Cow<'a, str>>,
+    #[serde(default)]
+    jwk: Option<IgnoredAny>,
+    #[serde(default)]
+    jku: Option<IgnoredAny>,
+    #[serde(default)]
+    x5u: Option<IgnoredAny>,
+    #[serde(default)]
+    x5c: Option<IgnoredAny>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
 }
 
 fn decode_part(part: &str, what: &str) -> Result<Vec<u8>, TokenError> {
@@ -563,8 +595,12 @@ fn check_registered(claims: &Registered, rules: &Rules<'_>) -> Result<(), TokenE
     if now > exp.saturating_add(leeway) {
         return Err(TokenError::Expired);
     }
-    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway))
-        || claims.iat.is_some_and(|iat| iat > now.saturating_add(leeway))
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        || claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
     {
         return Err(TokenError::NotYetValid);
     }

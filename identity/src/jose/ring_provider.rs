@@ -243,7 +243,9 @@ mod tests {
     fn the_cache_is_bounded() {
         let cache = KeyCache::new(4);
         for _ in 0..10 {
-            cache.get_or_parse(Algorithm::EdDSA, &ed25519_der()).unwrap();
+            cache
+                .get_or_parse(Algorithm::EdDSA, &ed25519_der())
+                .unwrap();
         }
         assert_eq!(cache.len(), 4);
     }
@@ -252,7 +254,11 @@ mod tests {
     fn a_bad_key_is_not_cached() {
         let cache = KeyCache::new(4);
         assert!(cache.get_or_parse(Algorithm::EdDSA, b"not a key").is_err());
-        assert!(cache.get_or_parse(Algorithm::ES256, &ed25519_der()).is_err());
+        assert!(
+            cache
+                .get_or_parse(Algorithm::ES256, &ed25519_der())
+                .is_err()
+        );
         assert_eq!(cache.len(), 0);
     }
 
