@@ -1,10 +1,8 @@
 //! Signing compact JWS the way an agency's own JOSE library would (for the
 //! demo, tests and tools; the hub verifies such signatures, it never holds
-//! agencies' keys).
+//! agencies' keys). Signed through [`identity::jose`], like every token.
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::signature;
+use identity::jose::{self, Algorithm, HeaderFields, PrivateKey};
 
 /// Why a JWS could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -12,59 +10,33 @@ use ring::signature;
 pub struct JoseError(String);
 
 /// A compact JWS over `claims` signed with the PKCS#8 PEM key in `key_pem`
-/// (`ES256`, `EdDSA`, `RS256` or `PS256`).
+/// (`ES256`, `EdDSA`, `RS256` or `PS256`), header `typ: JWT` unless
+/// `extra_header` says otherwise. `extra_header` may set `typ`, `kid` and
+/// `x5t#S256` (strings); any other member is refused.
 pub fn try_sign_jws(
     alg: &str,
     key_pem: &str,
     extra_header: &serde_json::Value,
     claims: &serde_json::Value,
 ) -> Result<String, JoseError> {
-    let fail = |e: &dyn std::fmt::Display| JoseError(e.to_string());
-    let mut header = serde_json::json!({"alg": alg, "typ": "JWT"});
-    if let (Some(h), Some(extra)) = (header.as_object_mut(), extra_header.as_object()) {
-        h.extend(extra.clone());
+    let alg = Algorithm::from_name(alg).map_err(|e| JoseError(e.to_string()))?;
+    let key = PrivateKey::from_pkcs8_pem(alg, key_pem).map_err(|e| JoseError(e.to_string()))?;
+    let mut fields = HeaderFields {
+        typ: Some("JWT"),
+        ..HeaderFields::default()
+    };
+    if let Some(extra) = extra_header.as_object() {
+        for (name, value) in extra {
+            let value = value
+                .as_str()
+                .ok_or_else(|| JoseError(format!("header member {name} is not a string")))?;
+            match name.as_str() {
+                "typ" => fields.typ = Some(value),
+                "kid" => fields.kid = Some(value),
+                "x5t#S256" => fields.x5t_s256 = Some(value),
+                other => return Err(JoseError(format!("header member {other} is not supported"))),
+            }
+        }
     }
-    let encode = |v: &serde_json::Value| -> Result<String, JoseError> {
-        Ok(URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).map_err(|e| fail(&e))?))
-    };
-    let input = format!("{}.{}", encode(&header)?, encode(claims)?);
-    let body: String = key_pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let der = STANDARD.decode(body).map_err(|e| fail(&e))?;
-    let rng = ring::rand::SystemRandom::new();
-    let sig: Vec<u8> = match alg {
-        "ES256" => {
-            let key = signature::EcdsaKeyPair::from_pkcs8(
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &der,
-                &rng,
-            )
-            .map_err(|e| fail(&e))?;
-            key.sign(&rng, input.as_bytes())
-                .map_err(|e| fail(&e))?
-                .as_ref()
-                .to_vec()
-        }
-        "EdDSA" => signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
-            .map_err(|e| fail(&e))?
-            .sign(input.as_bytes())
-            .as_ref()
-            .to_vec(),
-        "RS256" | "PS256" => {
-            let key = signature::RsaKeyPair::from_pkcs8(&der).map_err(|e| fail(&e))?;
-            let mut sig = vec![0; key.public().modulus_len()];
-            let padding: &dyn signature::RsaEncoding = if alg == "RS256" {
-                &signature::RSA_PKCS1_SHA256
-            } else {
-                &signature::RSA_PSS_SHA256
-            };
-            key.sign(padding, &rng, input.as_bytes(), &mut sig)
-                .map_err(|e| fail(&e))?;
-            sig
-        }
-        other => return Err(JoseError(format!("unsupported algorithm {other}"))),
-    };
-    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+    jose::sign(claims, &key, &fields).map_err(|e| JoseError(e.to_string()))
 }

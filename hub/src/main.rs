@@ -83,7 +83,11 @@ enum OperatorCommand {
 }
 
 fn main() -> ExitCode {
-    provider::install_crypto_provider();
+    // ring is the process's only crypto: for TLS and for every JWS.
+    if let Err(e) = provider::install_crypto() {
+        eprintln!("crossroads: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     let mut overrides: Vec<(&str, String)> = Vec::new();
     if let Some(url) = &cli.database_url {

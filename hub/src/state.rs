@@ -94,7 +94,8 @@ impl AppState {
             clock.clone(),
             Arc::clone(&hub_metrics),
         ));
-        provider::install_crypto_provider();
+        // Idempotent: `main` has installed it; in-process tests start here.
+        provider::install_crypto().map_err(|e| StartError::Config(e.to_string()))?;
         let mut http = reqwest::Client::builder()
             // A provider answers itself: a redirect (to another host, say)
             // is refused, never followed.

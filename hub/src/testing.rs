@@ -241,5 +241,6 @@ pub fn sign_jws(
     extra_header: &serde_json::Value,
     claims: &serde_json::Value,
 ) -> String {
+    provider::install_crypto().unwrap_or_else(|e| panic!("{e}"));
     crate::jose::try_sign_jws(alg, key_pem, extra_header, claims).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -56,13 +56,13 @@ pub fn token_endpoint(state: &AppState) -> String {
 /// Reads `iss` from a JWT without verifying it, only to find whose
 /// certificates to verify it with.
 fn unverified_issuer(token: &str) -> Option<String> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    value.get("iss")?.as_str().map(str::to_owned)
+    #[derive(serde::Deserialize)]
+    struct Issuer {
+        iss: String,
+    }
+    identity::jose::unverified_claims::<Issuer>(token)
+        .ok()
+        .map(|claims| claims.iss)
 }
 
 fn client_error(description: impl Into<String>) -> OAuthError {

@@ -13,6 +13,8 @@ use ring::rand::SystemRandom;
 use ring::signature::{self, Ed25519KeyPair, KeyPair as _};
 use serde_json::{Value, json};
 
+use crate::jose::{Algorithm, PrivateKey};
+
 /// Length of an Ed25519 public key.
 const ED25519_PUBLIC_LEN: usize = 32;
 
@@ -174,6 +176,7 @@ impl fmt::Debug for VerifyingKey {
 /// The hub's Ed25519 signing key, parsed once.
 pub struct SigningKey {
     pair: Ed25519KeyPair,
+    jose: PrivateKey,
     public: VerifyingKey,
 }
 
@@ -192,7 +195,9 @@ impl SigningKey {
         let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
             .map_err(|e| KeyError::Malformed(e.to_string()))?;
         let public = VerifyingKey::from_bytes(pair.public_key().as_ref())?;
-        Ok(Self { pair, public })
+        let jose = PrivateKey::from_pkcs8_der(Algorithm::EdDsa, der)
+            .map_err(|e| KeyError::Malformed(e.to_string()))?;
+        Ok(Self { pair, jose, public })
     }
 
     /// Reads a PEM `PRIVATE KEY` (PKCS#8) Ed25519 private key.
@@ -216,6 +221,11 @@ impl SigningKey {
     /// The public half.
     pub fn verifying_key(&self) -> &VerifyingKey {
         &self.public
+    }
+
+    /// The key as it signs tokens (through [`crate::jose`]).
+    pub fn private_key(&self) -> &PrivateKey {
+        &self.jose
     }
 
     /// Signs `message` (Ed25519, 64 bytes).

@@ -24,6 +24,7 @@ pub use person::{
 };
 pub use pseudonym::{PseudonymError, PseudonymService, SectorPseudonym, compute_pseudonym};
 
+pub mod jose;
 pub mod jwt;
 pub mod keys;
 pub mod x509;

@@ -55,6 +55,7 @@ fn claims() -> AccessTokenClaims {
 }
 
 fn keyring() -> KeyRing {
+    identity::jose::install_crypto().unwrap();
     KeyRing::new(SigningKey::generate().unwrap().0)
 }
 
@@ -472,6 +473,7 @@ fn check(
     token: &str,
     certs: &[ValidatedCertificate],
 ) -> Result<identity::jwt::ClientAssertion, &'static str> {
+    identity::jose::install_crypto().unwrap();
     verify_client_assertion(
         token,
         certs,
@@ -691,4 +693,99 @@ mod tampering {
             prop_assert!(verify(&changed, &ring).is_err());
         }
     }
+}
+
+#[test]
+fn client_assertion_refuses_crit_and_other_hash_sizes() {
+    let certs = certificates();
+    let key = agency_key("agency-ed25519");
+    let token = agency_sign(
+        &key,
+        "EdDSA",
+        &json!({"crit": ["exp"]}),
+        &assertion_claims(),
+    );
+    assert_eq!(check(&token, &certs).unwrap_err(), "untrusted_header");
+
+    // SHA-384/512 variants, even with a signature by the registered key
+    // (made with SHA-256: the name alone must be refused).
+    for (name, alg) in [
+        ("agency-p256", "ES384"),
+        ("agency-rsa2048", "RS384"),
+        ("agency-rsa2048", "RS512"),
+        ("agency-rsa2048", "PS384"),
+        ("agency-rsa2048", "PS512"),
+    ] {
+        let token = agency_sign(&agency_key(name), alg, &json!({}), &assertion_claims());
+        assert_eq!(
+            check(&token, &certs).unwrap_err(),
+            "unsupported_algorithm",
+            "{alg}"
+        );
+    }
+}
+
+#[test]
+fn client_assertion_typ_is_jwt_or_absent() {
+    let certs = certificates();
+    let key = agency_key("agency-p256");
+    // `agency_sign` sets `typ: JWT`; its media-type form is the same.
+    check(
+        &agency_sign(&key, "ES256", &json!({}), &assertion_claims()),
+        &certs,
+    )
+    .unwrap();
+    let media = agency_sign(
+        &key,
+        "ES256",
+        &json!({"typ": "application/jwt"}),
+        &assertion_claims(),
+    );
+    check(&media, &certs).unwrap();
+    // Without `typ`.
+    let input = format!(
+        "{}.{}",
+        b64json(&json!({"alg": "ES256"})),
+        b64json(&assertion_claims())
+    );
+    let AgencyKey::Ec(pair) = &key else {
+        panic!("a P-256 key")
+    };
+    let sig = pair.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
+    check(&format!("{input}.{}", b64(sig.as_ref())), &certs).unwrap();
+    // Another token type, signed by the agency's own key.
+    for typ in ["at+jwt", "consent+jwt", "crossroads-request+jwt"] {
+        let token = agency_sign(&key, "ES256", &json!({"typ": typ}), &assertion_claims());
+        assert_eq!(check(&token, &certs).unwrap_err(), "wrong_type", "{typ}");
+    }
+}
+
+#[test]
+fn a_validly_signed_token_over_the_length_cap_is_refused() {
+    let ring = keyring();
+    let mut big = claims();
+    big.scope = "lookup:person.address@1 ".repeat(800);
+    let token = issue_access_token(&big, &ring).unwrap();
+    assert!(token.len() > identity::jwt::MAX_TOKEN_LEN);
+    assert_eq!(verify(&token, &ring).unwrap_err(), "malformed_token");
+
+    let certs = certificates();
+    let mut claims = assertion_claims();
+    claims["padding"] = json!("x".repeat(20_000));
+    let token = agency_sign(&agency_key("agency-ed25519"), "EdDSA", &json!({}), &claims);
+    assert_eq!(check(&token, &certs).unwrap_err(), "malformed_token");
+}
+
+#[test]
+fn a_header_member_given_twice_is_malformed() {
+    let ring = keyring();
+    let kid = ring.current().kid().to_owned();
+    let header = format!(r#"{{"alg":"EdDSA","alg":"none","typ":"at+jwt","kid":"{kid}"}}"#);
+    let input = format!(
+        "{}.{}",
+        b64(header.as_bytes()),
+        b64json(&serde_json::to_value(claims()).unwrap())
+    );
+    let token = format!("{input}.{}", b64(&ring.current().sign(input.as_bytes())));
+    assert_eq!(verify(&token, &ring).unwrap_err(), "malformed_token");
 }

@@ -10,6 +10,8 @@
 //! ```no_run
 //! # async fn handle(authorization: &str) -> Result<(), crossroads_provider::ProviderError> {
 //! use crossroads_provider::HubVerifier;
+//! // Once, at start: ring as the process's crypto (see below).
+//! crossroads_provider::install_crypto().expect("another JOSE crypto provider is installed");
 //! let verifier = HubVerifier::new("https://hub.example.gov", "BE-0123456789");
 //! let request = verifier.verify_header(authorization).await?;
 //! println!("{} asks for {} about {} ({})", request.consumer, request.record_type, request.person, request.purpose);
@@ -17,8 +19,22 @@
 //! ```
 //!
 //! The protocol is described in `docs/provider-protocol.md`.
+//!
+//! # Cryptography: your call, once
+//!
+//! This crate verifies tokens with `jsonwebtoken` and fetches keys with
+//! `reqwest` over rustls. Both find their cryptography in a process-wide
+//! provider, and neither lets a library hand one to a single call; this
+//! crate never installs one behind your back. Call [`install_crypto`] once
+//! at start, before the first [`HubVerifier`] is used: it makes ring the
+//! `jsonwebtoken` provider and, unless your program chose one already, the
+//! rustls provider. Only ring is used: no `aws-lc-rs`, no RustCrypto
+//! `rsa`, `p256` or `ed25519-dalek`. Without it, fetching keys fails with
+//! [`ProviderError::Keys`] and verifying with
+//! [`ProviderError::InvalidToken`] coded `crypto_provider_missing`; nothing
+//! panics.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -30,12 +46,15 @@ use tokio::sync::RwLock;
 /// The `typ` header of the hub's request tokens.
 pub const REQUEST_TOKEN_TYPE: &str = "crossroads-request+jwt";
 
-/// Makes `ring` the process's TLS crypto provider, unless one is installed
-/// already. The HTTP client needs one; the hub and this library use ring
-/// only (no second crypto stack).
-pub fn install_crypto_provider() {
-    // An error only means a provider is installed already.
+/// Makes ring the process's crypto, for this crate and the hub: the
+/// `jsonwebtoken` provider (see [`identity::jose::install_crypto`]) and,
+/// unless one is installed already, the rustls provider its HTTP client
+/// needs. Idempotent. An error says another `jsonwebtoken` provider was
+/// installed first; tokens are then checked with it (same rules).
+pub fn install_crypto() -> Result<(), identity::jose::OtherCryptoProvider> {
+    // An error only means a TLS provider is installed already: any will do.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    identity::jose::install_crypto()
 }
 
 /// How long a fetched key set is used before it is fetched again.
@@ -114,21 +133,21 @@ pub struct HubVerifier {
     issuer: String,
     audience: String,
     jwks_url: String,
-    http: reqwest::Client,
+    http: OnceLock<reqwest::Client>,
     cache: RwLock<Option<Cached>>,
 }
 
 impl HubVerifier {
     /// A verifier for requests from the hub at `hub_url` (its issuer, e.g.
     /// `https://hub.example.gov`) to the agency `agency_id`.
+    /// Call [`install_crypto`] once before using it.
     pub fn new(hub_url: &str, agency_id: &str) -> Self {
-        install_crypto_provider();
         let issuer = hub_url.trim_end_matches('/').to_owned();
         Self {
             jwks_url: format!("{issuer}/.well-known/jwks.json"),
             issuer,
             audience: agency_id.to_owned(),
-            http: reqwest::Client::new(),
+            http: OnceLock::new(),
             cache: RwLock::new(None),
         }
     }
@@ -195,6 +214,23 @@ impl HubVerifier {
         })
     }
 
+    /// The HTTP client, made on first use: only once a TLS crypto provider
+    /// is installed (reqwest would panic without one).
+    fn http(&self) -> Result<&reqwest::Client, ProviderError> {
+        if let Some(client) = self.http.get() {
+            return Ok(client);
+        }
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            return Err(ProviderError::Keys(
+                "no TLS crypto provider is installed: call install_crypto() at start".into(),
+            ));
+        }
+        let client = reqwest::Client::builder()
+            .build()
+            .map_err(|e| ProviderError::Keys(e.to_string()))?;
+        Ok(self.http.get_or_init(|| client))
+    }
+
     async fn keys(&self, refresh: bool) -> Result<Arc<JwkSet>, ProviderError> {
         {
             let cache = self.cache.read().await;
@@ -208,7 +244,7 @@ impl HubVerifier {
         }
         let mut cache = self.cache.write().await;
         let response = self
-            .http
+            .http()?
             .get(&self.jwks_url)
             .timeout(Duration::from_secs(10))
             .send()

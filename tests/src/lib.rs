@@ -333,10 +333,10 @@ pub fn client_credentials_form(assertion: &str) -> String {
     )
 }
 
-/// Makes ring the process's TLS crypto provider (the HTTP client needs one).
+/// Makes ring the process's crypto provider, for TLS (the HTTP client needs
+/// one) and for JWS (tokens the tests make or check). Idempotent.
 pub fn install_crypto_provider() {
-    // An error only means a provider is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    provider::install_crypto().unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// An HTTP client for tests, with a 30-second timeout.

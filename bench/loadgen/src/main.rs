@@ -111,8 +111,9 @@ enum Mode {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // reqwest is built without a default TLS crypto provider: ring it is.
-    provider::install_crypto_provider();
+    // reqwest is built without a default TLS crypto provider, and tokens
+    // are signed through jsonwebtoken: ring for both.
+    provider::install_crypto().map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -500,7 +501,7 @@ async fn drive(
     warmup: Duration,
     duration: Duration,
 ) -> anyhow::Result<Outcome> {
-    provider::install_crypto_provider();
+    provider::install_crypto().map_err(|e| anyhow::anyhow!("{e}"))?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .timeout(Duration::from_secs(30))

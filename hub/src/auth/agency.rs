@@ -215,13 +215,15 @@ fn signed_by_hub(e: &identity::jwt::TokenError) -> bool {
 
 /// The `sub` of a token whose signature verified (see [`signed_by_hub`]).
 fn subject_of(token: &str) -> Option<AgencyId> {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("sub")?.as_str()?.parse().ok()
+    #[derive(serde::Deserialize)]
+    struct Subject {
+        sub: String,
+    }
+    identity::jose::unverified_claims::<Subject>(token)
+        .ok()?
+        .sub
+        .parse()
+        .ok()
 }
 
 /// A refused access token, and the agency it names when the hub's
