@@ -425,6 +425,9 @@ struct Assertions {
 
 fn assertions() -> &'static Assertions {
     static ASSERTIONS: OnceLock<Assertions> = OnceLock::new();
+    // Signing and verifying go through jsonwebtoken on ring, installed
+    // explicitly as any user of the crates does.
+    identity::jose::install_crypto().unwrap();
     ASSERTIONS.get_or_init(|| Assertions {
         certificates: [
             "agency-p256.pem",
@@ -501,6 +504,7 @@ struct HubTokens {
 
 fn hub_tokens() -> &'static HubTokens {
     static TOKENS: OnceLock<HubTokens> = OnceLock::new();
+    identity::jose::install_crypto().unwrap();
     TOKENS.get_or_init(|| {
         let pem = String::from_utf8(fixture("agency-ed25519.key.pem")).unwrap();
         let ring = KeyRing::new(SigningKey::from_pkcs8_pem(&pem).unwrap());
