@@ -168,6 +168,7 @@ pub enum FetchFrequency {
     /// At most `count` fetches per calendar `period`.
     MaxPer {
         /// The most fetches in one period (at least 1).
+        #[serde(deserialize_with = "schemas::numbers::whole_u32")]
         count: u32,
         /// The period.
         period: Period,

@@ -360,7 +360,8 @@ macro_rules! with_terms {
             #[schema(value_type = crate::api::ids::RecordTypeName)]
             pub record_type: String,
             /// Its major version; every minor of it is covered.
-            #[schema(maximum = 4_294_967_295_u64)]
+            #[serde(deserialize_with = "schemas::numbers::whole_u32")]
+            #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
             pub major: u32,
             /// The granted fields, as JSON Pointers (`/address/municipality`).
             pub fields: Vec<String>,

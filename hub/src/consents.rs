@@ -326,7 +326,7 @@ pub struct ConsentView {
     pub valid_until: DateTime<Utc>,
     /// How often data may be fetched: `{"kind":"once"}` or
     /// `{"kind":"max_per","count":4,"period":"month"}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::ids::Frequency)]
     pub frequency: FetchFrequency,
     /// `pending`, `active`, `paused`, `rejected`, `revoked` or `expired`.
     pub state: String,
@@ -417,7 +417,7 @@ pub struct NewRequest {
     pub valid_until: DateTime<Utc>,
     /// `{"kind":"once"}` or `{"kind":"max_per","count":4,"period":"month"}`
     /// (period: `day`, `week`, `month`, `year`).
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::ids::Frequency)]
     pub frequency: FetchFrequency,
 }
 
@@ -440,7 +440,7 @@ pub struct NewGrant {
     /// End of the window (exclusive).
     pub valid_until: DateTime<Utc>,
     /// How often data may be fetched.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::ids::Frequency)]
     pub frequency: FetchFrequency,
 }
 

@@ -49,7 +49,7 @@ pub struct NewPerson {
     pub birth_place: Option<String>,
     /// `female`, `male` or `other`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::api::ids::Sex>)]
     pub sex: Option<Sex>,
     /// Persons the registrar has checked are someone else: a match with
     /// them does not stop the registration.
@@ -85,6 +85,7 @@ pub struct PersonView {
     /// Place of birth.
     pub birth_place: Option<String>,
     /// Sex.
+    #[schema(value_type = Option<crate::api::ids::Sex>)]
     pub sex: Option<String>,
     /// `active`, `deceased`, `inactive` or `replaced`.
     pub status: String,
@@ -403,9 +404,11 @@ pub enum StatusChange {
         on: NaiveDate,
     },
     /// The person is no longer in the registry's scope (e.g. emigrated).
-    Inactive,
+    // Written with braces so that, like the other variant, it refuses
+    // members it does not name (serde lets a unit variant ignore them).
+    Inactive {},
     /// Back to active (a death recorded in error, or a return).
-    Active,
+    Active {},
 }
 
 /// Changes a person's status.
@@ -422,8 +425,8 @@ pub fn change_status(
     let current = status_of(&row)?;
     let next = match change {
         StatusChange::Deceased { on } => current.mark_deceased_after_birth(*on, row.birth_date),
-        StatusChange::Inactive => current.deactivate(),
-        StatusChange::Active => match current {
+        StatusChange::Inactive {} => current.deactivate(),
+        StatusChange::Active {} => match current {
             PersonStatus::Deceased { .. } => current.rescind_death(),
             _ => current.reactivate(),
         },

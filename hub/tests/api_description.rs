@@ -213,3 +213,200 @@ storage_test!(
         );
     }
 );
+
+/// A validator for the document's schema `name`, its references resolved
+/// against the document's components.
+fn validator_for(doc: &Value, name: &str) -> jsonschema::Validator {
+    let root = json!({
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"],
+    });
+    jsonschema::validator_for(&root).unwrap()
+}
+
+#[test]
+fn a_fetch_frequency_is_described_as_its_parser_reads_it() {
+    let doc = document();
+    let schema = validator_for(&doc, "Frequency");
+    for good in [
+        json!({"kind": "once"}),
+        json!({"kind": "max_per", "count": 4, "period": "month"}),
+        json!({"kind": "max_per", "count": 1, "period": "day"}),
+        // JSON Schema's integers include whole numbers written as floats.
+        json!({"kind": "max_per", "count": 4.0, "period": "year"}),
+        json!({"kind": "max_per", "count": u32::MAX, "period": "week"}),
+    ] {
+        assert!(schema.is_valid(&good), "the description refuses {good}");
+        let read: Result<consent::FetchFrequency, _> = serde_json::from_value(good.clone());
+        assert!(read.is_ok(), "the parser refuses {good}: {read:?}");
+    }
+    for bad in [
+        json!({}),
+        json!({"kind": "twice"}),
+        json!({"kind": "max_per", "count": 4}),
+        json!({"kind": "max_per", "count": 0, "period": "month"}),
+        json!({"kind": "max_per", "count": 1.5, "period": "month"}),
+        json!({"kind": "max_per", "count": 4, "period": "fortnight"}),
+        json!({"kind": "max_per", "count": u64::from(u32::MAX) + 1, "period": "day"}),
+    ] {
+        assert!(!schema.is_valid(&bad), "the description admits {bad}");
+    }
+    // Both bodies that carry one refer to it.
+    for name in ["NewRequest", "NewGrant", "ConsentView"] {
+        assert_eq!(
+            doc["components"]["schemas"][name]["properties"]["frequency"]["$ref"],
+            "#/components/schemas/Frequency",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn request_bodies_admit_only_what_their_parsers_read() {
+    let doc = document();
+    // Sex: one of the registry's three values, nothing else.
+    let person = validator_for(&doc, "NewPerson");
+    let base = json!({"given_names": "Anna", "family_name": "Peeters", "birth_date": "1985-07-01"});
+    for (sex, accepted) in [
+        (json!("female"), true),
+        (json!("other"), true),
+        (Value::Null, true),
+        (json!("unknown"), false),
+        (json!(""), false),
+    ] {
+        let mut body = base.clone();
+        body["sex"] = sex.clone();
+        assert_eq!(person.is_valid(&body), accepted, "sex {sex}");
+        let read = serde_json::from_value::<hub::persons::NewPerson>(body);
+        assert_eq!(read.is_ok(), accepted, "sex {sex}: {read:?}");
+    }
+    // A status change takes no member it does not name, like its parser.
+    let change = validator_for(&doc, "StatusChange");
+    for (body, accepted) in [
+        (json!({"status": "deceased", "on": "2020-01-01"}), true),
+        (json!({"status": "inactive"}), true),
+        (
+            json!({"status": "deceased", "on": "2020-01-01", "x": 1}),
+            false,
+        ),
+        (json!({"status": "active", "x": []}), false),
+    ] {
+        assert_eq!(change.is_valid(&body), accepted, "{body}");
+        let read = serde_json::from_value::<hub::persons::StatusChange>(body.clone());
+        assert_eq!(read.is_ok(), accepted, "{body}: {read:?}");
+    }
+    // A major version is an integer, in any JSON spelling of one.
+    let authorization = validator_for(&doc, "NewAuthorization");
+    for major in [json!(2), json!(2.0), json!(4294967295.0)] {
+        let body = json!({
+            "consumer": {"role": "consumer"},
+            "record_type": "person.address",
+            "major": major,
+            "fields": [],
+            "purposes": ["benefit-eligibility"],
+            "legal_reference": {"title": "Act", "url": "https://law.example/act"},
+            "consent_required": false,
+        });
+        assert!(authorization.is_valid(&body), "{body}");
+        let read = serde_json::from_value::<hub::authorizations::NewAuthorization>(body.clone());
+        assert!(read.is_ok(), "{body}: {read:?}");
+    }
+}
+
+#[test]
+fn every_rate_limited_operation_documents_429() {
+    let doc = document();
+    let mut limited = 0;
+    for (path, method, op) in operations(&doc) {
+        let method = actix_web::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        if hub::http::rate_limit::Class::of(&method, &path).is_some() {
+            limited += 1;
+            assert!(
+                op["responses"]["429"].is_object(),
+                "{method} {path} is rate-limited but does not say so"
+            );
+        }
+    }
+    // The second factor counts as sign-in attempts.
+    assert!(limited >= 8, "{limited} rate-limited operations");
+    for method in ["post", "delete"] {
+        let path = if method == "post" {
+            "/v1/citizen/totp/confirm"
+        } else {
+            "/v1/citizen/totp"
+        };
+        assert!(doc["paths"][path][method]["responses"]["429"].is_object());
+    }
+    let request = &doc["paths"]["/v1/consents/requests"]["post"]["responses"];
+    assert!(
+        request["403"].is_object() && request["409"].is_object(),
+        "{request}"
+    );
+}
+
+storage_test!(
+    malformed_filters_and_batches_are_refused,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let token = agency_token(&app, &["consumer", "registrar"], "common_id").await;
+        let entries = || {
+            hub::store::audit::entries_from(&mut app.conn(), 0, 100_000)
+                .unwrap()
+                .len()
+        };
+        let batch = |record_type: &str, purpose: &str, person: &str| {
+            with_bearer(web::TestRequest::post().uri("/v1/lookups/batch"), &token).set_json(
+                json!({"persons": [person], "record_type": record_type, "purpose": purpose}),
+            )
+        };
+        // A batch whose record type or purpose breaks its pattern is
+        // refused as a whole, before any lookup.
+        let before = entries();
+        for (record_type, purpose, code) in [
+            ("0", "a", "invalid_record_type"),
+            ("person.address@1", "Not-A-Code", "invalid_purpose"),
+        ] {
+            let (status, _, body) = call(&app, batch(record_type, purpose, "85073003328")).await;
+            assert_eq!((status, body["code"].as_str()), (422, Some(code)), "{body}");
+        }
+        assert_eq!(before, entries(), "a refused batch looked someone up");
+        // A malformed person is answered in its own result.
+        let req = batch("person.address@1", "benefit-eligibility", "0*");
+        let (status, _, body) = call(&app, req).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["results"][0]["status"], 422, "{body}");
+
+        // The access log's agency filter holds to the agency ID's pattern.
+        let req = with_bearer(web::TestRequest::post().uri("/v1/persons"), &token).set_json(
+            json!({"given_names": "Anna", "family_name": "Peeters", "birth_date": "1985-07-01"}),
+        );
+        let (status, _, person) = call(&app, req).await;
+        assert_eq!(status, 201, "{person}");
+        let id = person["id"].as_str().unwrap();
+        let password = "correct horse battery staple";
+        let req = web::TestRequest::post().uri("/v1/citizen/activate").set_json(
+            json!({"common_id": id, "activation_code": person["activation_code"], "password": password}),
+        );
+        let (status, _, body) = call(&app, req).await;
+        assert_eq!(status, 204, "{body}");
+        let req = web::TestRequest::post()
+            .uri("/v1/citizen/sign-in")
+            .set_json(json!({"common_id": id, "password": password}));
+        let (status, _, signed) = call(&app, req).await;
+        assert_eq!(status, 200, "{signed}");
+        let citizen = signed["access_token"].as_str().unwrap();
+        for (query, expected) in [
+            ("agency=BE-0123456789", 200),
+            ("agency=not%20an%20agency", 400),
+            ("before=18446744073709551615", 200),
+            ("before=-1", 400),
+        ] {
+            let req = with_bearer(
+                web::TestRequest::get().uri(&format!("/v1/citizen/access-log?{query}")),
+                citizen,
+            );
+            let (status, _, body) = call(&app, req).await;
+            assert_eq!(status, expected, "{query}: {body}");
+        }
+    }
+);

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod compat;
 pub mod embedded;
 pub mod fields;
+pub mod numbers;
 pub mod pointer;
 pub mod record_type;
 

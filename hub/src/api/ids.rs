@@ -7,7 +7,9 @@
 use std::borrow::Cow;
 
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
 
 /// A version number: no leading zero, below 10^9 (so it fits a `u32`).
 macro_rules! number {
@@ -160,6 +162,14 @@ id_schema!(
 );
 
 id_schema!(
+    /// A reference's id: `ref-` and 32 lowercase hexadecimal digits.
+    ReferenceId,
+    "^ref-[0-9a-f]{32}$",
+    Some(36),
+    "ref-5f0c2a9e3b7d4e1f8a6c0b2d4e6f8a0c"
+);
+
+id_schema!(
     /// A certificate's `x5t#S256` thumbprint: the base64url SHA-256 of its
     /// DER, without padding.
     Thumbprint,
@@ -167,6 +177,92 @@ id_schema!(
     Some(43),
     "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 );
+
+/// Sex as the civil registry records it (`identity::Sex`).
+pub struct Sex;
+
+impl utoipa::PartialSchema for Sex {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("Sex as the civil registry records it."))
+            .enum_values(Some(["female", "male", "other"]))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Sex {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Sex")
+    }
+}
+
+/// How often a consent lets its consumer fetch, as `consent::FetchFrequency`
+/// reads it: `{"kind":"once"}`, or `{"kind":"max_per","count":4,"period":"month"}`
+/// with a `count` from 1 to 2^32 - 1 and a calendar `period` in UTC.
+pub struct Frequency;
+
+impl utoipa::PartialSchema for Frequency {
+    fn schema() -> RefOr<Schema> {
+        fn kind(name: &str) -> ObjectBuilder {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "kind",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([name])),
+                )
+                .required("kind")
+        }
+        let once = kind("once").description(Some("A single fetch over the whole window."));
+        let max_per = kind("max_per")
+            .description(Some("At most `count` fetches per calendar `period` (UTC)."))
+            .property(
+                "count",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(1))
+                    .maximum(Some(u32::MAX)),
+            )
+            .required("count")
+            .property(
+                "period",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["day", "week", "month", "year"])),
+            )
+            .required("period");
+        OneOfBuilder::new()
+            .description(Some(
+                "How often data may be fetched: `{\"kind\":\"once\"}` or \
+                 `{\"kind\":\"max_per\",\"count\":4,\"period\":\"month\"}`.",
+            ))
+            .item(once)
+            .item(max_per)
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Frequency {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Frequency")
+    }
+}
+
+/// States that no variant of a `oneOf` schema of objects takes properties
+/// it does not name (what serde's `deny_unknown_fields` does to an enum).
+pub fn close_variants(schema: &mut RefOr<Schema>) {
+    if let RefOr::T(Schema::OneOf(one_of)) = schema {
+        for item in &mut one_of.items {
+            if let RefOr::T(Schema::Object(object)) = item {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
+}
 
 /// Every identifier schema, for the document's components.
 pub fn schemas() -> Vec<(String, RefOr<Schema>)> {
@@ -185,6 +281,9 @@ pub fn schemas() -> Vec<(String, RefOr<Schema>)> {
         named::<PurposeCode>(),
         named::<ConsentId>(),
         named::<AuthorizationId>(),
+        named::<ReferenceId>(),
         named::<Thumbprint>(),
+        named::<Sex>(),
+        named::<Frequency>(),
     ]
 }

@@ -56,6 +56,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(consents::ConsentsApi::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.schemas.extend(ids::schemas());
+    // serde's `deny_unknown_fields` on an internally tagged enum closes each
+    // variant, which the derived schema does not state.
+    if let Some(status_change) = components.schemas.get_mut("StatusChange") {
+        ids::close_variants(status_change);
+    }
     responses::attach(&mut doc);
     doc
 }

@@ -15,7 +15,8 @@
 //!   of a token the hub signed is audited first (503 `audit_unavailable` when
 //!   the log cannot take it in time).
 //! - The endpoints that are rate-limited per client address and per agency
-//!   (token, sign-in, activation, consent requests, lookups) can answer 429.
+//!   (token, sign-in, activation, the second factor, consent requests,
+//!   lookups) can answer 429.
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -127,15 +128,12 @@ fn seconds_header(description: &str) -> utoipa::openapi::header::Header {
         .build()
 }
 
-/// The operations rate-limited per client address and per agency.
-const RATE_LIMITED: [(&str, &str); 6] = [
-    ("/oauth/token", "post"),
-    ("/v1/citizen/sign-in", "post"),
-    ("/v1/citizen/activate", "post"),
-    ("/v1/consents/requests", "post"),
-    ("/v1/lookups", "post"),
-    ("/v1/lookups/batch", "post"),
-];
+/// Whether the operation is rate-limited per client address and per agency:
+/// the limiter's own classification decides, so the two cannot drift apart.
+fn rate_limited(path: &str, method: &str) -> bool {
+    actix_web::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .is_ok_and(|method| crate::http::rate_limit::Class::of(&method, path).is_some())
+}
 
 /// Adds the shared answers to `components/responses`, and to each operation
 /// those that follow from its body, parameters and credentials. An answer
@@ -149,7 +147,7 @@ pub fn attach(doc: &mut OpenApi) {
     }
     for (path, item) in doc.paths.paths.iter_mut() {
         for (method, operation) in operations(item) {
-            let limited = RATE_LIMITED.contains(&(path.as_str(), method));
+            let limited = rate_limited(path, method);
             let extra = limited.then_some(Common::TooManyRequests);
             for common in applicable(operation).into_iter().chain(extra) {
                 operation

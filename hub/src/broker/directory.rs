@@ -92,6 +92,8 @@ pub struct Source {
     #[schema(value_type = crate::api::ids::RecordTypeName)]
     pub record_type: String,
     /// Major version.
+    #[serde(deserialize_with = "schemas::numbers::whole_u32")]
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub major: u32,
     /// The provider agency (it must have the `provider` role).
     #[schema(value_type = crate::api::ids::AgencyId)]
@@ -101,7 +103,11 @@ pub struct Source {
     #[serde(default = "direct")]
     pub routing: String,
     /// How long the hub waits for it, in milliseconds (default 5000).
-    #[serde(default = "five_seconds")]
+    #[serde(
+        default = "five_seconds",
+        deserialize_with = "schemas::numbers::whole_u32"
+    )]
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub timeout_ms: u32,
 }
 

@@ -277,7 +277,8 @@ pub fn person_entries(
         .limit(i64::from(page.limit))
         .into_boxed();
     if let Some(before) = page.before {
-        query = query.filter(audit_entries::seq.lt(before as i64));
+        // A bound past every sequence number keeps them all.
+        query = query.filter(audit_entries::seq.lt(i64::try_from(before).unwrap_or(i64::MAX)));
     }
     if let Some(since) = filter.since {
         query = query.filter(audit_entries::time.ge(db_time(since)));

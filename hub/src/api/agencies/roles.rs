@@ -40,7 +40,7 @@ pub struct NewRoles {
     put,
     path = "/v1/admin/agencies/{id}/roles",
     tag = "agencies",
-    params(("id" = String, Path, description = "Agency identifier")),
+    params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     request_body = NewRoles,
     security(("operator" = [])),
     responses(

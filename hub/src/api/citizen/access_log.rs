@@ -21,13 +21,13 @@ pub struct AccessLogQuery {
     pub until: Option<DateTime<Utc>>,
     /// Only this agency (as asker or provider).
     #[param(value_type = Option<crate::api::ids::AgencyId>)]
-    pub agency: Option<String>,
+    pub agency: Option<identity::AgencyId>,
     /// Only this record type.
     pub record_type: Option<String>,
     /// Only this outcome: `permitted`, `denied`, `error` or `recorded`.
     pub outcome: Option<String>,
     /// The next page: entries before this sequence number.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 18_446_744_073_709_551_615_u64)]
     pub before: Option<u64>,
     /// At most this many (default 50; fewer than 1 reads as 1, more than
     /// 200 as 200).
@@ -65,7 +65,7 @@ pub async fn access_log(
     let filter = EntryFilter {
         since: query.since,
         until: query.until,
-        agency: query.agency,
+        agency: query.agency.map(|a| a.to_string()),
         record_type: query.record_type,
         outcome: query.outcome,
     };

@@ -17,7 +17,9 @@ use crate::state::AppState;
     security(("agency" = [])),
     responses(
         (status = 201, description = "The pending request", body = ConsentView),
+        (status = 403, description = "`insufficient_scope`, `agency_suspended`, or `no_consent_authorization`: no authorization in force for a record type and the purpose needs the person's consent", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such person", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`too_many_pending_requests`: this agency has the most consent requests allowed pending for this person", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]

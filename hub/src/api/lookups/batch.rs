@@ -19,8 +19,11 @@ const FAN_OUT: usize = 16;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    /// The persons (common IDs or the caller's sector pseudonyms), at most 1000.
-    #[schema(value_type = Vec<crate::api::ids::PersonRef>, min_items = 1, max_items = 1000)]
+    /// The persons (common IDs or the caller's sector pseudonyms), at most
+    /// 1000. Each is answered on its own: one that is malformed or unknown
+    /// gets its problem in its result (`422`, `404`), and the others are
+    /// still looked up.
+    #[schema(min_items = 1, max_items = 1000)]
     pub persons: Vec<String>,
     /// The record type, e.g. `person.address@1`.
     #[schema(value_type = crate::api::ids::RecordTypeRef)]
@@ -72,7 +75,7 @@ pub struct BatchResponse {
     security(("agency" = [])),
     responses(
         (status = 200, description = "One result per person", body = BatchResponse),
-        (status = 422, description = "batch_size (none or more than 1000 persons), or batch_duplicate_person", body = Problem, content_type = "application/problem+json")
+        (status = 422, description = "batch_size (none or more than 1000 persons), batch_duplicate_person, or a malformed record type or purpose (invalid_record_type, invalid_purpose)", body = Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn batch(
@@ -85,6 +88,20 @@ pub async fn batch(
         return Err(ApiError::Invalid {
             code: "batch_size",
             detail: format!("persons: 1 to {MAX_BATCH}"),
+        });
+    }
+    // The record type and purpose are the whole batch's: one malformed is
+    // refused once, before any lookup, with the code a lookup would give.
+    if let Err(e) = body.record_type.parse::<schemas::RecordTypeRef>() {
+        return Err(ApiError::Invalid {
+            code: "invalid_record_type",
+            detail: format!("record_type: {e}"),
+        });
+    }
+    if let Err(e) = consent::PurposeCode::parse(&body.purpose) {
+        return Err(ApiError::Invalid {
+            code: "invalid_purpose",
+            detail: format!("purpose: {e}"),
         });
     }
     let mut seen = std::collections::HashSet::with_capacity(body.persons.len());

@@ -91,7 +91,7 @@ pub async fn declare(
     delete,
     path = "/v1/references/{id}",
     tag = "references",
-    params(("id" = String, Path, description = "The reference")),
+    params(("id" = crate::api::ids::ReferenceId, Path, description = "The reference")),
     security(("agency" = [])),
     responses(
         (status = 200, description = "Ended", body = ReferenceView),
