@@ -86,7 +86,7 @@ pub struct Config {
     /// `X-Forwarded-For` is believed when rate limits key on the client's
     /// address; empty means the peer address is the client's.
     pub trusted_proxies: Vec<String>,
-    /// Sign-in, activation and second-factor attempts per client address
+    /// Sign-in and activation attempts per client address
     /// and minute (0: unlimited).
     pub rate_limit_sign_in_per_minute: u32,
     /// Token requests per client address and minute, and per agency and

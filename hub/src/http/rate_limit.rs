@@ -32,7 +32,7 @@ const SWEEP_ABOVE: usize = 100_000;
 /// What a request is limited as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
-    /// Sign-in, activation, enrolling or removing the second factor.
+    /// Sign-in and activation.
     SignIn,
     /// `POST /oauth/token`.
     Token,
@@ -55,12 +55,11 @@ impl Class {
     /// The class of a request, from its method and path.
     pub fn of(method: &Method, path: &str) -> Option<Class> {
         match (method.as_str(), path) {
-            (
-                "POST",
-                "/v1/citizen/sign-in" | "/v1/citizen/activate" | "/v1/citizen/totp/confirm",
-            )
-            | ("POST", "/portal/sign-in" | "/portal/activate")
-            | ("DELETE", "/v1/citizen/totp") => Some(Class::SignIn),
+            // (Replacing or removing the second factor needs a citizen
+            // token first; the password and code it checks are counted on
+            // the account like any sign-in.)
+            ("POST", "/v1/citizen/sign-in" | "/v1/citizen/activate")
+            | ("POST", "/portal/sign-in" | "/portal/activate") => Some(Class::SignIn),
             ("POST", "/oauth/token") => Some(Class::Token),
             ("POST", "/v1/consents/requests") => Some(Class::ConsentRequest),
             ("POST", "/v1/lookups" | "/v1/lookups/batch") => Some(Class::Lookup),

@@ -16,6 +16,7 @@ use crate::state::AppState;
     security(("operator" = [])),
     responses(
         (status = 201, description = "Registered", body = Source),
+        (status = 404, description = "`agency_not_found`: the provider is not an onboarded agency", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json")
     )
 )]
