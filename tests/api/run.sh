@@ -54,7 +54,13 @@ PY
 work="$(mktemp -d)"
 hub_pid=
 cleanup() {
-    if [[ -n "$hub_pid" ]]; then kill "$hub_pid" 2>/dev/null || true; wait "$hub_pid" 2>/dev/null || true; fi
+    if [[ -n "$hub_pid" ]]; then
+        kill "$hub_pid" 2>/dev/null || true
+        # SIGTERM stops the demo; should it not within 20 s, it is killed.
+        for _ in $(seq 1 100); do kill -0 "$hub_pid" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$hub_pid" 2>/dev/null || true
+        wait "$hub_pid" 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT

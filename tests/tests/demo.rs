@@ -33,3 +33,49 @@ fn the_demo_tells_the_whole_story() {
     assert!(!story.contains("\"box\""), "{story}");
     assert!(!story.contains("incomeByCategory"), "{story}");
 }
+
+/// Without `--exit` the demo keeps serving until SIGTERM (or Ctrl-C), then
+/// exits 0, as `serve` does.
+#[cfg(unix)]
+#[test]
+fn the_demo_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = crossroads()
+        .current_dir(dir.path())
+        .env("CROSSROADS_LISTEN", "127.0.0.1:0")
+        .arg("demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read every line on a thread, so the demo can write until it exits.
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let told = lines
+        .iter()
+        .any(|line| line.contains("The hub keeps running"));
+    assert!(told, "the demo did not reach its end");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the demo did not stop within 30 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}

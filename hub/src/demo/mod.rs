@@ -97,8 +97,29 @@ pub async fn run(mut config: Config, options: DemoOptions) -> anyhow::Result<()>
         return stop(Ok(())).await;
     }
     println!("\nThe hub keeps running; press Ctrl-C to stop.");
-    let _ = tokio::signal::ctrl_c().await;
+    until_stopped().await;
     stop(Ok(())).await
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM, as `serve` stops on.
+async fn until_stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C stops the demo")
+            }
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn story(
