@@ -96,26 +96,30 @@ fn main() -> ExitCode {
     if let Some(dir) = &cli.data_dir {
         overrides.push(("data_dir", dir.clone()));
     }
+    let mut skip_migrations = false;
     if let Command::Serve { listen, no_migrate } = &cli.command {
         if let Some(listen) = listen {
             overrides.push(("listen", listen.clone()));
         }
-        if *no_migrate {
-            overrides.push(("migrate_on_start", "false".to_owned()));
-        }
+        // A flag, set on the loaded configuration: a text override would
+        // reach the boolean key as the string "false".
+        skip_migrations = *no_migrate;
     }
     if matches!(cli.command, Command::Demo(_)) && std::env::var_os("CROSSROADS_LOG_LEVEL").is_none()
     {
         // The demo tells its story on standard output; keep the log quiet.
         overrides.push(("log_level", "warn".to_owned()));
     }
-    let config = match Config::load(cli.config.as_deref(), &overrides) {
+    let mut config = match Config::load(cli.config.as_deref(), &overrides) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("crossroads: {e}");
             return ExitCode::from(2);
         }
     };
+    if skip_migrations {
+        config.migrate_on_start = false;
+    }
     server::init_logging(&config);
     match run(cli.command, config) {
         Ok(()) => ExitCode::SUCCESS,

@@ -318,3 +318,30 @@ async fn data_and_secrets_are_private() {
         "{warned:?}"
     );
 }
+
+/// `crossroads serve --no-migrate`, as the README documents it: the hub
+/// starts without applying migrations, and says it is not ready until
+/// `crossroads migrate` ran.
+#[tokio::test]
+async fn serve_no_migrate_starts_without_migrating() {
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(
+        {
+            let mut cmd = crossroads();
+            cmd.env("CROSSROADS_DATA_DIR", data.path())
+                .env("CROSSROADS_DATABASE_URL", db.url.expose_url());
+            cmd
+        },
+        &["--no-migrate"],
+    );
+    let http = client();
+    let res = http.get(hub.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], "not_ready", "{problem}");
+    let out = e2e::crossroads_on(&db, data.path(), &["migrate"]);
+    assert!(out.status.success(), "{out:?}");
+    let res = http.get(hub.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
