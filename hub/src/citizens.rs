@@ -354,6 +354,33 @@ async fn check_password(
     .await?
 }
 
+/// The typical time of a password check, a moving average (one part in
+/// eight for each new check) kept across attempts, in microseconds.
+static TYPICAL_CHECK_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Folds `took` into the typical check time and returns the new value.
+fn typical_check_time(took: std::time::Duration) -> std::time::Duration {
+    use std::sync::atomic::Ordering;
+    let sample = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    let mut current = TYPICAL_CHECK_MICROS.load(Ordering::Relaxed);
+    loop {
+        let next = if current == 0 {
+            sample
+        } else {
+            current - current / 8 + sample / 8
+        };
+        match TYPICAL_CHECK_MICROS.compare_exchange_weak(
+            current,
+            next,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return std::time::Duration::from_micros(next),
+            Err(seen) => current = seen,
+        }
+    }
+}
+
 /// A hash of nothing anyone knows, made once with the configured cost: what
 /// an attempt on an unknown account is checked against.
 fn dummy_hash(params: &PasswordHashParams) -> Result<StoredPassword, ApiError> {
@@ -439,12 +466,14 @@ async fn check_credentials(
     }
     let checking = std::time::Instant::now();
     let password_ok = check_password(&state.config, input.password, hash).await?;
+    let typical = typical_check_time(checking.elapsed());
     let Some(id) = id.filter(|_| password_ok) else {
-        // A refusal leaves no earlier than twice the check's time after the
-        // attempt began: the one database write that counts an attempt on a
-        // real account is then hidden, and the answer does not tell whether
-        // the account exists.
-        let floor = started + checking.elapsed() * 2;
+        // A refusal leaves no earlier than twice the typical check's time
+        // after the attempt began: the one database write that counts an
+        // attempt on a real account is then hidden, and the answer does not
+        // tell whether the account exists. (The typical time, not this
+        // check's own, so that one slow hash does not show.)
+        let floor = started + typical * 2;
         tokio::time::sleep_until(tokio::time::Instant::from_std(floor)).await;
         return Err(invalid_credentials());
     };

@@ -441,12 +441,61 @@ fn pem_certificates(input: &[u8]) -> Result<Vec<Vec<u8>>, CertificateError> {
 
 fn parse_der(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
     match X509Certificate::from_der(der) {
-        Ok(([], cert)) => Ok(cert),
+        Ok(([], cert)) => {
+            canonical_outer_tags(der)?;
+            Ok(cert)
+        }
         Ok(_) => Err(CertificateError::Malformed(
             "trailing data after the certificate".into(),
         )),
         Err(e) => Err(CertificateError::Malformed(e.to_string())),
     }
+}
+
+/// The tag and the header length of the DER element at the start of
+/// `bytes`, and its content length.
+fn der_header(bytes: &[u8]) -> Option<(u8, usize, usize)> {
+    let tag = *bytes.first()?;
+    let first = *bytes.get(1)?;
+    if first < 0x80 {
+        return Some((tag, 2, usize::from(first)));
+    }
+    let n = usize::from(first & 0x7f);
+    if n == 0 || n > 4 {
+        return None;
+    }
+    let len = bytes
+        .get(2..2 + n)?
+        .iter()
+        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+    Some((tag, 2 + n, len))
+}
+
+/// Refuses a certificate whose outer encoding is not the one DER allows:
+/// the signature covers only the `tbsCertificate`, so a parser that lets the
+/// outer `SEQUENCE`, the `signatureAlgorithm` or the `signatureValue` carry
+/// another tag would let one certificate come in several encodings, each
+/// with its own thumbprint (a revoked certificate could come back under a
+/// new one).
+fn canonical_outer_tags(der: &[u8]) -> Result<(), CertificateError> {
+    let malformed = || CertificateError::Malformed("not a DER certificate".into());
+    let (tag, header, _) = der_header(der).ok_or_else(malformed)?;
+    if tag != 0x30 {
+        return Err(malformed());
+    }
+    let mut at = header;
+    for expected in [0x30, 0x30, 0x03] {
+        let rest = der.get(at..).ok_or_else(malformed)?;
+        let (tag, header, len) = der_header(rest).ok_or_else(malformed)?;
+        if tag != expected {
+            return Err(malformed());
+        }
+        at = at.checked_add(header + len).ok_or_else(malformed)?;
+    }
+    if at != der.len() {
+        return Err(malformed());
+    }
+    Ok(())
 }
 
 fn to_datetime(timestamp: i64) -> Result<DateTime<Utc>, CertificateError> {

@@ -327,7 +327,11 @@ fn check_accepted(input: &[u8], cert: &ValidatedCertificate) {
     assert!(cert.not_before() <= now() && now() <= cert.not_after());
     assert!(
         valid_ders().iter().any(|d| d == cert.der()),
-        "accepted a certificate that is not a valid fixture"
+        "accepted a certificate that is not a valid fixture: {}",
+        cert.der()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
     let again = validate_agency_certificate(input, AGENCY, trust(), now()).unwrap();
     assert_eq!(again.thumbprint_s256(), cert.thumbprint_s256());
