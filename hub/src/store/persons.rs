@@ -234,10 +234,12 @@ pub fn set_totp(
     Ok(n == 1)
 }
 
-/// Every account's stored TOTP secret, by common ID.
+/// The TOTP secrets still stored in plaintext (not `v1.`-sealed), by
+/// common ID: none once sealed, so a start reads nothing more.
 pub fn plain_totp_secrets(conn: &mut DbConnection) -> Result<Vec<(String, String)>, StoreError> {
     Ok(citizen_accounts::table
         .filter(citizen_accounts::totp_secret.is_not_null())
+        .filter(citizen_accounts::totp_secret.not_like("v1.%"))
         .select((
             citizen_accounts::common_id,
             citizen_accounts::totp_secret.assume_not_null(),
