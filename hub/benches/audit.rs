@@ -23,9 +23,9 @@ use audit::{Actor, ActorType, Hash, Outcome};
 use diesel::Connection as _;
 use diesel::RunQueryDsl as _;
 use hub::audit_log::NewEntry;
+use hub::dev::testing::{Backend, TestApp};
 use hub::store::DbConnection;
 use hub::store::audit::{self as store, DbHashReader};
-use hub::testing::{Backend, TestApp};
 
 fn entry(i: usize) -> NewEntry {
     NewEntry::new(

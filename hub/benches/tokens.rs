@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
-use hub::auth::agency::{HubAccessClaims, TokenCache};
+use hub::http::callers::agency::{HubAccessClaims, TokenCache};
 use identity::jwt::{
     ACCESS_TOKEN_TYPE, AccessTokenClaims, Audience, HubTokenExpectations, sign_token,
     verify_hub_token,

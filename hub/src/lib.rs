@@ -1,37 +1,26 @@
 //! The Crossroads hub: the HTTP API (actix-web), storage (diesel over SQLite
 //! and PostgreSQL), configuration and the `crossroads` command line.
 //!
-//! Handlers are thin: they parse, call the domain crates (`identity`,
-//! `schemas`, `consent`, `audit`) and map the result to a response.
+//! The folders show the architecture (see `docs/architecture.md`):
+//!
+//! - `app`: configuration, shared state, the server, TLS, the clock, metrics;
+//! - `http`: middleware, rate limits, the one error mapping, and one
+//!   extractor per kind of caller;
+//! - `api`: one action per file, each declared once (route and OpenAPI);
+//! - `services`: the domain operations, the only way to the store;
+//! - `audit_log`: the append-only log and its sequencer;
+//! - `secrets`: keys, the pseudonym secret, JOSE helpers, secret files;
+//! - `store`: diesel queries over both backends;
+//! - `portal`: the citizen portal; `cli`: operator commands;
+//! - `dev`: the demo and the agency simulator.
 
-pub mod access;
-pub mod agencies;
 pub mod api;
+pub mod app;
 pub mod audit_log;
-pub mod auth;
-pub mod authorizations;
-pub mod broker;
-pub mod citizens;
 pub mod cli;
-pub mod config;
-pub mod consents;
-pub mod demo;
-pub mod error;
-pub mod events;
+pub mod dev;
 pub mod http;
-pub mod jose;
-pub mod keys;
-pub mod metrics;
-pub mod persons;
 pub mod portal;
-pub mod pseudonyms;
-pub mod registry;
 pub mod secrets;
-pub mod server;
-pub mod sim;
-pub mod state;
+pub mod services;
 pub mod store;
-pub mod testing;
-pub mod time;
-pub mod tls;
-pub mod tokens;

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hub::config::Config;
-use hub::server;
-use hub::state::AppState;
-use hub::time::Clock;
+use hub::app::clock::Clock;
+use hub::app::config::Config;
+use hub::app::server;
+use hub::app::state::AppState;
 
 /// Crossroads: an identity and data-exchange hub.
 #[derive(Debug, Parser)]
@@ -57,9 +57,9 @@ enum Command {
     #[command(subcommand)]
     Person(hub::cli::person::PersonCommand),
     /// Run a simulated provider agency that answers the hub from a file.
-    AgencySim(hub::sim::SimOptions),
+    AgencySim(hub::dev::sim::SimOptions),
     /// The hub and three agencies on loopback, and a short story.
-    Demo(hub::demo::DemoOptions),
+    Demo(hub::dev::demo::DemoOptions),
     /// Read, check and publish interoperability schemas.
     #[command(subcommand)]
     Schema(hub::cli::schema::SchemaCommand),
@@ -155,10 +155,10 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Keys(command) => hub::cli::keys::run(command, &open(config)?),
         Command::Person(command) => hub::cli::person::run(command, &open(config)?),
         Command::Demo(options) => {
-            actix_web::rt::System::new().block_on(hub::demo::run(config, options))
+            actix_web::rt::System::new().block_on(hub::dev::demo::run(config, options))
         }
         Command::AgencySim(options) => {
-            actix_web::rt::System::new().block_on(hub::sim::run(options))
+            actix_web::rt::System::new().block_on(hub::dev::sim::run(options))
         }
         Command::Schema(command) => hub::cli::schema::run(command, &open(config)?),
     }
@@ -178,7 +178,7 @@ fn operator(command: OperatorCommand, config: Config) -> anyhow::Result<()> {
     match command {
         OperatorCommand::Token { name } => {
             let issued = state.change_blocking(&mut conn, |conn| {
-                let issued = hub::auth::operator::issue(conn, &name, now)?;
+                let issued = hub::http::callers::operator::issue(conn, &name, now)?;
                 let event = hub::audit_log::NewEntry::new(
                     "operator.token_issued",
                     audit::Actor::new(audit::ActorType::Operator, issued.id.clone()),

@@ -6,8 +6,8 @@ mod common;
 
 use actix_web::test as web;
 use common::*;
+use hub::dev::testing::TestApp;
 use hub::storage_test;
-use hub::testing::TestApp;
 use serde_json::{Value, json};
 
 fn onboard_request(token: &str, certs: &[&str]) -> web::TestRequest {
@@ -379,7 +379,8 @@ storage_test!(
         // Rotation: the new key signs, the old one stays published.
         let old_kid = keys[0]["kid"].as_str().unwrap().to_owned();
         let new_kid =
-            hub::keys::rotate(&mut app.conn(), &app.state.config, app.clock.now()).unwrap();
+            hub::secrets::keys::rotate(&mut app.conn(), &app.state.config, app.clock.now())
+                .unwrap();
         app.state.keys.invalidate();
         let (_, _, jwks) = call(&app, web::TestRequest::get().uri("/.well-known/jwks.json")).await;
         let kids: Vec<&str> = jwks["keys"]
@@ -475,7 +476,7 @@ storage_test!(
 
 storage_test!(
     providers_are_reached_over_https_only,
-    setup = |backend| hub::testing::TestApp::with_config(backend, |config| {
+    setup = |backend| hub::dev::testing::TestApp::with_config(backend, |config| {
         config.trust_anchors_file = Some(fixture_path("ca.pem"));
         config.allow_insecure_providers = false;
     }),
@@ -501,7 +502,7 @@ storage_test!(
         // never called: the lookup is refused without a connection.
         {
             use diesel::prelude::*;
-            use hub::store::schema::agencies;
+            use hub::store::tables::agencies;
             diesel::update(agencies::table.find(AGENCY))
                 .set(agencies::endpoint_url.eq(Some("http://127.0.0.1:9")))
                 .execute(&mut *app.conn())

@@ -9,8 +9,8 @@ mod common;
 
 use actix_web::test as web;
 use common::*;
+use hub::dev::testing::TestApp;
 use hub::storage_test;
-use hub::testing::TestApp;
 use serde_json::{Value, json};
 
 fn document() -> Value {
@@ -277,7 +277,7 @@ fn request_bodies_admit_only_what_their_parsers_read() {
         let mut body = base.clone();
         body["sex"] = sex.clone();
         assert_eq!(person.is_valid(&body), accepted, "sex {sex}");
-        let read = serde_json::from_value::<hub::persons::NewPerson>(body);
+        let read = serde_json::from_value::<hub::services::persons::NewPerson>(body);
         assert_eq!(read.is_ok(), accepted, "sex {sex}: {read:?}");
     }
     // A status change takes no member it does not name, like its parser.
@@ -292,7 +292,7 @@ fn request_bodies_admit_only_what_their_parsers_read() {
         (json!({"status": "active", "x": []}), false),
     ] {
         assert_eq!(change.is_valid(&body), accepted, "{body}");
-        let read = serde_json::from_value::<hub::persons::StatusChange>(body.clone());
+        let read = serde_json::from_value::<hub::services::persons::StatusChange>(body.clone());
         assert_eq!(read.is_ok(), accepted, "{body}: {read:?}");
     }
     // A major version is an integer, in any JSON spelling of one.
@@ -308,7 +308,8 @@ fn request_bodies_admit_only_what_their_parsers_read() {
             "consent_required": false,
         });
         assert!(authorization.is_valid(&body), "{body}");
-        let read = serde_json::from_value::<hub::authorizations::NewAuthorization>(body.clone());
+        let read =
+            serde_json::from_value::<hub::services::authorizations::NewAuthorization>(body.clone());
         assert!(read.is_ok(), "{body}: {read:?}");
     }
 }

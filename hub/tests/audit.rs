@@ -9,10 +9,10 @@ use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 use hub::audit_log::NewEntry;
 use hub::audit_log::verify::{Verdict, verify_stored};
+use hub::dev::testing::TestApp;
 use hub::storage_test;
 use hub::store::DbConnection;
 use hub::store::audit as store;
-use hub::testing::TestApp;
 
 fn lookup(i: usize) -> NewEntry {
     NewEntry::new(
@@ -341,7 +341,7 @@ storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let token = {
         let mut conn = app.conn();
-        hub::auth::operator::issue(&mut conn, "Auditor", app.clock.now())
+        hub::http::callers::operator::issue(&mut conn, "Auditor", app.clock.now())
             .unwrap()
             .token
     };

@@ -8,9 +8,9 @@ use actix_web::test as web;
 use chrono::{DateTime, Duration, Utc};
 use common::*;
 use consent::{ConsentId, DenyCode, PurposeCode};
-use hub::access::{self, AccessQuery};
+use hub::dev::testing::TestApp;
+use hub::services::access::{self, AccessQuery};
 use hub::storage_test;
-use hub::testing::TestApp;
 use identity::{AgencyId, CommonId, Role, Sector};
 use serde_json::{Value, json};
 
@@ -688,7 +688,7 @@ storage_test!(
         // An inactive person.
         {
             use diesel::prelude::*;
-            use hub::store::schema::persons;
+            use hub::store::tables::persons;
             diesel::update(persons::table.filter(persons::common_id.eq(p)))
                 .set(persons::status.eq("inactive"))
                 .execute(&mut *app.conn())
@@ -844,7 +844,7 @@ storage_test!(
         assert_eq!(found[0], (AGENCY.to_owned(), Some(w.person.clone())));
         // Settled by that entry, still counted.
         use diesel::prelude::*;
-        use hub::store::schema::consent_uses;
+        use hub::store::tables::consent_uses;
         let uses: Vec<bool> = consent_uses::table
             .filter(consent_uses::consent_id.eq(&id))
             .select(consent_uses::pending)

@@ -4,9 +4,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::test as web;
+use hub::dev::testing::TestApp;
 use hub::storage_test;
 use hub::store::{migrations, settings};
-use hub::testing::TestApp;
 use serde_json::Value;
 
 async fn call(
@@ -86,7 +86,7 @@ storage_test!(health_and_readiness, |app: TestApp| async move {
     // The backend and schema version are for operators only.
     assert_eq!(ready.get("database"), None, "{ready}");
     assert_eq!(ready.get("schema_version"), None, "{ready}");
-    let op = hub::auth::operator::issue(&mut app.conn(), "Olga", app.clock.now())
+    let op = hub::http::callers::operator::issue(&mut app.conn(), "Olga", app.clock.now())
         .unwrap()
         .token;
     let (status, _, body) = call(
@@ -116,7 +116,7 @@ storage_test!(
 
 #[actix_web::test]
 async fn unknown_route_is_a_404_problem() {
-    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let app = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
     let (status, headers, body) = call(&app, web::TestRequest::get().uri("/no/such/thing")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let p = problem(&headers, &body);
@@ -127,7 +127,7 @@ async fn unknown_route_is_a_404_problem() {
 
 #[actix_web::test]
 async fn wrong_method_is_a_405_problem() {
-    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let app = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
     let (status, headers, body) = call(&app, web::TestRequest::delete().uri("/healthz")).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(problem(&headers, &body)["code"], "method_not_allowed");
@@ -135,7 +135,7 @@ async fn wrong_method_is_a_405_problem() {
 
 #[actix_web::test]
 async fn a_ten_megabyte_body_is_a_413_problem() {
-    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let app = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
     let big = vec![b'x'; 10 * 1024 * 1024];
     for uri in ["/healthz", "/nowhere"] {
         let req = web::TestRequest::post()
@@ -150,7 +150,7 @@ async fn a_ten_megabyte_body_is_a_413_problem() {
 
 #[actix_web::test]
 async fn request_ids_are_kept_or_made() {
-    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let app = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
     let req = web::TestRequest::get()
         .uri("/healthz")
         .insert_header(("x-request-id", "abc-123"));
@@ -171,7 +171,7 @@ async fn request_ids_are_kept_or_made() {
 
 #[actix_web::test]
 async fn metrics_count_requests_by_route_and_status() {
-    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let app = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
     let service = web::init_service(hub::http::app(app.state.clone())).await;
     for uri in ["/healthz", "/healthz", "/missing/1", "/missing/2"] {
         web::call_service(&service, web::TestRequest::get().uri(uri).to_request()).await;
@@ -183,7 +183,7 @@ async fn metrics_count_requests_by_route_and_status() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let op = hub::auth::operator::issue(&mut app.conn(), "Olga", app.clock.now())
+    let op = hub::http::callers::operator::issue(&mut app.conn(), "Olga", app.clock.now())
         .unwrap()
         .token;
     let res = web::call_service(
@@ -216,7 +216,7 @@ async fn metrics_count_requests_by_route_and_status() {
 
 #[actix_web::test]
 async fn openapi_document_and_docs_page() {
-    let app = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let app = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
     let (status, _, body) = call(&app, web::TestRequest::get().uri("/openapi.json")).await;
     assert_eq!(status, StatusCode::OK);
     let doc: Value = serde_json::from_slice(&body).unwrap();
@@ -247,7 +247,7 @@ async fn openapi_document_and_docs_page() {
 
 #[actix_web::test]
 async fn answers_are_not_sniffed_and_tls_is_strict() {
-    let plain = TestApp::new(hub::testing::Backend::Sqlite).unwrap();
+    let plain = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
     for uri in [
         "/healthz",
         "/v1/nowhere",
@@ -264,7 +264,7 @@ async fn answers_are_not_sniffed_and_tls_is_strict() {
         );
         assert!(headers.get("strict-transport-security").is_none(), "{uri}");
     }
-    let tls = TestApp::with_config(hub::testing::Backend::Sqlite, |config| {
+    let tls = TestApp::with_config(hub::dev::testing::Backend::Sqlite, |config| {
         config.tls_cert_file = Some("hub.pem".into());
     })
     .unwrap();

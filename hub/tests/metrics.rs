@@ -11,8 +11,8 @@ use actix_web::test as web;
 use audit::{Actor, ActorType, Outcome};
 use common::*;
 use hub::audit_log::NewEntry;
+use hub::dev::testing::TestApp;
 use hub::storage_test;
-use hub::testing::TestApp;
 use serde_json::json;
 
 fn entry(i: usize) -> NewEntry {
@@ -39,7 +39,7 @@ fn operator(app: &TestApp) -> String {
     tokens
         .entry(app.db.data_dir())
         .or_insert_with(|| {
-            hub::auth::operator::issue(&mut app.conn(), "Prometheus", app.clock.now())
+            hub::http::callers::operator::issue(&mut app.conn(), "Prometheus", app.clock.now())
                 .unwrap()
                 .token
         })
@@ -205,7 +205,7 @@ storage_test!(
 
 storage_test!(
     a_stalled_database_shows_and_recovers,
-    setup = |backend| hub::testing::TestApp::with_config(backend, |config| {
+    setup = |backend| hub::dev::testing::TestApp::with_config(backend, |config| {
         // SQLite gives up on a held lock quickly: commits fail and are
         // retried, which the failure counter shows.
         config.sqlite_busy_timeout_ms = 50;

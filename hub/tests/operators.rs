@@ -1,10 +1,10 @@
 //! Operator credentials on both backends.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use hub::auth::operator::{authenticate, issue};
+use hub::dev::testing::TestApp;
+use hub::http::callers::operator::{authenticate, issue};
 use hub::storage_test;
 use hub::store::operators;
-use hub::testing::TestApp;
 
 storage_test!(issue_authenticate_revoke, |app: TestApp| async move {
     let mut conn = app.conn();

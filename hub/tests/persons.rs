@@ -5,8 +5,8 @@ mod common;
 
 use actix_web::test as web;
 use common::*;
+use hub::dev::testing::TestApp;
 use hub::storage_test;
-use hub::testing::TestApp;
 use serde_json::{Value, json};
 
 fn alice() -> Value {
@@ -216,7 +216,7 @@ storage_test!(
 
 fn first_common_id(app: &TestApp) -> String {
     use diesel::prelude::*;
-    use hub::store::schema::persons;
+    use hub::store::tables::persons;
     persons::table
         .select(persons::common_id)
         .first::<String>(&mut *app.conn())
@@ -612,7 +612,7 @@ storage_test!(
             app.clock.now(),
         )
         .unwrap();
-        hub::server::migrate(&app.state).unwrap();
+        hub::app::server::migrate(&app.state).unwrap();
         let stored = hub::store::persons::account(&mut app.conn(), &id)
             .unwrap()
             .unwrap()

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use actix_web::test as web;
 use chrono::Duration;
 use common::*;
+use hub::dev::testing::TestApp;
 use hub::storage_test;
-use hub::testing::TestApp;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -173,7 +173,7 @@ async fn request_consent(app: &TestApp, agency: &str, person: &str) -> String {
 
 fn consent_state(app: &TestApp, id: &str) -> String {
     use diesel::prelude::*;
-    use hub::store::schema::consents;
+    use hub::store::tables::consents;
     consents::table
         .find(id)
         .select(consents::state)
@@ -335,8 +335,9 @@ storage_test!(
                 .status,
             200
         );
-        app.clock
-            .advance(Duration::minutes(hub::citizens::SESSION_MINUTES) + Duration::seconds(1));
+        app.clock.advance(
+            Duration::minutes(hub::services::citizens::SESSION_MINUTES) + Duration::seconds(1),
+        );
         let expired = browser.go(&app, "GET", "/portal/consents", None).await;
         assert_eq!(
             (expired.status, expired.location()),

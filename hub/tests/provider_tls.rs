@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use hub::demo::certs::DemoCa;
-use hub::sim::{self, SimOptions};
-use hub::state::AppState;
-use hub::testing::{Backend, TestApp, TestDb};
-use hub::time::Clock;
+use hub::app::clock::Clock;
+use hub::app::state::AppState;
+use hub::dev::demo::certs::DemoCa;
+use hub::dev::sim::{self, SimOptions};
+use hub::dev::testing::{Backend, TestApp, TestDb};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);

@@ -7,8 +7,8 @@ mod common;
 
 use actix_web::test as web;
 use common::*;
+use hub::dev::testing::TestApp;
 use hub::storage_test;
-use hub::testing::TestApp;
 use serde_json::json;
 
 fn sign_in(peer: &str, forwarded: Option<&str>) -> web::TestRequest {
@@ -24,7 +24,7 @@ fn sign_in(peer: &str, forwarded: Option<&str>) -> web::TestRequest {
 
 storage_test!(
     sign_in_attempts_are_limited_per_client_address,
-    setup = |backend| hub::testing::TestApp::with_config(backend, |config| {
+    setup = |backend| hub::dev::testing::TestApp::with_config(backend, |config| {
         config.rate_limit_sign_in_per_minute = 5;
         config.trusted_proxies = vec!["10.0.0.0/8".to_owned()];
     }),
@@ -72,7 +72,7 @@ storage_test!(
 
 storage_test!(
     lookups_are_limited_per_agency_each_person_counting,
-    setup = |backend| hub::testing::TestApp::with_config(backend, |config| {
+    setup = |backend| hub::dev::testing::TestApp::with_config(backend, |config| {
         config.trust_anchors_file = Some(fixture_path("ca.pem"));
         config.rate_limit_lookups_per_second = 3;
         config.rate_limit_consent_requests_per_minute = 2;

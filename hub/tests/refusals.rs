@@ -10,8 +10,8 @@ mod common;
 use actix_web::test as web;
 use chrono::Duration;
 use common::*;
+use hub::dev::testing::TestApp;
 use hub::storage_test;
-use hub::testing::TestApp;
 use serde_json::{Value, json};
 
 async fn lookup(app: &TestApp, token: &str) -> (u16, Value) {

@@ -5,10 +5,10 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::test as web;
-use hub::state::AppState;
+use hub::app::state::AppState;
+use hub::dev::testing::{Backend, TestApp};
 use hub::storage_test;
 use hub::store::schemas as rows;
-use hub::testing::{Backend, TestApp};
 use serde_json::{Value, json};
 
 const PUBLIC_URL: &str = "https://hub.example.gov";
@@ -35,7 +35,7 @@ macro_rules! schema_test {
             async fn postgres() {
                 match app_on(Backend::Postgres) {
                     Some(app) => ($body)(app).await,
-                    None => hub::testing::skip(concat!(module_path!(), "::postgres")),
+                    None => hub::dev::testing::skip(concat!(module_path!(), "::postgres")),
                 }
             }
         }
@@ -73,7 +73,7 @@ fn content_type(headers: &HeaderMap) -> &str {
 }
 
 fn operator_token(app: &TestApp) -> String {
-    hub::auth::operator::issue(&mut app.conn(), "Schema Steward", app.clock.now())
+    hub::http::callers::operator::issue(&mut app.conn(), "Schema Steward", app.clock.now())
         .unwrap()
         .token
 }
@@ -572,7 +572,9 @@ schema_test!(
         .await;
         assert_eq!(status, StatusCode::OK);
 
-        std::thread::sleep(hub::registry::RECHECK_EVERY + std::time::Duration::from_millis(100));
+        std::thread::sleep(
+            hub::services::schemas::RECHECK_EVERY + std::time::Duration::from_millis(100),
+        );
         assert!(
             latest_of(other.clone())
                 .await

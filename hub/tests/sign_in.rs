@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::test as web;
 use common::*;
+use hub::dev::testing::TestApp;
 use hub::storage_test;
-use hub::testing::TestApp;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -98,7 +98,7 @@ storage_test!(
 
 storage_test!(
     unknown_accounts_are_refused_alike,
-    setup = |backend| hub::testing::TestApp::with_config(backend, |config| {
+    setup = |backend| hub::dev::testing::TestApp::with_config(backend, |config| {
         config.trust_anchors_file = Some(fixture_path("ca.pem"));
         // A password hash that costs something, as in production.
         config.argon2_memory_kib = 4 * 1024;
@@ -176,7 +176,7 @@ storage_test!(
 
         // Ended sessions do not pile up: the next sign-in sweeps them.
         use diesel::prelude::*;
-        use hub::store::schema::citizen_sessions;
+        use hub::store::tables::citizen_sessions;
         let sessions = || {
             citizen_sessions::table
                 .count()

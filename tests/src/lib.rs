@@ -374,7 +374,7 @@ pub fn add_fixture_consumer(mut cmd: Command) {
 
 /// Runs `crossroads ARGS` on `db` with the data directory `data`; the
 /// finished process.
-pub fn crossroads_on(db: &hub::testing::TestDb, data: &Path, args: &[&str]) -> Output {
+pub fn crossroads_on(db: &hub::dev::testing::TestDb, data: &Path, args: &[&str]) -> Output {
     crossroads()
         .env("CROSSROADS_DATA_DIR", data)
         .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
@@ -384,7 +384,7 @@ pub fn crossroads_on(db: &hub::testing::TestDb, data: &Path, args: &[&str]) -> O
 }
 
 /// [`crossroads_on`], which must succeed; its standard output.
-pub fn cli(db: &hub::testing::TestDb, data: &Path, args: &[&str]) -> String {
+pub fn cli(db: &hub::dev::testing::TestDb, data: &Path, args: &[&str]) -> String {
     let out = crossroads_on(db, data, args);
     assert!(
         out.status.success(),
@@ -397,7 +397,7 @@ pub fn cli(db: &hub::testing::TestDb, data: &Path, args: &[&str]) -> String {
 /// Waits (at most `within`) until the hand-over table of `db` is drained,
 /// then reads every audit entry that names an exchange, by exchange id.
 pub fn entries_by_exchange(
-    db: &hub::testing::TestDb,
+    db: &hub::dev::testing::TestDb,
     within: Duration,
 ) -> std::collections::HashMap<String, Vec<serde_json::Value>> {
     let pool = db.pool();
@@ -431,10 +431,10 @@ pub fn entries_by_exchange(
 /// Every audit entry of `db` with its subject salt (kept beside the entry,
 /// outside the hashed bytes), oldest first.
 pub fn entries_with_salts(
-    db: &hub::testing::TestDb,
+    db: &hub::dev::testing::TestDb,
 ) -> Vec<(i64, serde_json::Value, Option<String>)> {
     use diesel::prelude::*;
-    use hub::store::schema::audit_entries;
+    use hub::store::tables::audit_entries;
     let pool = db.pool();
     let mut conn = pool
         .get()

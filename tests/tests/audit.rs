@@ -5,7 +5,7 @@
 use std::process::Output;
 
 use e2e::{Hub, crossroads};
-use hub::testing::{Backend, TestDb, skip};
+use hub::dev::testing::{Backend, TestDb, skip};
 
 fn run(db: &TestDb, data: &std::path::Path, args: &[&str]) -> Output {
     crossroads()

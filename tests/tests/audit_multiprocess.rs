@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use e2e::{Hub, crossroads};
+use hub::dev::testing::{Backend, TestDb, skip};
 use hub::store::audit as store;
 use hub::store::{DbConnection, Pool};
-use hub::testing::{Backend, TestDb, skip};
 use serde_json::{Value, json};
 
 const HUBS: usize = 3;

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e::{AgencySim, Hub, cli, crossroads};
-use hub::demo::certs::DemoCa;
-use hub::demo::client::HubClient;
-use hub::testing::{Backend, TestDb, skip};
+use hub::dev::demo::certs::DemoCa;
+use hub::dev::demo::client::HubClient;
+use hub::dev::testing::{Backend, TestDb, skip};
 use serde_json::{Value, json};
 
 const TAX: &str = "BE-0300000001";

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use e2e::{Hub, cli, crossroads};
-use hub::demo::client::HubClient;
-use hub::testing::{Backend, TestDb, skip};
+use hub::dev::demo::client::HubClient;
+use hub::dev::testing::{Backend, TestDb, skip};
 use serde_json::{Value, json};
 
 const WRITERS: usize = 16;
@@ -124,7 +124,7 @@ async fn killed_under_load(backend: Backend, test: &str) {
 
     // Every committed purpose has exactly one entry, and no entry names a
     // purpose that was not committed.
-    use hub::store::schema::purposes;
+    use hub::store::tables::purposes;
     let stored: HashSet<String> = purposes::table
         .select(purposes::code)
         .load::<String>(&mut *conn)
@@ -215,7 +215,7 @@ async fn signed(http: &reqwest::Client, hub: &Hub, db: &TestDb) -> u64 {
 
 /// The database file and its write-ahead log.
 fn sqlite_files(db: &TestDb) -> Vec<std::path::PathBuf> {
-    let hub::config::DatabaseUrl::Sqlite { path } = &db.url else {
+    let hub::app::config::DatabaseUrl::Sqlite { path } = &db.url else {
         unreachable!()
     };
     ["", "-wal"]

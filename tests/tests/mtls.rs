@@ -93,7 +93,7 @@ async fn tokens_are_bound_to_the_client_certificate() {
         .unwrap()
         .as_secs();
     let claims = json!({"iss": AGENCY, "sub": AGENCY, "aud": endpoint, "iat": now, "exp": now + 60, "jti": "mtls-1"});
-    let assertion = hub::testing::sign_jws(
+    let assertion = hub::dev::testing::sign_jws(
         "ES256",
         &std::fs::read_to_string(fixture("agency-p256.key.pem")).unwrap(),
         &json!({}),

@@ -42,7 +42,7 @@ async fn client_credentials_then_independent_verification() {
         .as_secs();
     let claims = json!({"iss": AGENCY, "sub": AGENCY, "aud": token_endpoint, "iat": now, "exp": now + 60, "jti": format!("e2e-{now}")});
     let key = std::fs::read_to_string(fixture("agency-p256.key.pem")).unwrap();
-    let assertion = hub::testing::sign_jws("ES256", &key, &json!({}), &claims);
+    let assertion = hub::dev::testing::sign_jws("ES256", &key, &json!({}), &claims);
     let form = format!(
         "{}&scope=consumer",
         e2e::client_credentials_form(&assertion)

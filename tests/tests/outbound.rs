@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use e2e::{Hub, cli, crossroads};
 use futures_util::StreamExt;
-use hub::demo::certs::DemoCa;
-use hub::demo::client::HubClient;
-use hub::testing::{Backend, TestDb};
+use hub::dev::demo::certs::DemoCa;
+use hub::dev::demo::client::HubClient;
+use hub::dev::testing::{Backend, TestDb};
 use serde_json::{Value, json};
 
 const CONSUMER: &str = "BE-0400000001";

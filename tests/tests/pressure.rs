@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use e2e::{AgencySim, Hub, cli, crossroads};
-use hub::demo::certs::DemoCa;
-use hub::demo::client::HubClient;
-use hub::testing::{Backend, TestDb, skip};
+use hub::dev::demo::certs::DemoCa;
+use hub::dev::demo::client::HubClient;
+use hub::dev::testing::{Backend, TestDb, skip};
 use serde_json::{Value, json};
 
 const TAX: &str = "BE-0300000001";
@@ -468,7 +468,7 @@ async fn interrupted(backend: Backend, test: &str) {
     let pool = world.db.pool();
     let pending = || {
         use diesel::prelude::*;
-        use hub::store::schema::consent_uses;
+        use hub::store::tables::consent_uses;
         consent_uses::table
             .filter(consent_uses::consent_id.eq(&consent_id))
             .select((consent_uses::id, consent_uses::pending))

@@ -14,9 +14,9 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use e2e::{AgencySim, Hub, cli, crossroads};
-use hub::demo::certs::DemoCa;
-use hub::demo::client::HubClient;
-use hub::testing::{Backend, TestDb, skip};
+use hub::dev::demo::certs::DemoCa;
+use hub::dev::demo::client::HubClient;
+use hub::dev::testing::{Backend, TestDb, skip};
 use serde_json::{Value, json};
 
 /// Population register: the source of `person.address@1` (common IDs).

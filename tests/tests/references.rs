@@ -9,9 +9,9 @@
 use std::path::Path;
 
 use e2e::{AgencySim, Hub, cli, crossroads};
-use hub::demo::certs::DemoCa;
-use hub::demo::client::HubClient;
-use hub::testing::{Backend, TestDb, skip};
+use hub::dev::demo::certs::DemoCa;
+use hub::dev::demo::client::HubClient;
+use hub::dev::testing::{Backend, TestDb, skip};
 use serde_json::{Value, json};
 
 const TAX_A: &str = "BE-0300000001";

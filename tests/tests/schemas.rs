@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Output;
 
 use e2e::crossroads;
-use hub::testing::{Backend, TestDb, skip};
+use hub::dev::testing::{Backend, TestDb, skip};
 use serde_json::{Value, json};
 
 const ADDRESS_1_1: &str = include_str!("../../schemas/catalog/person.address/1.1.json");

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use e2e::{Hub, crossroads};
-use hub::testing::{Backend, TestDb, skip};
+use hub::dev::testing::{Backend, TestDb, skip};
 use serde_json::Value;
 
 fn client() -> reqwest::Client {

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use hub::demo::certs::{AgencyCredentials, DemoCa};
-use hub::demo::client::HubClient;
+use hub::dev::demo::certs::{AgencyCredentials, DemoCa};
+use hub::dev::demo::client::HubClient;
 use serde_json::json;
 
 const PROVIDER: &str = "BE-0200000001";

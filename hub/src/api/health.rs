@@ -5,8 +5,8 @@ use prometheus::Encoder as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, Problem};
 use crate::store::migrations;
 
 /// The process is alive.
@@ -60,7 +60,9 @@ pub async fn readyz(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let operator = crate::auth::OperatorCaller::extract(&req).await.is_ok();
+    let operator = crate::http::callers::OperatorCaller::extract(&req)
+        .await
+        .is_ok();
     let mut readiness = state
         .db(|conn| {
             let pending = migrations::pending(conn)
@@ -122,10 +124,11 @@ pub async fn metrics(
 ) -> Result<HttpResponse, ApiError> {
     if state.config.metrics_listen.is_some() {
         return Ok(
-            crate::error::Problem::for_status(actix_web::http::StatusCode::NOT_FOUND).response(),
+            crate::http::error::Problem::for_status(actix_web::http::StatusCode::NOT_FOUND)
+                .response(),
         );
     }
-    crate::auth::OperatorCaller::extract(&req).await?;
+    crate::http::callers::OperatorCaller::extract(&req).await?;
     metrics_text(&state)
 }
 

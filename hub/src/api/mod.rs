@@ -20,7 +20,7 @@ pub mod schemas;
 use actix_web::web;
 use utoipa::OpenApi;
 
-use crate::error::Problem;
+use crate::http::error::Problem;
 
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]

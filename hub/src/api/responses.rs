@@ -24,7 +24,7 @@ use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{Content, OpenApi, PathItem, Ref, RefOr, Response, ResponseBuilder};
 
-use crate::error::PROBLEM_JSON;
+use crate::http::error::PROBLEM_JSON;
 
 /// A shared answer: its status and its name under `components/responses`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,9 +7,9 @@ use anyhow::bail;
 use clap::Subcommand;
 
 use super::verify::{Verdict, verify_stored};
-use crate::config::Config;
-use crate::state::AppState;
-use crate::time::Clock;
+use crate::app::clock::Clock;
+use crate::app::config::Config;
+use crate::app::state::AppState;
 
 /// The `audit` subcommands.
 #[derive(Debug, Subcommand)]
@@ -123,6 +123,6 @@ pub fn run(command: AuditCommand, config: Config) -> anyhow::Result<()> {
 
 fn open(config: Config) -> anyhow::Result<AppState> {
     let state = AppState::new(config, Clock::System)?;
-    crate::server::migrate(&state)?;
+    crate::app::server::migrate(&state)?;
     Ok(state)
 }

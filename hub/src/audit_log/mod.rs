@@ -5,6 +5,7 @@
 //! The domain (entries, hashing, tiles, proofs, notes) is the `audit` crate;
 //! this module stores it and serialises appends.
 
+pub mod actions;
 pub mod cli;
 pub mod remote;
 pub mod sequencer;
@@ -22,11 +23,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::config::Config;
-use crate::error::ApiError;
+use crate::app::clock::Clock;
+use crate::app::config::Config;
+use crate::http::error::ApiError;
 use crate::store::audit::{self as store, DbHashReader, EntryFilter, EntryRow, Page};
 use crate::store::{DbConnection, Pool};
-use crate::time::Clock;
 
 pub use sequencer::Sequencer;
 
@@ -414,7 +415,7 @@ pub(crate) struct Shared {
     pub(crate) config: Arc<Config>,
     pub(crate) clock: Clock,
     /// Where the sequencer reports commits, failures and checkpoints.
-    pub(crate) metrics: Arc<crate::metrics::HubMetrics>,
+    pub(crate) metrics: Arc<crate::app::metrics::HubMetrics>,
     /// The name of a log key made here.
     origin: String,
     signer: Mutex<Option<Arc<LogSigner>>>,
@@ -427,7 +428,7 @@ impl AuditLog {
         config: Arc<Config>,
         pool: Pool,
         clock: Clock,
-        metrics: Arc<crate::metrics::HubMetrics>,
+        metrics: Arc<crate::app::metrics::HubMetrics>,
     ) -> Self {
         let origin = config.log_origin();
         Self {

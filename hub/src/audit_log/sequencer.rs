@@ -42,8 +42,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::{NewEntry, Prepared, Shared};
-use crate::config::DatabaseUrl;
-use crate::error::ApiError;
+use crate::app::config::DatabaseUrl;
+use crate::http::error::ApiError;
 use crate::store::audit::{self as store, DbHashReader, EntryRow};
 use crate::store::{DbConnection, Manager, Pool, StoreError, Transient};
 

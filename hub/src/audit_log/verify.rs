@@ -10,7 +10,7 @@ use audit::{
     AuditError, Checkpoint, Entry, Hash, HashPosition, HashReader, LogVerifier, VerifierKey,
 };
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::audit as store;
 use crate::store::{Pool, PooledConnection, StoreError};
 

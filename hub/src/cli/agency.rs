@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::agencies::{self, NewAgency};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
+use crate::services::agencies::{self, NewAgency};
 use crate::store::DbConnection;
 
 /// Agency subcommands.
@@ -79,7 +79,7 @@ fn record<T>(
 ) -> anyhow::Result<T> {
     let value = state.change_blocking(conn, |conn| {
         let (value, details) = change(conn)?;
-        let event = crate::events::by_console(kind)?.with_details(details);
+        let event = crate::audit_log::actions::by_console(kind)?.with_details(details);
         Ok((value, vec![event]))
     })?;
     Ok(value)

@@ -2,10 +2,10 @@
 
 use clap::Subcommand;
 
-use crate::keys::{self, KeyStoreError};
-use crate::state::AppState;
+use crate::app::clock::from_db;
+use crate::app::state::AppState;
+use crate::secrets::keys::{self, KeyStoreError};
 use crate::store::agencies as store;
-use crate::time::from_db;
 
 /// Key subcommands.
 #[derive(Debug, Subcommand)]
@@ -31,7 +31,7 @@ pub fn run(command: KeysCommand, state: &AppState) -> anyhow::Result<()> {
             let kid = state.change_blocking(&mut conn, |conn| {
                 match keys::rotate(conn, &state.config, now) {
                     Ok(kid) => {
-                        let event = crate::events::by_console("key.rotated")?
+                        let event = crate::audit_log::actions::by_console("key.rotated")?
                             .with_details(serde_json::json!({"kid": kid}));
                         Ok((Ok(kid), vec![event]))
                     }

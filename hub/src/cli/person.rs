@@ -2,8 +2,8 @@
 
 use clap::Subcommand;
 
-use crate::persons::{self, NewPerson, Viewer};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::services::persons::{self, NewPerson, Viewer};
 
 /// Person subcommands.
 #[derive(Debug, Subcommand)]
@@ -72,8 +72,8 @@ pub fn run(command: PersonCommand, state: &AppState) -> anyhow::Result<()> {
             let (id, registered) = state.change_blocking(&mut conn, |conn| {
                 let (id, registered) =
                     persons::register(conn, viewer, &state.pseudonyms, "operator", &input, now)?;
-                let event =
-                    crate::events::by_console("person.registered")?.with_person(id.as_digits());
+                let event = crate::audit_log::actions::by_console("person.registered")?
+                    .with_person(id.as_digits());
                 Ok(((id, registered), vec![event]))
             })?;
             println!("common ID:       {id}");
@@ -91,7 +91,7 @@ pub fn run(command: PersonCommand, state: &AppState) -> anyhow::Result<()> {
             let (survivor, replaced) = state.change_blocking(&mut conn, |conn| {
                 let (survivor, replaced, _) =
                     persons::merge(conn, viewer, &state.pseudonyms, &survivor, &replaced, now)?;
-                let event = crate::events::by_console("person.merged")?
+                let event = crate::audit_log::actions::by_console("person.merged")?
                     .with_person(survivor.as_digits())
                     .with_linked_person("replaced", replaced.as_digits());
                 Ok(((survivor, replaced), vec![event]))

@@ -8,9 +8,9 @@ use clap::Subcommand;
 use schemas::{RecordType, RecordTypeName, RecordTypeRef, Version};
 use serde_json::Value;
 
-use crate::error::{ApiError, ProblemViolation};
-use crate::registry;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, ProblemViolation};
+use crate::services::schemas as schema_registry;
 use crate::store::schemas as rows;
 
 /// Who a version published from the command line is recorded as published by.
@@ -96,7 +96,7 @@ pub fn run(command: SchemaCommand, state: &AppState) -> anyhow::Result<()> {
                     PUBLISHED_BY_CLI,
                     now,
                 )?;
-                let event = crate::events::by_console("schema.published")?
+                let event = crate::audit_log::actions::by_console("schema.published")?
                     .with_record_type(record_type.to_string());
                 Ok((schemas, vec![event]))
             });
@@ -127,7 +127,8 @@ pub fn run(command: SchemaCommand, state: &AppState) -> anyhow::Result<()> {
                     None => None,
                 },
             };
-            let mut violations = registry::check(&document, previous.as_ref().map(|(_, d)| d));
+            let mut violations =
+                schema_registry::check(&document, previous.as_ref().map(|(_, d)| d));
             // The rest of the publication checks (compilation, examples,
             // version order) when the file says which version it is.
             if violations.is_empty()

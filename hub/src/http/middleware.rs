@@ -9,8 +9,8 @@ use actix_web::middleware::{ErrorHandlerResponse, Next};
 use actix_web::{HttpMessage, web};
 use tracing::Instrument;
 
-use crate::error::{ApiError, PROBLEM_JSON, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, PROBLEM_JSON, Problem};
 
 /// The header that carries the request id.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -1,5 +1,7 @@
 //! Middleware and the construction of the actix-web application.
 
+pub mod callers;
+pub mod error;
 pub mod middleware;
 pub mod rate_limit;
 
@@ -8,8 +10,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpResponse, web};
 
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, Problem};
 
 /// The application: every route, every middleware, the shared state.
 pub fn app(

@@ -20,9 +20,9 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::config::Config;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::config::Config;
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
 
 type Keyed<K> = RateLimiter<K, HashMapStateStore<K>, DefaultClock>;
 

@@ -14,10 +14,10 @@ use serde::Deserialize;
 use super::i18n::Lang;
 use super::layout::{self, when};
 use super::{Failure, failure_page};
+use crate::app::state::AppState;
 use crate::audit_log::EntryProof;
-use crate::auth::portal::PortalCitizen;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::http::callers::portal::PortalCitizen;
+use crate::http::error::ApiError;
 use crate::store::audit::{EntryFilter, Page};
 
 const PATH: &str = "/portal/access-log";

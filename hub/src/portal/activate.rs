@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::i18n::Lang;
 use super::{Failure, check_pre_session, csrf_field, layout, pre_session_token};
-use crate::citizens::Activation;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::services::citizens::Activation;
 
 /// The activation form as posted.
 #[derive(Debug, Deserialize)]

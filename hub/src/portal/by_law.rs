@@ -10,10 +10,10 @@ use maud::html;
 use super::i18n::Lang;
 use super::layout::{self, day};
 use super::{Failure, failure_page};
-use crate::auth::portal::PortalCitizen;
-use crate::authorizations::{self, AuthorizationView};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::portal::PortalCitizen;
+use crate::http::error::ApiError;
+use crate::services::authorizations::{self, AuthorizationView};
 
 const PATH: &str = "/portal/by-law";
 

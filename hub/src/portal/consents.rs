@@ -12,9 +12,9 @@ use super::i18n::Lang;
 use super::layout::{self, day};
 use super::{Failure, check_csrf, csrf_field, failure_page};
 use crate::api::consents::audit_all;
-use crate::auth::portal::PortalCitizen;
-use crate::consents::{self, Action, ConsentView};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::portal::PortalCitizen;
+use crate::services::consents::{self, Action, ConsentView};
 
 const PATH: &str = "/portal/consents";
 
@@ -208,7 +208,7 @@ async fn act_inner(
         "resume" => Action::Resume,
         "revoke" => Action::Revoke,
         _ => {
-            return Err(Failure::Api(crate::error::ApiError::NotFound {
+            return Err(Failure::Api(crate::http::error::ApiError::NotFound {
                 code: "not_found",
                 detail: "no such action".to_owned(),
             }));

@@ -650,7 +650,7 @@ mod tests {
             include_str!("activate.rs"),
             include_str!("access_log.rs"),
             include_str!("consents.rs"),
-            include_str!("holders.rs"),
+            include_str!("references.rs"),
             include_str!("by_law.rs"),
             include_str!("mod.rs"),
         ];

@@ -4,7 +4,7 @@
 use maud::{DOCTYPE, Markup, html};
 
 use super::i18n::Lang;
-use crate::auth::portal::PortalCitizen;
+use crate::http::callers::portal::PortalCitizen;
 
 const MENU: [(&str, &str); 4] = [
     ("/portal/access-log", "nav.access_log"),

@@ -12,9 +12,9 @@ pub mod access_log;
 pub mod activate;
 pub mod by_law;
 pub mod consents;
-pub mod holders;
 pub mod i18n;
 pub mod layout;
+pub mod references;
 pub mod sign_in;
 
 use std::sync::LazyLock;
@@ -27,8 +27,8 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 
-use crate::auth::portal::{PortalCitizen, same};
-use crate::error::ApiError;
+use crate::http::callers::portal::{PortalCitizen, same};
+use crate::http::error::ApiError;
 use i18n::Lang;
 
 /// The Content-Security-Policy of every portal response.
@@ -41,7 +41,7 @@ const STYLE: &str = include_str!("style.css");
 
 /// The stylesheet's path, named by its content hash so it can be cached for good.
 pub static STYLE_PATH: LazyLock<String> = LazyLock::new(|| {
-    let digest = crate::auth::sha256_hex(STYLE.as_bytes());
+    let digest = crate::http::callers::sha256_hex(STYLE.as_bytes());
     format!("/portal/assets/style-{}.css", &digest[..16])
 });
 
@@ -75,7 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/consents/{id}/{action}").route(web::post().to(consents::act)),
                 )
-                .service(web::resource("/holders").route(web::get().to(holders::page)))
+                .service(web::resource("/holders").route(web::get().to(references::page)))
                 .service(web::resource("/by-law").route(web::get().to(by_law::page)))
                 .default_service(web::to(not_found)),
         );

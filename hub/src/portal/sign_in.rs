@@ -9,10 +9,10 @@ use serde::Deserialize;
 
 use super::i18n::Lang;
 use super::{Failure, check_csrf, check_pre_session, csrf_field, layout, pre_session_token};
-use crate::auth::portal::PortalCitizen;
-use crate::citizens::{self, SESSION_COOKIE, SESSION_MINUTES, SignIn};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::portal::PortalCitizen;
+use crate::http::error::ApiError;
+use crate::services::citizens::{self, SESSION_COOKIE, SESSION_MINUTES, SignIn};
 use crate::store::persons;
 
 /// Notices the sign-in page can show after a redirect.

@@ -5,9 +5,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::schema::{agencies, agency_certificates, hub_keys, used_assertions};
+use super::tables::{agencies, agency_certificates, hub_keys, used_assertions};
 use super::{DbConnection, StoreError};
-use crate::time::db_time;
+use crate::app::clock::db_time;
 
 /// An agency as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

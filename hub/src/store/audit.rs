@@ -8,9 +8,9 @@ use audit::{AuditError, Hash, HashPosition, HashReader};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::{audit_checkpoints, audit_entries, audit_hashes, audit_queue};
+use super::tables::{audit_checkpoints, audit_entries, audit_hashes, audit_queue};
 use super::{DbConnection, StoreError};
-use crate::time::db_time;
+use crate::app::clock::db_time;
 
 /// Runs `$body` with `$c` bound to the concrete connection: diesel's
 /// batch INSERT and ON CONFLICT are not available on the multi-connection.

@@ -5,9 +5,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::schema::{authorizations, purposes};
+use super::tables::{authorizations, purposes};
 use super::{DbConnection, StoreError};
-use crate::time::db_time;
+use crate::app::clock::db_time;
 
 /// A purpose as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -4,9 +4,9 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::{consent_events, consent_uses, consents};
+use super::tables::{consent_events, consent_uses, consents};
 use super::{DbConnection, StoreError};
-use crate::time::db_time;
+use crate::app::clock::db_time;
 
 /// A consent as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

@@ -5,20 +5,20 @@ pub mod agencies;
 pub mod audit;
 pub mod authorizations;
 pub mod consents;
-pub mod directory;
 pub mod migrations;
 pub mod operators;
 pub mod persons;
-pub mod schema;
+pub mod references;
 pub mod schemas;
 pub mod settings;
+pub mod tables;
 
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
-use crate::config::DatabaseUrl;
+use crate::app::config::DatabaseUrl;
 
 /// A connection to either backend; queries written once run on both.
 #[derive(diesel::MultiConnection)]

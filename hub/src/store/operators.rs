@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::operator_tokens;
+use super::tables::operator_tokens;
 use super::{DbConnection, StoreError};
-use crate::time::{db_time, from_db};
+use crate::app::clock::{db_time, from_db};
 
 /// An operator credential as stored (the token itself is never stored).
 #[derive(Debug, Clone, Queryable, Selectable)]

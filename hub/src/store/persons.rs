@@ -4,9 +4,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::schema::{citizen_accounts, persons, sector_pseudonyms};
+use super::tables::{citizen_accounts, persons, sector_pseudonyms};
 use super::{DbConnection, StoreError};
-use crate::time::db_time;
+use crate::app::clock::db_time;
 
 /// A person as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -323,7 +323,7 @@ pub fn save_account(conn: &mut DbConnection, row: &AccountRow) -> Result<(), Sto
 
 /// A citizen's web session as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = super::schema::citizen_sessions)]
+#[diesel(table_name = super::tables::citizen_sessions)]
 pub struct SessionRow {
     /// SHA-256 of the session cookie's value, hex.
     pub id_digest: String,
@@ -339,7 +339,7 @@ pub struct SessionRow {
 
 /// Stores a session.
 pub fn insert_session(conn: &mut DbConnection, row: &SessionRow) -> Result<(), StoreError> {
-    use super::schema::citizen_sessions;
+    use super::tables::citizen_sessions;
     diesel::insert_into(citizen_sessions::table)
         .values(row)
         .execute(conn)?;
@@ -352,7 +352,7 @@ pub fn session(
     id_digest: &str,
     now: NaiveDateTime,
 ) -> Result<Option<SessionRow>, StoreError> {
-    use super::schema::citizen_sessions;
+    use super::tables::citizen_sessions;
     Ok(citizen_sessions::table
         .find(id_digest)
         .filter(citizen_sessions::expires_at.gt(now))
@@ -363,7 +363,7 @@ pub fn session(
 
 /// Deletes the sessions that have expired at `now`; returns how many.
 pub fn purge_sessions(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize, StoreError> {
-    use super::schema::citizen_sessions;
+    use super::tables::citizen_sessions;
     Ok(diesel::delete(
         citizen_sessions::table.filter(citizen_sessions::expires_at.le(db_time(now))),
     )
@@ -372,7 +372,7 @@ pub fn purge_sessions(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usi
 
 /// Ends a session.
 pub fn delete_session(conn: &mut DbConnection, id_digest: &str) -> Result<(), StoreError> {
-    use super::schema::citizen_sessions;
+    use super::tables::citizen_sessions;
     diesel::delete(citizen_sessions::table.find(id_digest)).execute(conn)?;
     Ok(())
 }

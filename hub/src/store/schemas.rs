@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::schema::schemas;
+use super::tables::schemas;
 use super::{DbConnection, StoreError};
-use crate::time::{db_time, from_db};
+use crate::app::clock::{db_time, from_db};
 
 /// Who published the versions seeded from the shipped catalog.
 pub const SHIPPED_CATALOG: &str = "shipped-catalog";

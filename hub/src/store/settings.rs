@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::hub_settings;
+use super::tables::hub_settings;
 use super::{DbConnection, StoreError};
 
 /// Reads a setting.
@@ -22,7 +22,7 @@ pub fn put(
     value: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let at = crate::time::db_time(now);
+    let at = crate::app::clock::db_time(now);
     super::write(conn, |conn| {
         let updated = diesel::update(hub_settings::table.filter(hub_settings::key.eq(key)))
             .set((
@@ -55,7 +55,7 @@ pub fn get_or_init(
         return Ok(value);
     }
     let value = make();
-    let at = crate::time::db_time(now);
+    let at = crate::app::clock::db_time(now);
     let inserted = diesel::insert_into(hub_settings::table)
         .values((
             hub_settings::key.eq(key),

@@ -24,7 +24,7 @@ pub fn fixture(name: &str) -> String {
 
 /// A compact JWS over `claims`, signed with the PKCS#8 key in `key_pem`.
 pub fn sign(alg: &str, key_pem: &str, header_extra: Value, claims: &Value) -> String {
-    hub::testing::sign_jws(alg, key_pem, &header_extra, claims)
+    hub::dev::testing::sign_jws(alg, key_pem, &header_extra, claims)
 }
 
 /// Claims of a client assertion for the test hub.
@@ -42,7 +42,7 @@ pub fn token_form(assertion: &str) -> String {
 
 /// Calls the app once.
 pub async fn call(
-    app: &hub::testing::TestApp,
+    app: &hub::dev::testing::TestApp,
     req: web::TestRequest,
 ) -> (u16, actix_web::http::header::HeaderMap, Value) {
     let service = web::init_service(hub::http::app(app.state.clone())).await;
@@ -60,22 +60,28 @@ pub async fn call(
 }
 
 /// A new operator token on the app's database.
-pub fn operator_token(app: &hub::testing::TestApp) -> String {
-    hub::auth::operator::issue(&mut app.conn(), "Test Operator", app.clock.now())
+pub fn operator_token(app: &hub::dev::testing::TestApp) -> String {
+    hub::http::callers::operator::issue(&mut app.conn(), "Test Operator", app.clock.now())
         .unwrap()
         .token
 }
 
 /// A TestApp whose trust anchors are the fixture CA.
-pub fn app_with_fixture_ca(backend: hub::testing::Backend) -> Option<hub::testing::TestApp> {
-    hub::testing::TestApp::with_config(backend, |config| {
+pub fn app_with_fixture_ca(
+    backend: hub::dev::testing::Backend,
+) -> Option<hub::dev::testing::TestApp> {
+    hub::dev::testing::TestApp::with_config(backend, |config| {
         config.trust_anchors_file = Some(fixture_path("ca.pem"));
     })
 }
 
 /// Onboards the fixture agency with `roles` and `policy` and returns an
 /// access token for it (signed with the P-256 fixture key).
-pub async fn agency_token(app: &hub::testing::TestApp, roles: &[&str], policy: &str) -> String {
+pub async fn agency_token(
+    app: &hub::dev::testing::TestApp,
+    roles: &[&str],
+    policy: &str,
+) -> String {
     let op = operator_token(app);
     let req = web::TestRequest::post()
         .uri("/v1/admin/agencies")
@@ -95,7 +101,7 @@ pub async fn agency_token(app: &hub::testing::TestApp, roles: &[&str], policy: &
 
 /// An access token for the onboarded fixture agency (signed with the P-256
 /// fixture key).
-pub async fn access_token(app: &hub::testing::TestApp) -> String {
+pub async fn access_token(app: &hub::dev::testing::TestApp) -> String {
     let aud = format!("{}/oauth/token", app.state.config.public_base());
     let now = app.clock.now().timestamp();
     let assertion = sign(
@@ -125,9 +131,9 @@ pub fn with_bearer(req: web::TestRequest, token: &str) -> web::TestRequest {
 }
 
 /// The audit entries of `kind`, as (actor id, person) pairs, oldest first.
-pub fn audited(app: &hub::testing::TestApp, kind: &str) -> Vec<(String, Option<String>)> {
+pub fn audited(app: &hub::dev::testing::TestApp, kind: &str) -> Vec<(String, Option<String>)> {
     use diesel::prelude::*;
-    use hub::store::schema::audit_entries;
+    use hub::store::tables::audit_entries;
     audit_entries::table
         .filter(audit_entries::kind.eq(kind))
         .order(audit_entries::seq.asc())

@@ -5,10 +5,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::agencies::{self, CertificateView};
-use crate::auth::OperatorCaller;
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::OperatorCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::agencies::{self, CertificateView};
 
 /// A certificate to add.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -44,8 +44,11 @@ pub async fn add(
     let view = state
         .change(move |conn| {
             let view = agencies::add_certificate(conn, anchors.as_deref(), &id, &body.pem, now)?;
-            let event = crate::events::by_operator(&operator, "agency.certificate_added")?
-                .with_details(serde_json::json!({"agency": id, "certificate": view.thumbprint}));
+            let event =
+                crate::audit_log::actions::by_operator(&operator, "agency.certificate_added")?
+                    .with_details(
+                        serde_json::json!({"agency": id, "certificate": view.thumbprint}),
+                    );
             Ok((view, vec![event]))
         })
         .await?;
@@ -79,8 +82,9 @@ pub async fn revoke(
         .change(move |conn| {
             agencies::revoke_certificate(conn, &id, &thumbprint, now)?;
             let details = serde_json::json!({"agency": id, "certificate": thumbprint});
-            let event = crate::events::by_operator(&operator, "agency.certificate_revoked")?
-                .with_details(details);
+            let event =
+                crate::audit_log::actions::by_operator(&operator, "agency.certificate_revoked")?
+                    .with_details(details);
             Ok(((), vec![event]))
         })
         .await?;

@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::agencies::{self, AgencyView};
-use crate::auth::OperatorCaller;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::OperatorCaller;
+use crate::http::error::ApiError;
+use crate::services::agencies::{self, AgencyView};
 
 /// Every agency (operators only).
 #[utoipa::path(

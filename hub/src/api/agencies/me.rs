@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::AgencyCaller;
+use crate::http::callers::AgencyCaller;
 
 /// The calling agency.
 #[derive(Debug, Serialize, ToSchema)]

@@ -19,7 +19,7 @@ use utoipa::OpenApi;
         certificates::add, certificates::revoke, roles::set, me::me
     ),
     components(schemas(
-        crate::agencies::NewAgency, crate::agencies::AgencyView, crate::agencies::CertificateView,
+        crate::services::agencies::NewAgency, crate::services::agencies::AgencyView, crate::services::agencies::CertificateView,
         certificates::NewCertificate, roles::NewRoles, me::Me
     )),
     tags((name = "agencies", description = "Onboarding agencies and their certificates"))

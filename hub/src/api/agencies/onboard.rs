@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::agencies::{self, AgencyView, NewAgency};
-use crate::auth::OperatorCaller;
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::OperatorCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::agencies::{self, AgencyView, NewAgency};
 
 /// Onboards an agency with its certificates (operators only).
 #[utoipa::path(
@@ -37,7 +37,7 @@ pub async fn onboard(
                 insecure_ok,
                 now,
             )?;
-            let event = crate::events::by_operator(&operator, "agency.onboarded")?.with_details(
+            let event = crate::audit_log::actions::by_operator(&operator, "agency.onboarded")?.with_details(
                 serde_json::json!({
                     "agency": view.id,
                     "roles": view.roles,

@@ -4,10 +4,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::agencies::{self, AgencyView};
-use crate::auth::OperatorCaller;
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::OperatorCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::agencies::{self, AgencyView};
 
 /// A role of an agency.
 #[derive(ToSchema)]
@@ -61,7 +61,7 @@ pub async fn set(
     let view = state
         .change(move |conn| {
             let view = agencies::set_roles(conn, &id, &body.roles, now)?;
-            let event = crate::events::by_operator(&operator, "agency.roles_changed")?
+            let event = crate::audit_log::actions::by_operator(&operator, "agency.roles_changed")?
                 .with_details(serde_json::json!({"agency": view.id, "roles": view.roles}));
             Ok((view, vec![event]))
         })

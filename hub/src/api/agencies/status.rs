@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::agencies::{self, AgencyView};
-use crate::auth::OperatorCaller;
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::OperatorCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::agencies::{self, AgencyView};
 
 async fn set(
     operator: OperatorCaller,
@@ -23,7 +23,7 @@ async fn set(
     let view = state
         .change(move |conn| {
             let view = agencies::set_active(conn, &id, active, now)?;
-            let event = crate::events::by_operator(&operator, kind)?
+            let event = crate::audit_log::actions::by_operator(&operator, kind)?
                 .with_details(serde_json::json!({"agency": id}));
             Ok((view, vec![event]))
         })

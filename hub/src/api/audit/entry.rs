@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 
 use super::AuditReader;
+use crate::app::state::AppState;
 use crate::audit_log::EntryProof;
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Problem};
 
 /// An audit entry with its inclusion proof against the latest checkpoint
 /// (and that checkpoint). Operators may read every entry, with the salt of

@@ -9,9 +9,9 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpRequest, web};
 use utoipa::OpenApi;
 
-use crate::auth::operator::TOKEN_PREFIX;
-use crate::auth::{AgencyCaller, OperatorCaller, bearer};
-use crate::error::ApiError;
+use crate::http::callers::operator::TOKEN_PREFIX;
+use crate::http::callers::{AgencyCaller, OperatorCaller, bearer};
+use crate::http::error::ApiError;
 
 /// The audit part of the OpenAPI document.
 #[derive(OpenApi)]

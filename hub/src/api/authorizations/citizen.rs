@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::CitizenCaller;
-use crate::authorizations::{self, AuthorizationView};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::CitizenCaller;
+use crate::http::error::ApiError;
+use crate::services::authorizations::{self, AuthorizationView};
 
 /// The authorizations in force, with their legal references and whether
 /// the person's consent is needed too: each applies to every person.

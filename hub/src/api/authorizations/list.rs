@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::OperatorCaller;
-use crate::authorizations::{self, AuthorizationView};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::OperatorCaller;
+use crate::http::error::ApiError;
+use crate::services::authorizations::{self, AuthorizationView};
 
 /// Every version of every authorization, by id then version (operators
 /// only).

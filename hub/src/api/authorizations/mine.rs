@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::AgencyCaller;
-use crate::authorizations::{self, AuthorizationView};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::ApiError;
+use crate::services::authorizations::{self, AuthorizationView};
 
 /// The authorizations in force that apply to the calling agency: its own and
 /// those of its sector and roles.

@@ -19,9 +19,9 @@ use utoipa::OpenApi;
         citizen::citizen
     ),
     components(schemas(
-        crate::authorizations::NewAuthorization, crate::authorizations::NewVersion,
-        crate::authorizations::ConsumerSpec,
-        crate::authorizations::AuthorizationView, crate::authorizations::LegalRef
+        crate::services::authorizations::NewAuthorization, crate::services::authorizations::NewVersion,
+        crate::services::authorizations::ConsumerSpec,
+        crate::services::authorizations::AuthorizationView, crate::services::authorizations::LegalRef
     )),
     tags((name = "authorizations", description = "Legal bases: who may obtain which records, why, under which law"))
 )]

@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::OperatorCaller;
-use crate::authorizations::{self, AuthorizationView, NewAuthorization};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::OperatorCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::authorizations::{self, AuthorizationView, NewAuthorization};
 
 /// Publishes a new authorization; its record type and fields are checked
 /// against the schema registry (operators only).
@@ -32,16 +32,17 @@ pub async fn publish(
     let view = state
         .change(move |conn| {
             let view = authorizations::publish(conn, &inner.schemas, &body, &by, now)?;
-            let event = crate::events::by_operator(&operator, "authorization.published")?
-                .with_legal_basis(view.id.clone(), view.version)
-                .with_record_type(format!("{}@{}", view.record_type, view.major))
-                .with_details(serde_json::json!({
-                    "consumer": view.consumer,
-                    "purposes": view.purposes,
-                    "fields": view.fields,
-                    "consent_required": view.consent_required,
-                    "valid_from": view.valid_from,
-                }));
+            let event =
+                crate::audit_log::actions::by_operator(&operator, "authorization.published")?
+                    .with_legal_basis(view.id.clone(), view.version)
+                    .with_record_type(format!("{}@{}", view.record_type, view.major))
+                    .with_details(serde_json::json!({
+                        "consumer": view.consumer,
+                        "purposes": view.purposes,
+                        "fields": view.fields,
+                        "consent_required": view.consent_required,
+                        "valid_from": view.valid_from,
+                    }));
             Ok((view, vec![event]))
         })
         .await?;

@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::OperatorCaller;
-use crate::authorizations::{self, AuthorizationView};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::OperatorCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::authorizations::{self, AuthorizationView};
 
 /// Every version of one authorization, oldest first (operators only).
 #[utoipa::path(

@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::OperatorCaller;
-use crate::authorizations::{self, AuthorizationView, NewVersion};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::OperatorCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::authorizations::{self, AuthorizationView, NewVersion};
 
 /// Publishes a new version of an authorization that takes over from `from`;
 /// the previous version stays readable and applies until then (operators
@@ -36,16 +36,17 @@ pub async fn supersede(
     let view = state
         .change(move |conn| {
             let view = authorizations::supersede(conn, &inner.schemas, &id, &body, &by, now)?;
-            let event = crate::events::by_operator(&operator, "authorization.superseded")?
-                .with_legal_basis(view.id.clone(), view.version)
-                .with_record_type(format!("{}@{}", view.record_type, view.major))
-                .with_details(serde_json::json!({
-                    "from": view.valid_from,
-                    "consumer": view.consumer,
-                    "purposes": view.purposes,
-                    "fields": view.fields,
-                    "consent_required": view.consent_required,
-                }));
+            let event =
+                crate::audit_log::actions::by_operator(&operator, "authorization.superseded")?
+                    .with_legal_basis(view.id.clone(), view.version)
+                    .with_record_type(format!("{}@{}", view.record_type, view.major))
+                    .with_details(serde_json::json!({
+                        "from": view.valid_from,
+                        "consumer": view.consumer,
+                        "purposes": view.purposes,
+                        "fields": view.fields,
+                        "consent_required": view.consent_required,
+                    }));
             Ok((view, vec![event]))
         })
         .await?;

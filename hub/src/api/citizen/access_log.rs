@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::app::state::AppState;
 use crate::audit_log::EntryProof;
-use crate::auth::CitizenCaller;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::http::callers::CitizenCaller;
+use crate::http::error::ApiError;
 use crate::store::audit::{EntryFilter, Page};
 
 /// Filters and paging of the access log.

@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::citizens::{self, Activation};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, Problem};
+use crate::services::citizens::{self, Activation};
 
 /// Activates a citizen account with the code from the registration letter
 /// and sets its password. Codes expire and work once.

@@ -4,10 +4,10 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::CitizenCaller;
-use crate::error::ApiError;
-use crate::persons::{self, PersonView, Viewer};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::CitizenCaller;
+use crate::http::error::ApiError;
+use crate::services::persons::{self, PersonView, Viewer};
 use crate::store::persons as store;
 
 /// The signed-in citizen's own record.

@@ -15,8 +15,8 @@ use utoipa::OpenApi;
 #[openapi(
     paths(access_log::access_log, activate::activate, sign_in::sign_in, sign_out::sign_out, me::me, totp::offer, totp::confirm, totp::remove),
     components(schemas(
-        crate::citizens::Activation, crate::citizens::SignIn, crate::citizens::SignedIn,
-        crate::citizens::TotpOffer, crate::citizens::TotpConfirm, crate::citizens::TotpRemoval, me::Me,
+        crate::services::citizens::Activation, crate::services::citizens::SignIn, crate::services::citizens::SignedIn,
+        crate::services::citizens::TotpOffer, crate::services::citizens::TotpConfirm, crate::services::citizens::TotpRemoval, me::Me,
         access_log::AccessLog
     )),
     tags((name = "citizen", description = "Citizens: activation, sign-in, their own data"))

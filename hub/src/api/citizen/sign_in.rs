@@ -3,9 +3,9 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpResponse, web};
 
-use crate::citizens::{self, SESSION_COOKIE, SESSION_MINUTES, SignIn, SignedIn};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, Problem};
+use crate::services::citizens::{self, SESSION_COOKIE, SESSION_MINUTES, SignIn, SignedIn};
 
 /// Signs a citizen in: a citizen access token in the body, and a web
 /// session in a Secure, HttpOnly, SameSite=Strict cookie. Repeated failures

@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::CitizenCaller;
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::CitizenCaller;
+use crate::http::error::{ApiError, Problem};
 
 /// Ends the session the citizen token belongs to: the token (and the web
 /// session's cookie) stop working at once, before the token expires.

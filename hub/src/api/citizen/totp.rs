@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::CitizenCaller;
-use crate::citizens::{self, TotpConfirm, TotpOffer, TotpRemoval};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::CitizenCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::citizens::{self, TotpConfirm, TotpOffer, TotpRemoval};
 
 /// Offers a new TOTP secret; nothing changes until it is confirmed.
 #[utoipa::path(

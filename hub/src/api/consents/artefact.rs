@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::{AgencyCaller, CitizenCaller};
-use crate::consents;
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::{AgencyCaller, CitizenCaller};
+use crate::http::error::{ApiError, Problem};
+use crate::services::consents;
 
 /// The artefact of an active consent the agency holds: a compact JWS
 /// (`typ` `consent+jwt`, EdDSA) verifiable with the hub's JWKS alone (scope

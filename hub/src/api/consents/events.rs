@@ -4,10 +4,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::auth::AgencyCaller;
-use crate::consents::{self, EventPage};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::ApiError;
+use crate::services::consents::{self, EventPage};
 
 /// The cursor.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::CitizenCaller;
-use crate::consents::{self, ConsentView, NewGrant};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::CitizenCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::consents::{self, ConsentView, NewGrant};
 
 /// Grants a consent to an agency: active at once.
 #[utoipa::path(

@@ -4,10 +4,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::auth::AgencyCaller;
-use crate::consents::{self, ConsentView};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::ApiError;
+use crate::services::consents::{self, ConsentView};
 
 /// Filters.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -29,8 +29,8 @@ pub struct Filter {
     security(("agency" = [])),
     responses(
         (status = 200, description = "The consents", body = [ConsentView]),
-        (status = 404, description = "No such person (`unknown_person`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not a person reference, or not a state", body = crate::error::Problem, content_type = "application/problem+json")
+        (status = 404, description = "No such person (`unknown_person`)", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a person reference, or not a state", body = crate::http::error::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn list(

@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::CitizenCaller;
-use crate::consents::{self, ConsentView};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::CitizenCaller;
+use crate::http::error::ApiError;
+use crate::services::consents::{self, ConsentView};
 
 /// The citizen's consents and pending requests, newest first, with each
 /// agency's name and each purpose's title.

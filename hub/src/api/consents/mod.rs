@@ -12,8 +12,8 @@ pub mod show;
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
 
 /// The media type of a compact JWS.
 pub const JOSE: &str = "application/jose";
@@ -27,8 +27,8 @@ pub const JOSE: &str = "application/jose";
         change::resume, change::revoke, artefact::citizen
     ),
     components(schemas(
-        crate::consents::NewRequest, crate::consents::NewGrant, crate::consents::ConsentView,
-        crate::consents::ConsentEvent, crate::consents::EventPage
+        crate::services::consents::NewRequest, crate::services::consents::NewGrant, crate::services::consents::ConsentView,
+        crate::services::consents::ConsentEvent, crate::services::consents::EventPage
     )),
     tags((name = "consents", description = "Consent requests, consents and their artefacts"))
 )]

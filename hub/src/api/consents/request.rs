@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::AgencyCaller;
-use crate::consents::{self, ConsentView, NewRequest};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::consents::{self, ConsentView, NewRequest};
 
 /// Creates a pending consent request for a person named by common ID or by
 /// the agency's sector pseudonym (scope `consumer`).

@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::AgencyCaller;
-use crate::consents::{self, ConsentView};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::consents::{self, ConsentView};
 
 /// One consent or request of the calling agency (scope `consumer`).
 #[utoipa::path(

@@ -3,8 +3,8 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
 
 /// The latest signed checkpoint: a C2SP signed note (origin, tree size,
 /// base64 root hash, Ed25519 signature by the log key).

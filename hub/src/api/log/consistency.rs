@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, Problem};
 use crate::store::audit::DbHashReader;
 
 /// The two tree sizes.

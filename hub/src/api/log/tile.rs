@@ -4,8 +4,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use audit::{AuditError, Tile};
 
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, Problem};
 use crate::store::audit::DbHashReader;
 
 /// A hash tile (C2SP tlog-tiles): the concatenated 32-byte hashes. Tiles

@@ -3,8 +3,8 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
 
 /// The note verifier key of the log (`name+hash+base64key`), for checking
 /// checkpoints. Auditors should obtain it out of band as well.

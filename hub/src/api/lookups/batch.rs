@@ -5,10 +5,10 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::AgencyCaller;
-use crate::broker::{self, LookupRequest};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::broker::{self, LookupRequest};
 
 /// The most persons one batch may name.
 pub const MAX_BATCH: usize = 1_000;

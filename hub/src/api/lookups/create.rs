@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, ResponseError, web};
 
-use crate::auth::AgencyCaller;
-use crate::broker::{self, LookupRequest, LookupResponse};
-use crate::error::Problem;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::Problem;
+use crate::services::broker::{self, LookupRequest, LookupResponse};
 
 /// Asks for a record about a person. The hub decides (authorization and,
 /// where required, consent), fetches the record from its authentic source,

@@ -3,7 +3,6 @@
 
 pub mod batch;
 pub mod create;
-pub mod sources;
 
 use actix_web::web;
 use utoipa::OpenApi;
@@ -11,10 +10,10 @@ use utoipa::OpenApi;
 /// The lookup part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(create::create, batch::batch, sources::put, sources::list),
+    paths(create::create, batch::batch, crate::api::references::sources::put, crate::api::references::sources::list),
     components(schemas(
-        crate::broker::LookupRequest, crate::broker::LookupResponse, batch::BatchRequest,
-        batch::BatchResponse, batch::BatchItem, crate::broker::directory::Source
+        crate::services::broker::LookupRequest, crate::services::broker::LookupResponse, batch::BatchRequest,
+        batch::BatchResponse, batch::BatchItem, crate::services::references::Source
     )),
     tags((name = "lookups", description = "Consented record lookups between agencies, brokered by the hub"))
 )]
@@ -26,7 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/lookups/batch").route(web::post().to(batch::batch)))
         .service(
             web::resource("/v1/admin/sources")
-                .route(web::post().to(sources::put))
-                .route(web::get().to(sources::list)),
+                .route(web::post().to(crate::api::references::sources::put))
+                .route(web::get().to(crate::api::references::sources::list)),
         );
 }

@@ -2,8 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
 
 /// The hub's public signing keys (RFC 7517): the current key and retired
 /// keys until every token they signed has expired.

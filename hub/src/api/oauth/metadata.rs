@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::state::AppState;
+use crate::app::state::AppState;
 
 /// The hub's authorization server metadata.
 #[utoipa::path(

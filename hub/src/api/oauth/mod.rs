@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 #[openapi(
     paths(token::token, metadata::metadata, jwks::jwks),
     components(schemas(
-        crate::tokens::TokenRequest, crate::tokens::TokenResponse, crate::error::OAuthErrorBody
+        crate::services::tokens::TokenRequest, crate::services::tokens::TokenResponse, crate::http::error::OAuthErrorBody
     )),
     tags((name = "oauth", description = "Agency authentication: OAuth 2.0 client credentials with private_key_jwt"))
 )]

@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::error::OAuthError;
-use crate::state::AppState;
-use crate::tokens::{self, TokenRequest, TokenResponse};
+use crate::app::state::AppState;
+use crate::http::error::OAuthError;
+use crate::services::tokens::{self, TokenRequest, TokenResponse};
 
 /// Client credentials with a `private_key_jwt` assertion (RFC 7523) signed by
 /// the key of one of the agency's registered certificates. Errors use the
@@ -16,8 +16,8 @@ use crate::tokens::{self, TokenRequest, TokenResponse};
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "An access token", body = TokenResponse),
-        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type or invalid_scope", body = crate::error::OAuthErrorBody),
-        (status = 401, description = "invalid_client", body = crate::error::OAuthErrorBody)
+        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type or invalid_scope", body = crate::http::error::OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = crate::http::error::OAuthErrorBody)
     )
 )]
 pub async fn token(
@@ -26,7 +26,7 @@ pub async fn token(
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
     let client_certificate = req
-        .conn_data::<crate::tls::ClientCertificate>()
+        .conn_data::<crate::app::tls::ClientCertificate>()
         .map(|c| c.0.clone());
     let request: TokenRequest = serde_urlencoded::from_bytes(&body).map_err(|e| {
         OAuthError::new(

@@ -4,10 +4,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::AgencyCaller;
-use crate::error::{ApiError, Problem};
-use crate::persons::{self, PersonView};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::persons::{self, PersonView};
 
 /// Which record is the duplicate.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,7 +47,7 @@ pub async fn merge(
         .change(move |conn| {
             let (survivor, replaced, person) =
                 persons::merge(conn, viewer, &pseudonyms, &survivor, &body.replaced, now)?;
-            let event = crate::events::by_agency(&caller, "person.merged")?
+            let event = crate::audit_log::actions::by_agency(&caller, "person.merged")?
                 .with_person(survivor.as_digits())
                 .with_linked_person("replaced", replaced.as_digits());
             Ok((person, vec![event]))

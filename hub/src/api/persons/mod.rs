@@ -8,17 +8,17 @@ pub mod status;
 use actix_web::web;
 use utoipa::OpenApi;
 
-use crate::auth::AgencyCaller;
-use crate::error::ApiError;
-use crate::persons::Viewer;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::ApiError;
+use crate::services::persons::Viewer;
 
 /// The person registry's part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
     paths(register::register, show::show, merge::merge, status::status),
     components(schemas(
-        crate::persons::NewPerson, crate::persons::Registered, crate::persons::PersonView,
-        crate::persons::StatusChange, merge::MergeRequest
+        crate::services::persons::NewPerson, crate::services::persons::Registered, crate::services::persons::PersonView,
+        crate::services::persons::StatusChange, merge::MergeRequest
     )),
     tags((name = "persons", description = "Registering persons and issuing common IDs (registrar agencies)"))
 )]

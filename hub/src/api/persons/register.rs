@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::AgencyCaller;
-use crate::error::{ApiError, Problem};
-use crate::persons::{self, NewPerson, Registered};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::persons::{self, NewPerson, Registered};
 
 /// Registers a person. A registration whose normalised attributes match a
 /// registered person is refused with 409 `possible_duplicate` naming the
@@ -35,8 +35,8 @@ pub async fn register(
         .change(move |conn| {
             let (id, registered) =
                 persons::register(conn, viewer, &pseudonyms, &registrar, &body, now)?;
-            let event =
-                crate::events::by_agency(&caller, "person.registered")?.with_person(id.as_digits());
+            let event = crate::audit_log::actions::by_agency(&caller, "person.registered")?
+                .with_person(id.as_digits());
             Ok((registered, vec![event]))
         })
         .await?;

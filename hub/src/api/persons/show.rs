@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::AgencyCaller;
-use crate::error::{ApiError, Problem};
-use crate::persons::{self, PersonView};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::persons::{self, PersonView};
 
 /// A person, by common ID or the caller's sector pseudonym. A merged
 /// identifier resolves to the survivor, and `resolved_from` says so. Every
@@ -38,8 +38,8 @@ pub async fn show(
             Ok((shown, common_id))
         })
         .await?;
-    let entry =
-        crate::events::by_agency(&caller, "person.read")?.with_person(common_id.as_digits());
+    let entry = crate::audit_log::actions::by_agency(&caller, "person.read")?
+        .with_person(common_id.as_digits());
     state.audit.append(entry).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::AgencyCaller;
-use crate::error::{ApiError, Problem};
-use crate::persons::{self, PersonView, StatusChange};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::persons::{self, PersonView, StatusChange};
 
 /// Records a death, an inactive person, or a return to active.
 #[utoipa::path(
@@ -36,7 +36,7 @@ pub async fn status(
         .change(move |conn| {
             let (changed, person) =
                 persons::change_status(conn, viewer, &pseudonyms, &id, &body, now)?;
-            let event = crate::events::by_agency(&caller, "person.status_changed")?
+            let event = crate::audit_log::actions::by_agency(&caller, "person.status_changed")?
                 .with_person(changed.as_digits())
                 .with_details(serde_json::json!({"status": person.status}));
             Ok((person, vec![event]))

@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::OperatorCaller;
-use crate::authorizations::{self, NewPurpose, PurposeView};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::OperatorCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::authorizations::{self, NewPurpose, PurposeView};
 
 /// Adds a purpose to the controlled list (operators only).
 #[utoipa::path(
@@ -29,7 +29,7 @@ pub async fn create(
     let view = state
         .change(move |conn| {
             let view = authorizations::create_purpose(conn, &body, &operator.id, now)?;
-            let event = crate::events::by_operator(&operator, "purpose.created")?
+            let event = crate::audit_log::actions::by_operator(&operator, "purpose.created")?
                 .with_purpose(view.code.clone())
                 .with_details(serde_json::json!({"legal_reference": view.legal_reference.url}));
             Ok((view, vec![event]))

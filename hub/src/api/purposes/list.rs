@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::authorizations::{self, PurposeView};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
+use crate::services::authorizations::{self, PurposeView};
 
 /// The purposes agencies may state, with their legal references (public).
 #[utoipa::path(

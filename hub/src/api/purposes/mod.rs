@@ -11,8 +11,8 @@ use utoipa::OpenApi;
 #[openapi(
     paths(create::create, list::list),
     components(schemas(
-        crate::authorizations::NewPurpose, crate::authorizations::PurposeView,
-        crate::authorizations::LegalRef
+        crate::services::authorizations::NewPurpose, crate::services::authorizations::PurposeView,
+        crate::services::authorizations::LegalRef
     )),
     tags((name = "purposes", description = "The controlled list of purposes agencies state"))
 )]

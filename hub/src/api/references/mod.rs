@@ -2,20 +2,22 @@
 //! are the authentic source of a record type for a person, or that they
 //! hold a file on a person.
 
+pub mod sources;
+
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use crate::auth::AgencyCaller;
-use crate::broker::directory::{self, NewReference, ReferenceView};
-use crate::error::{ApiError, Problem};
-use crate::persons::{self, Viewer};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::AgencyCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::services::persons::{self, Viewer};
+use crate::services::references::{self, NewReference, ReferenceView};
 
 /// The persons directory part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
     paths(declare, end),
-    components(schemas(NewReference, ReferenceView, crate::broker::directory::ReferenceKind)),
+    components(schemas(NewReference, ReferenceView, crate::services::references::ReferenceKind)),
     tags((name = "references", description = "The persons directory: which agencies hold a file on whom"))
 )]
 pub struct ReferencesApi;
@@ -62,15 +64,15 @@ pub async fn declare(
             let asked = persons::parse_reference(conn, viewer, &body.person)?;
             let (person, _) = persons::resolve(conn, asked)?;
             let authorizations = authorizations.get(conn)?;
-            let declarer = directory::Declarer {
+            let declarer = references::Declarer {
                 agency: &caller.agency_id,
                 sector: caller.sector,
                 roles: &caller.roles,
             };
-            let row = directory::declare(conn, &authorizations, declarer, &person, &body, now)?;
+            let row = references::declare(conn, &authorizations, declarer, &person, &body, now)?;
             let view =
-                directory::reference_view(row, persons::name_for(viewer, &pseudonyms, &person));
-            let event = crate::events::by_agency(&caller, "reference.declared")?
+                references::reference_view(row, persons::name_for(viewer, &pseudonyms, &person));
+            let event = crate::audit_log::actions::by_agency(&caller, "reference.declared")?
                 .with_person(person.as_digits())
                 .with_details(serde_json::json!({
                     "reference": view.id,
@@ -110,14 +112,14 @@ pub async fn end(
     let id = id.into_inner();
     let view = state
         .change(move |conn| {
-            let row = directory::end(conn, &agency, &id, now)?;
+            let row = references::end(conn, &agency, &id, now)?;
             let person: identity::CommonId = row
                 .common_id
                 .parse()
                 .map_err(|_| ApiError::Internal("stored reference has a bad person".to_owned()))?;
             let view =
-                directory::reference_view(row, persons::name_for(viewer, &pseudonyms, &person));
-            let event = crate::events::by_agency(&caller, "reference.ended")?
+                references::reference_view(row, persons::name_for(viewer, &pseudonyms, &person));
+            let event = crate::audit_log::actions::by_agency(&caller, "reference.ended")?
                 .with_person(person.as_digits())
                 .with_details(serde_json::json!({"reference": view.id}));
             Ok((view, vec![event]))

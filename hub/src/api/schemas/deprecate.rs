@@ -6,9 +6,9 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 
 use super::{SchemaVersion, parse_exact};
-use crate::auth::operator::OperatorCaller;
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::operator::OperatorCaller;
+use crate::http::error::{ApiError, Problem};
 
 /// Deprecates a version. Deprecating a deprecated version changes nothing.
 #[utoipa::path(
@@ -41,7 +41,7 @@ pub async fn deprecate(
     let schemas = state
         .change(move |conn| {
             let schemas = registry.deprecate(conn, &deprecated, now)?;
-            let event = crate::events::by_operator(&by, "schema.deprecated")?
+            let event = crate::audit_log::actions::by_operator(&by, "schema.deprecated")?
                 .with_record_type(deprecated.to_string());
             Ok((schemas, vec![event]))
         })

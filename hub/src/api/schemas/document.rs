@@ -6,8 +6,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use super::{SCHEMA_JSON, loaded, parse_name, parse_version};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, Problem};
 use crate::store::schemas::SchemaStatus;
 
 /// The JSON Schema 2020-12 document of a version: `1.2` exactly, or `1` for

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{RecordTypeVersions, loaded};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, Problem};
 
 /// The registry's content.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

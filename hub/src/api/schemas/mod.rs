@@ -18,9 +18,9 @@ use serde_json::Value;
 use utoipa::OpenApi;
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
-use crate::registry::{SchemaRegistry, Schemas, VersionInfo};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
+use crate::services::schemas::{SchemaRegistry, Schemas, VersionInfo};
 use crate::store::schemas::SchemaStatus;
 
 /// The schema part of the OpenAPI document.
@@ -31,7 +31,7 @@ use crate::store::schemas::SchemaStatus;
     ),
     components(schemas(
         Status, SchemaVersion, RecordTypeVersions, list::SchemaList, publish::PublishSchema,
-        crate::error::ProblemViolation
+        crate::http::error::ProblemViolation
     )),
     tags((name = "schemas", description = "The shared interoperability schemas (JSON Schema 2020-12)"))
 )]

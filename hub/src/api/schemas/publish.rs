@@ -10,9 +10,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::SchemaVersion;
-use crate::auth::operator::OperatorCaller;
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::callers::operator::OperatorCaller;
+use crate::http::error::{ApiError, Problem};
 
 /// A version to publish.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -65,7 +65,7 @@ pub async fn publish(
     let schemas = state
         .change(move |conn| {
             let schemas = registry.publish(conn, &published, document.clone(), &by.id, now)?;
-            let event = crate::events::by_operator(&by, "schema.published")?
+            let event = crate::audit_log::actions::by_operator(&by, "schema.published")?
                 .with_record_type(published.to_string());
             Ok((schemas, vec![event]))
         })

@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, web};
 
 use super::{RecordTypeVersions, loaded, parse_name};
-use crate::error::{ApiError, Problem};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, Problem};
 
 /// One record type with its versions and their status.
 #[utoipa::path(
