@@ -26,7 +26,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::agency::Sector;
 use crate::common_id::CommonId;
-use crate::encoding::{BASE32_LOWER, base32_encode};
+use crate::encoding::{BASE32_LOWER, BASE32_LOWER_SYMBOLS};
 
 /// Bytes of the HMAC kept in a pseudonym.
 pub const PSEUDONYM_BYTES: usize = 20;
@@ -109,7 +109,10 @@ impl FromStr for SectorPseudonym {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (tag, value) = s.split_once(':').ok_or(PseudonymError::MissingSectorTag)?;
         let sector: Sector = tag.parse().map_err(|_| PseudonymError::UnknownSector)?;
-        if !value.bytes().all(|b| BASE32_LOWER.contains(&b)) {
+        if !value
+            .bytes()
+            .all(|b| BASE32_LOWER_SYMBOLS.as_bytes().contains(&b))
+        {
             return Err(PseudonymError::BadCharacter);
         }
         if value.len() != PSEUDONYM_CHARS {
@@ -150,7 +153,7 @@ pub fn compute_pseudonym(sector_key: &hmac::Key, sector: Sector, id: &CommonId) 
     let mut text = String::with_capacity(sector.as_str().len() + 1 + PSEUDONYM_CHARS);
     text.push_str(sector.as_str());
     text.push(':');
-    text.push_str(&base32_encode(truncated, BASE32_LOWER));
+    text.push_str(&BASE32_LOWER.encode(truncated));
     SectorPseudonym { sector, text }
 }
 
@@ -241,10 +244,7 @@ mod tests {
         let sector_key = hmac::Key::new(hmac::HMAC_SHA256, okm.as_ref());
         let id = id("12345678978");
         let tag = hmac::sign(&sector_key, b"12345678978");
-        let expected = format!(
-            "health:{}",
-            base32_encode(&tag.as_ref()[..20], BASE32_LOWER)
-        );
+        let expected = format!("health:{}", BASE32_LOWER.encode(&tag.as_ref()[..20]));
         assert_eq!(service().pseudonym(Sector::Health, &id).as_str(), expected);
     }
 

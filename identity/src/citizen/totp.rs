@@ -1,14 +1,19 @@
 //! Time-based one-time passwords (RFC 6238 over RFC 4226 HOTP): HMAC-SHA-1,
 //! 30-second steps, 6 digits by default, one step of clock drift accepted
 //! either way, and a replay guard.
+//!
+//! The codes, the base32 form of secrets and the `otpauth://` URI come from
+//! `totp-rs`; this module adds what the hub needs around them: the time step
+//! a code matched (so that no code is accepted twice), typed errors, and a
+//! secret whose `Debug` form hides it.
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use rand::CryptoRng;
-use ring::hmac;
+use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::encoding::{BASE32_UPPER, base32_decode, base32_encode, constant_time_eq};
+use crate::encoding::constant_time_eq;
 
 /// Shortest secret accepted, in bytes (RFC 4226 requires 128 bits).
 pub const TOTP_SECRET_MIN: usize = 16;
@@ -81,7 +86,9 @@ impl TotpSecret {
             .filter(|c| !c.is_whitespace() && *c != '=')
             .map(|c| c.to_ascii_uppercase())
             .collect();
-        let bytes = base32_decode(&cleaned, BASE32_UPPER).ok_or(TotpError::SecretNotBase32)?;
+        let bytes = Secret::Encoded(cleaned)
+            .to_bytes()
+            .map_err(|_| TotpError::SecretNotBase32)?;
         Self::from_bytes(bytes)
     }
 
@@ -92,7 +99,10 @@ impl TotpSecret {
 
     /// Uppercase base32 without padding, as typed into authenticator apps.
     pub fn to_base32(&self) -> String {
-        base32_encode(&self.0, BASE32_UPPER)
+        match Secret::Raw(self.0.clone()).to_encoded() {
+            Secret::Encoded(text) => text,
+            Secret::Raw(_) => unreachable!("to_encoded always encodes"),
+        }
     }
 }
 
@@ -117,13 +127,6 @@ impl TotpDigits {
         match self {
             Self::Six => 6,
             Self::Eight => 8,
-        }
-    }
-
-    fn modulus(self) -> u32 {
-        match self {
-            Self::Six => 1_000_000,
-            Self::Eight => 100_000_000,
         }
     }
 }
@@ -157,30 +160,31 @@ impl Totp {
         Ok(seconds / u64::from(self.step_seconds.max(1)))
     }
 
-    /// The HOTP value (RFC 4226) of `secret` for counter `step`.
-    pub fn code_for_step(&self, secret: &TotpSecret, step: u64) -> u32 {
-        let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &secret.0);
-        let tag = hmac::sign(&key, &step.to_be_bytes());
-        let mac = tag.as_ref();
-        // Dynamic truncation: the low nibble of the last byte picks 4 bytes.
-        let offset = usize::from(mac[mac.len() - 1] & 0x0f);
-        let word = u32::from_be_bytes([
-            mac[offset] & 0x7f,
-            mac[offset + 1],
-            mac[offset + 2],
-            mac[offset + 3],
-        ]);
-        word % self.digits.modulus()
+    /// The generator of `secret` with these settings.
+    fn generator(&self, secret: &TotpSecret, issuer: Option<&str>, account: &str) -> TOTP {
+        // Unchecked: the secret's length is checked by `TotpSecret`, and the
+        // issuer may hold a `:` (a URL), which the URI's encoding escapes.
+        TOTP::new_unchecked(
+            Algorithm::SHA1,
+            self.digits.count(),
+            0,
+            u64::from(self.step_seconds.max(1)),
+            secret.0.clone(),
+            issuer.map(str::to_owned),
+            account.to_owned(),
+        )
+    }
+
+    /// The code of `secret` for time step `step`, zero-padded.
+    pub fn code_for_step(&self, secret: &TotpSecret, step: u64) -> String {
+        let generator = self.generator(secret, None, "");
+        generator.generate(step.saturating_mul(generator.step))
     }
 
     /// The code for `now`, zero-padded to the number of digits.
     pub fn code(&self, secret: &TotpSecret, now: DateTime<Utc>) -> Result<String, TotpError> {
         let step = self.step_at(now)?;
-        Ok(self.format(self.code_for_step(secret, step)))
-    }
-
-    fn format(&self, value: u32) -> String {
-        format!("{value:0width$}", width = self.digits.count())
+        Ok(self.code_for_step(secret, step))
     }
 
     /// Checks `code` at `now`, within the accepted drift. Returns the time step
@@ -200,10 +204,11 @@ impl Totp {
         }
         let current = self.step_at(now)?;
         let skew = u64::from(self.skew_steps);
+        let generator = self.generator(secret, None, "");
         let mut matched = None;
         // Every candidate is computed and compared, whatever matches first.
         for step in current.saturating_sub(skew)..=current.saturating_add(skew) {
-            let expected = self.format(self.code_for_step(secret, step));
+            let expected = generator.generate(step.saturating_mul(generator.step));
             if constant_time_eq(expected.as_bytes(), code.as_bytes()) && matched.is_none() {
                 matched = Some(step);
             }
@@ -215,31 +220,11 @@ impl Totp {
         Ok(step)
     }
 
-    /// The `otpauth://` URI that authenticator apps read from a QR code.
+    /// The `otpauth://` URI that authenticator apps read from a QR code
+    /// (the Key Uri Format: parameters at their defaults are left out).
     pub fn otpauth_uri(&self, secret: &TotpSecret, issuer: &str, account: &str) -> String {
-        format!(
-            "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits={}&period={}",
-            percent_encode(issuer),
-            percent_encode(account),
-            secret.to_base32(),
-            percent_encode(issuer),
-            self.digits.count(),
-            self.step_seconds
-        )
+        self.generator(secret, Some(issuer), account).get_url()
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -300,9 +285,9 @@ mod tests {
         let secret = rfc_secret();
         let now = at(1_111_111_111);
         let step = totp.step_at(now).unwrap_or_default();
-        let previous = totp.format(totp.code_for_step(&secret, step - 1));
-        let next = totp.format(totp.code_for_step(&secret, step + 1));
-        let too_old = totp.format(totp.code_for_step(&secret, step - 2));
+        let previous = totp.code_for_step(&secret, step - 1);
+        let next = totp.code_for_step(&secret, step + 1);
+        let too_old = totp.code_for_step(&secret, step - 2);
         assert_eq!(totp.verify(&secret, &previous, now, None), Ok(step - 1));
         assert_eq!(totp.verify(&secret, &next, now, None), Ok(step + 1));
         if too_old != previous && too_old != next {
@@ -357,7 +342,17 @@ mod tests {
         assert_eq!(format!("{fresh:?}"), "TotpSecret(..)");
         assert_eq!(
             Totp::default().otpauth_uri(&secret, "Crossroads BE", "jo@example.org"),
-            "otpauth://totp/Crossroads%20BE:jo%40example.org?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Crossroads%20BE&algorithm=SHA1&digits=6&period=30"
+            "otpauth://totp/Crossroads%20BE:jo%40example.org?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Crossroads%20BE"
+        );
+        // A hub's issuer is its URL; settings off the defaults are stated.
+        let eight = Totp {
+            digits: TotpDigits::Eight,
+            step_seconds: 60,
+            skew_steps: 1,
+        };
+        assert_eq!(
+            eight.otpauth_uri(&secret, "https://hub.example", "42"),
+            "otpauth://totp/https%3A%2F%2Fhub.example:42?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&digits=8&issuer=https%3A%2F%2Fhub.example&period=60"
         );
     }
 }
