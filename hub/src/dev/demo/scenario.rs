@@ -76,9 +76,12 @@ pub async fn write(hub: &HubClient, cast: Cast<'_>, path: &Path) -> anyhow::Resu
     Ok(())
 }
 
-/// Writes an agency's private key into the demo's data directory.
+/// Writes an agency's private key into the demo's data directory, as a
+/// secret file (0600, never overwritten).
 fn write_key(data_dir: &Path, name: &str, pem: &str) -> anyhow::Result<std::path::PathBuf> {
     let file = data_dir.join(name);
-    std::fs::write(&file, pem).with_context(|| format!("cannot write {}", file.display()))?;
+    let created = crate::secrets::write_new(&file, pem.as_bytes())
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    anyhow::ensure!(created, "{} exists already", file.display());
     Ok(file)
 }
