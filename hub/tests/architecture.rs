@@ -93,3 +93,24 @@ fn folder_names_are_read_from_code_spans() {
     let spans = named("`hub/src/app/` owns `config.rs`; see `a b/` and `https://x/`");
     assert_eq!(spans, BTreeSet::from(["hub/src/app/".to_owned()]));
 }
+
+#[test]
+fn the_readme_links_every_page_of_the_docs() {
+    let root = workspace();
+    let readme = std::fs::read_to_string(root.join("README.md"))
+        .unwrap_or_else(|e| panic!("README.md: {e}"));
+    let mut unlinked = Vec::new();
+    for entry in std::fs::read_dir(root.join("docs"))
+        .unwrap_or_else(|e| panic!("docs: {e}"))
+        .filter_map(Result::ok)
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".md") && !readme.contains(&format!("](docs/{name})")) {
+            unlinked.push(name);
+        }
+    }
+    assert!(
+        unlinked.is_empty(),
+        "pages of docs/ the README does not link: {unlinked:?}"
+    );
+}
