@@ -155,7 +155,7 @@ async fn story(
     step("Onboarding three agencies with freshly made certificates");
     let operator = {
         let mut conn = state.pool.get()?;
-        crate::http::callers::operator::issue(&mut conn, "demo operator", state.clock.now())?.token
+        crate::services::operators::issue(&mut conn, "demo operator", state.clock.now())?.token
     };
     let agencies = [
         Agency {
