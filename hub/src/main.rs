@@ -178,7 +178,7 @@ fn operator(command: OperatorCommand, config: Config) -> anyhow::Result<()> {
     match command {
         OperatorCommand::Token { name } => {
             let issued = state.change_blocking(&mut conn, |conn| {
-                let issued = hub::http::callers::operator::issue(conn, &name, now)?;
+                let issued = hub::services::operators::issue(conn, &name, now)?;
                 let event = hub::audit_log::NewEntry::new(
                     "operator.token_issued",
                     audit::Actor::new(audit::ActorType::Operator, issued.id.clone()),
@@ -193,7 +193,7 @@ fn operator(command: OperatorCommand, config: Config) -> anyhow::Result<()> {
             println!("{}", issued.token);
         }
         OperatorCommand::List => {
-            for row in hub::store::operators::list(&mut conn)? {
+            for row in hub::services::operators::list(&mut conn)? {
                 let state = if row.revoked_at.is_some() {
                     "revoked"
                 } else {
@@ -210,7 +210,7 @@ fn operator(command: OperatorCommand, config: Config) -> anyhow::Result<()> {
         }
         OperatorCommand::Revoke { id } => {
             let revoked = state.change_blocking(&mut conn, |conn| {
-                if !hub::store::operators::revoke(conn, &id, now)? {
+                if !hub::services::operators::revoke(conn, &id, now)? {
                     return Ok((false, Vec::new()));
                 }
                 let event = hub::audit_log::NewEntry::new(

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::app::state::AppState;
 use crate::http::error::{ApiError, Problem};
-use crate::store::migrations;
+use crate::services::maintenance;
 
 /// The process is alive.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -65,20 +65,11 @@ pub async fn readyz(
         .is_ok();
     let mut readiness = state
         .db(|conn| {
-            let pending = migrations::pending(conn)
-                .map_err(|e| ApiError::NotReady(format!("database not reachable: {e}")))?;
-            if !pending.is_empty() {
-                return Err(ApiError::NotReady(format!(
-                    "{} migration(s) pending: run `crossroads migrate`",
-                    pending.len()
-                )));
-            }
-            let applied = migrations::applied(conn)
-                .map_err(|e| ApiError::NotReady(format!("database not reachable: {e}")))?;
+            let ready = maintenance::readiness(conn)?;
             Ok(Readiness {
                 status: "ready".to_owned(),
-                database: Some(conn.backend().to_owned()),
-                schema_version: applied.last().cloned(),
+                database: Some(ready.backend.to_owned()),
+                schema_version: ready.schema_version,
             })
         })
         .await

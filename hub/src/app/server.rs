@@ -6,7 +6,6 @@ use tracing_subscriber::EnvFilter;
 use crate::app::clock::Clock;
 use crate::app::config::{Config, LogFormat};
 use crate::app::state::AppState;
-use crate::store::{migrations, schemas};
 
 /// Sets up logging to standard error, as text or JSON lines.
 pub fn init_logging(config: &Config) {
@@ -27,23 +26,11 @@ pub fn init_logging(config: &Config) {
 }
 
 /// Runs pending migrations, then stores the versions of the shipped schema
-/// catalog not stored yet; reports the migrations applied.
+/// catalog not stored yet (see [`crate::services::maintenance::migrate`]);
+/// reports the migrations applied.
 pub fn migrate(state: &AppState) -> anyhow::Result<Vec<String>> {
     let mut conn = state.pool.get()?;
-    let applied = migrations::run_pending(&mut conn)?;
-    for record_type in schemas::seed_shipped_catalog(&mut conn, state.clock.now())? {
-        tracing::info!(%record_type, "schema seeded from the shipped catalog");
-    }
-    // TOTP secrets stored before they were sealed are sealed now.
-    let sealed = crate::services::citizens::seal_plain_totp_secrets(
-        &mut conn,
-        &state.totp_key,
-        state.clock.now(),
-    )?;
-    if sealed > 0 {
-        tracing::info!(sealed, "TOTP secrets sealed at rest");
-    }
-    Ok(applied)
+    crate::services::maintenance::migrate(&mut conn, &state.totp_key, &state.clock)
 }
 
 /// Loads the schema registry from the database. When that fails (say,

@@ -26,9 +26,11 @@ use utoipa::ToSchema;
 use crate::app::clock::Clock;
 use crate::app::config::Config;
 use crate::http::error::ApiError;
-use crate::store::audit::{self as store, DbHashReader, EntryFilter, EntryRow, Page};
+use crate::store::audit::{self as store, DbHashReader, EntryRow};
 use crate::store::{DbConnection, Pool};
 
+/// The filters and paging of a person's entries.
+pub use crate::store::audit::{EntryFilter, Page};
 pub use sequencer::Sequencer;
 
 /// An event to append: everything but the sequence number and the time,
@@ -668,6 +670,23 @@ fn wait_blocking(
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
+}
+
+/// The hashes of `tile` (C2SP tlog-tiles), read from the stored tree.
+pub fn read_tile(
+    conn: &mut DbConnection,
+    tile: &audit::Tile,
+) -> Result<Vec<u8>, audit::AuditError> {
+    audit::tile::read_tile_data(tile, &DbHashReader::new(conn))
+}
+
+/// The consistency proof between the stored tree's sizes `from` and `to`.
+pub fn prove_consistency(
+    conn: &mut DbConnection,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Hash>, audit::AuditError> {
+    audit::prove_consistency(from, to, &DbHashReader::new(conn))
 }
 
 /// Runs a change and stages its audit entries in one write transaction

@@ -7,8 +7,8 @@ use clap::Subcommand;
 
 use crate::app::state::AppState;
 use crate::http::error::ApiError;
+use crate::services::DbConnection;
 use crate::services::agencies::{self, NewAgency};
-use crate::store::DbConnection;
 
 /// Agency subcommands.
 #[derive(Debug, Subcommand)]

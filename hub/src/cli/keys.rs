@@ -5,7 +5,7 @@ use clap::Subcommand;
 use crate::app::clock::from_db;
 use crate::app::state::AppState;
 use crate::secrets::keys::{self, KeyStoreError};
-use crate::store::agencies as store;
+use crate::services::signing_keys;
 
 /// Key subcommands.
 #[derive(Debug, Subcommand)]
@@ -42,7 +42,7 @@ pub fn run(command: KeysCommand, state: &AppState) -> anyhow::Result<()> {
             println!("{kid}");
         }
         KeysCommand::List => {
-            for row in store::hub_keys(&mut conn)? {
+            for row in signing_keys::list(&mut conn)? {
                 let status = match (row.retired_at, row.publish_until) {
                     (None, _) => "current".to_owned(),
                     (Some(_), Some(until)) if from_db(until) >= now => {

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::app::state::AppState;
 use crate::http::error::{ApiError, ProblemViolation};
+use crate::services::DbConnection;
 use crate::services::schemas as schema_registry;
-use crate::store::schemas as rows;
 
 /// Who a version published from the command line is recorded as published by.
 pub const PUBLISHED_BY_CLI: &str = "cli";
@@ -53,7 +53,7 @@ pub fn run(command: SchemaCommand, state: &AppState) -> anyhow::Result<()> {
     let mut conn = state.pool.get()?;
     match command {
         SchemaCommand::List => {
-            for row in rows::list(&mut conn)? {
+            for row in schema_registry::stored_versions(&mut conn)? {
                 println!(
                     "{}@{}.{}\t{}\t{}\t{}",
                     row.name,
@@ -185,27 +185,18 @@ fn named_by_id(document: &Value) -> Option<RecordType> {
 }
 
 /// A stored document, as stored (under the catalog's canonical base URL).
-fn stored(
-    conn: &mut crate::store::DbConnection,
-    record_type: &RecordType,
-) -> anyhow::Result<Option<Value>> {
-    let version = record_type.version;
-    rows::get(
-        conn,
-        record_type.name.as_str(),
-        version.major,
-        version.minor,
-    )?
-    .map(|row| serde_json::from_str(&row.document).context("stored schema is not JSON"))
-    .transpose()
+fn stored(conn: &mut DbConnection, record_type: &RecordType) -> anyhow::Result<Option<Value>> {
+    schema_registry::stored_version(conn, record_type)?
+        .map(|row| serde_json::from_str(&row.document).context("stored schema is not JSON"))
+        .transpose()
 }
 
 /// The latest stored minor below `target` in its major.
 fn previous_minor(
-    conn: &mut crate::store::DbConnection,
+    conn: &mut DbConnection,
     target: &RecordType,
 ) -> anyhow::Result<Option<(RecordType, Value)>> {
-    let below = rows::list(conn)?
+    let below = schema_registry::stored_versions(conn)?
         .into_iter()
         .filter(|row| row.name == target.name.as_str())
         .filter_map(|row| {

@@ -15,10 +15,9 @@ use super::i18n::Lang;
 use super::layout::{self, when};
 use super::{Failure, failure_page};
 use crate::app::state::AppState;
-use crate::audit_log::EntryProof;
+use crate::audit_log::{EntryFilter, EntryProof, Page};
 use crate::http::callers::portal::PortalCitizen;
 use crate::http::error::ApiError;
-use crate::store::audit::{EntryFilter, Page};
 
 const PATH: &str = "/portal/access-log";
 const PAGE_SIZE: u32 = 25;
@@ -151,7 +150,7 @@ struct Row {
 }
 
 fn load(
-    conn: &mut crate::store::DbConnection,
+    conn: &mut crate::services::DbConnection,
     state: &AppState,
     person: &str,
     filter: &EntryFilter,
@@ -170,16 +169,13 @@ fn load(
         let actor = entry.actor.id.clone();
         let by_citizen = serde_json::to_value(entry.actor.actor_type).is_ok_and(|v| v == "citizen");
         if !names.contains_key(&actor) {
-            let name = crate::store::agencies::get(conn, &actor)?
-                .map(|a| a.name)
-                .unwrap_or_default();
+            let name = crate::services::agencies::display_name(conn, &actor)?;
             names.insert(actor.clone(), name);
         }
         let purpose = match &entry.purpose {
             Some(code) => {
                 if !purposes.contains_key(code) {
-                    let title = crate::store::authorizations::purpose(conn, code)?
-                        .map(|p| p.title)
+                    let title = crate::services::authorizations::purpose_title(conn, code)?
                         .unwrap_or_else(|| code.clone());
                     purposes.insert(code.clone(), title);
                 }

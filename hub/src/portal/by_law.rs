@@ -13,6 +13,7 @@ use super::{Failure, failure_page};
 use crate::app::state::AppState;
 use crate::http::callers::portal::PortalCitizen;
 use crate::http::error::ApiError;
+use crate::services::agencies;
 use crate::services::authorizations::{self, AuthorizationView};
 
 const PATH: &str = "/portal/by-law";
@@ -30,9 +31,7 @@ pub async fn page(citizen: PortalCitizen, lang: Lang, state: web::Data<AppState>
                 if let Some(agency) = &v.consumer.agency
                     && !names.contains_key(agency)
                 {
-                    let name = crate::store::agencies::get(conn, agency)?
-                        .map(|a| a.name)
-                        .unwrap_or_default();
+                    let name = agencies::display_name(conn, agency)?;
                     names.insert(agency.clone(), name);
                 }
             }

@@ -9,8 +9,7 @@ use super::i18n::Lang;
 use super::{Failure, failure_page, layout};
 use crate::app::state::AppState;
 use crate::http::callers::portal::PortalCitizen;
-use crate::http::error::ApiError;
-use crate::store::references::{self, ReferenceRow};
+use crate::services::references;
 
 const PATH: &str = "/portal/holders";
 
@@ -18,19 +17,7 @@ const PATH: &str = "/portal/holders";
 pub async fn page(citizen: PortalCitizen, lang: Lang, state: web::Data<AppState>) -> HttpResponse {
     let person = citizen.common_id.as_digits().to_owned();
     let result = state
-        .db(
-            move |conn| -> Result<Vec<(ReferenceRow, String)>, ApiError> {
-                let rows = references::references_for(conn, &person)?;
-                let mut out = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let name = crate::store::agencies::get(conn, &row.agency_id)?
-                        .map(|a| a.name)
-                        .unwrap_or_default();
-                    out.push((row, name));
-                }
-                Ok(out)
-            },
-        )
+        .db(move |conn| references::held_about(conn, &person))
         .await;
     let rows = match result {
         Ok(rows) => rows,

@@ -13,7 +13,6 @@ use crate::app::state::AppState;
 use crate::http::callers::portal::PortalCitizen;
 use crate::http::error::ApiError;
 use crate::services::citizens::{self, SESSION_COOKIE, SESSION_MINUTES, SignIn};
-use crate::store::persons;
 
 /// Notices the sign-in page can show after a redirect.
 #[derive(Debug, Default, Deserialize)]
@@ -169,7 +168,7 @@ pub async fn sign_out(
     }
     let digest = citizen.session_digest.clone();
     if let Err(e) = state
-        .db(move |conn| Ok(persons::delete_session(conn, &digest)?))
+        .db(move |conn| Ok(citizens::end_session(conn, &digest)?))
         .await
     {
         return super::failure_page(lang, Failure::Api(e));

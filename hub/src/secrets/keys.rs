@@ -10,10 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use identity::keys::{KeyRing, RetiredKey, SigningKey, VerifyingKey};
 
-use crate::app::clock::{db_time, from_db};
+use crate::app::clock::from_db;
 use crate::app::config::Config;
-use crate::store::agencies::{self as store, HubKeyRow};
-use crate::store::{DbConnection, StoreError};
+use crate::services::{DbConnection, StoreError, signing_keys};
 
 /// How long a process keeps its key ring before reading it again, so that a
 /// rotation made elsewhere is seen.
@@ -121,16 +120,6 @@ fn read_key(path: &Path) -> Result<SigningKey, KeyStoreError> {
     }
 }
 
-fn row_for(key: &SigningKey, now: DateTime<Utc>) -> HubKeyRow {
-    HubKeyRow {
-        kid: key.kid().to_owned(),
-        public_key: URL_SAFE_NO_PAD.encode(key.verifying_key().public_key()),
-        created_at: db_time(now),
-        retired_at: None,
-        publish_until: None,
-    }
-}
-
 /// The longest any hub-signed token lives: a retired key stays published
 /// this long after its last signature.
 pub fn max_token_lifetime(config: &Config) -> chrono::Duration {
@@ -151,12 +140,7 @@ pub fn rotate(
     }
     let (key, pkcs8) = SigningKey::generate().map_err(key_error)?;
     write_private(&key_file(&config.keys_dir(), key.kid()), pkcs8.as_der())?;
-    store::add_hub_key(
-        conn,
-        &row_for(&key, now),
-        now,
-        now + max_token_lifetime(config),
-    )?;
+    signing_keys::add_current(conn, &key, now, now + max_token_lifetime(config))?;
     Ok(key.kid().to_owned())
 }
 
@@ -170,27 +154,22 @@ pub fn load(
     let current = match &config.hub_key_file {
         Some(path) => {
             let key = read_key(path)?;
-            let rows = store::hub_keys(conn)?;
+            let rows = signing_keys::list(conn)?;
             let is_current = rows
                 .iter()
                 .any(|r| r.kid == key.kid() && r.retired_at.is_none());
             if !is_current {
-                store::add_hub_key(
-                    conn,
-                    &row_for(&key, now),
-                    now,
-                    now + max_token_lifetime(config),
-                )?;
+                signing_keys::add_current(conn, &key, now, now + max_token_lifetime(config))?;
             }
             key
         }
         None => {
-            let rows = store::hub_keys(conn)?;
+            let rows = signing_keys::list(conn)?;
             match rows.iter().rev().find(|r| r.retired_at.is_none()) {
                 Some(row) => read_key(&key_file(&config.keys_dir(), &row.kid))?,
                 None => {
                     rotate(conn, config, now)?;
-                    let rows = store::hub_keys(conn)?;
+                    let rows = signing_keys::list(conn)?;
                     let row = rows
                         .iter()
                         .rev()
@@ -204,7 +183,7 @@ pub fn load(
         }
     };
     let mut retired = Vec::new();
-    for row in store::hub_keys(conn)? {
+    for row in signing_keys::list(conn)? {
         let (Some(retired_at), Some(publish_until)) = (row.retired_at, row.publish_until) else {
             continue;
         };

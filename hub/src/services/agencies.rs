@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 
 use crate::app::clock::{db_time, from_db};
 use crate::http::error::ApiError;
-use crate::store::DbConnection;
 use crate::store::agencies::{self as store, AgencyRow, CertificateRow};
+use crate::store::{DbConnection, StoreError};
 
 /// What an operator submits to onboard an agency.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -417,4 +417,48 @@ pub fn usable_certificates(
         .filter(|c| c.revoked_at.is_none())
         .filter_map(|c| validate_agency_certificate(c.pem.as_bytes(), id, anchors, now).ok())
         .collect())
+}
+
+/// What request checks need to know about an agency (the token cache keeps
+/// it a few seconds).
+#[derive(Debug, Clone)]
+pub struct AgencyFacts {
+    /// Whether it is active.
+    pub active: bool,
+    /// Its sector.
+    pub sector: Sector,
+    /// Its roles.
+    pub roles: Vec<Role>,
+    /// How it identifies persons.
+    pub identifier_policy: IdentifierPolicy,
+    /// The thumbprints of its revoked certificates.
+    pub revoked: Vec<String>,
+}
+
+/// What request checks need to know about agency `id`, if it exists.
+pub fn facts(conn: &mut DbConnection, id: &str) -> Result<Option<AgencyFacts>, ApiError> {
+    let Some(row) = store::get(conn, id)? else {
+        return Ok(None);
+    };
+    let revoked = store::certificates(conn, id)?
+        .into_iter()
+        .filter(|c| c.revoked_at.is_some())
+        .map(|c| c.thumbprint)
+        .collect();
+    let internal = |what: &str| ApiError::Internal(format!("stored agency {id} has a bad {what}"));
+    Ok(Some(AgencyFacts {
+        active: row.status == "active",
+        sector: row.sector.parse().map_err(|_| internal("sector"))?,
+        roles: parse_roles(&row.roles).map_err(|_| internal("role"))?,
+        identifier_policy: row
+            .identifier_policy
+            .parse()
+            .map_err(|_| internal("identifier policy"))?,
+        revoked,
+    }))
+}
+
+/// The name of agency `id`; empty when there is no such agency.
+pub fn display_name(conn: &mut DbConnection, id: &str) -> Result<String, StoreError> {
+    Ok(store::get(conn, id)?.map(|a| a.name).unwrap_or_default())
 }

@@ -18,8 +18,8 @@ use crate::app::clock::{db_time, from_db};
 use crate::http::error::ApiError;
 use crate::services::agencies::conn_transaction;
 use crate::services::schemas::SchemaRegistry;
-use crate::store::DbConnection;
 use crate::store::authorizations::{self as store, AuthorizationRow, PurposeRow};
+use crate::store::{DbConnection, StoreError};
 
 /// How long this process trusts its cached set before reading the database
 /// again, so that changes made by other hub processes are seen.
@@ -645,4 +645,9 @@ pub fn for_agency(
 /// The versions in force at `now`: every one applies to every person.
 pub fn in_force(set: &AuthorizationSet, now: DateTime<Utc>) -> Vec<AuthorizationView> {
     set.in_force(now).map(|a| view(a, now)).collect()
+}
+
+/// The title of purpose `code`, if there is such a purpose.
+pub fn purpose_title(conn: &mut DbConnection, code: &str) -> Result<Option<String>, StoreError> {
+    Ok(store::purpose(conn, code)?.map(|p| p.title))
 }

@@ -21,8 +21,8 @@ use crate::app::state::AppState;
 use crate::audit_log;
 use crate::http::callers::sha256_hex;
 use crate::http::error::ApiError;
-use crate::store::DbConnection;
 use crate::store::persons::{self as store, AccountRow, SessionRow};
+use crate::store::{DbConnection, StoreError};
 
 /// How long a web session lasts.
 pub const SESSION_MINUTES: i64 = 30;
@@ -604,8 +604,8 @@ pub struct TotpRemoval {
     pub code: String,
 }
 
-/// Whether `id` has a second factor enrolled.
-fn has_totp(conn: &mut DbConnection, id: &CommonId) -> Result<bool, ApiError> {
+/// Whether `id` has a second factor enrolled (sign-in needs a TOTP code).
+pub fn has_totp(conn: &mut DbConnection, id: &CommonId) -> Result<bool, ApiError> {
     Ok(store::account(conn, id.as_digits())?.is_some_and(|a| a.totp_secret.is_some()))
 }
 
@@ -715,6 +715,20 @@ pub async fn totp_remove(
             ))
         })
         .await
+}
+
+/// The session with digest `id_digest`, if it has not expired at `now`.
+pub fn session(
+    conn: &mut DbConnection,
+    id_digest: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionRow>, StoreError> {
+    store::session(conn, id_digest, db_time(now))
+}
+
+/// Ends the session with digest `id_digest` (signing out).
+pub fn end_session(conn: &mut DbConnection, id_digest: &str) -> Result<(), StoreError> {
+    store::delete_session(conn, id_digest)
 }
 
 /// Seals every TOTP secret stored in plaintext (before secrets were

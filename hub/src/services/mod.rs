@@ -7,7 +7,15 @@ pub mod authorizations;
 pub mod broker;
 pub mod citizens;
 pub mod consents;
+pub mod maintenance;
+pub mod operators;
 pub mod persons;
 pub mod references;
 pub mod schemas;
+pub mod signing_keys;
 pub mod tokens;
+
+/// The connection every service function takes (handlers borrow one with
+/// `AppState::db` and hand it on; only services and the audit log query
+/// it), and the error a service may pass on from the store.
+pub use crate::store::{DbConnection, StoreError};

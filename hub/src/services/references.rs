@@ -406,3 +406,18 @@ pub fn end(
     }
     store::reference(conn, &row.id)?.ok_or_else(not_found)
 }
+
+/// The directory's entries about `person` (for the portal's "who holds
+/// data about me"), each with its agency's name (empty when unknown).
+pub fn held_about(
+    conn: &mut DbConnection,
+    person: &str,
+) -> Result<Vec<(ReferenceRow, String)>, ApiError> {
+    let rows = store::references_for(conn, person)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let name = crate::services::agencies::display_name(conn, &row.agency_id)?;
+        out.push((row, name));
+    }
+    Ok(out)
+}

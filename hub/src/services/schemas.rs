@@ -23,8 +23,10 @@ use serde_json::Value;
 
 use crate::app::clock::{db_time, from_db};
 use crate::http::error::{ApiError, ProblemViolation};
-use crate::store::DbConnection;
-use crate::store::schemas::{self as rows, Fingerprint, NewSchema, SchemaRow, SchemaStatus};
+/// A version's status: active or deprecated.
+pub use crate::store::schemas::SchemaStatus;
+use crate::store::schemas::{self as rows, Fingerprint, NewSchema, SchemaRow};
+use crate::store::{DbConnection, StoreError};
 
 /// Where schemas are served, under the hub's public URL.
 pub const SCHEMAS_PATH: &str = "/v1/schemas";
@@ -472,6 +474,25 @@ pub fn check(document: &Value, previous: Option<&Value>) -> Vec<ProblemViolation
         );
     }
     found
+}
+
+/// Every stored version as stored, ordered by name, major, minor.
+pub fn stored_versions(conn: &mut DbConnection) -> Result<Vec<SchemaRow>, StoreError> {
+    rows::list(conn)
+}
+
+/// Exactly this version as stored, if it is.
+pub fn stored_version(
+    conn: &mut DbConnection,
+    record_type: &RecordType,
+) -> Result<Option<SchemaRow>, StoreError> {
+    let version = record_type.version;
+    rows::get(
+        conn,
+        record_type.name.as_str(),
+        version.major,
+        version.minor,
+    )
 }
 
 #[cfg(test)]

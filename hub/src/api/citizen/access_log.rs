@@ -6,10 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::state::AppState;
-use crate::audit_log::EntryProof;
+use crate::audit_log::{EntryFilter, EntryProof, Page};
 use crate::http::callers::CitizenCaller;
 use crate::http::error::ApiError;
-use crate::store::audit::{EntryFilter, Page};
 
 /// Filters and paging of the access log.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use crate::app::state::AppState;
 use crate::http::callers::CitizenCaller;
 use crate::http::error::ApiError;
+use crate::services::citizens;
 use crate::services::persons::{self, PersonView, Viewer};
-use crate::store::persons as store;
 
 /// The signed-in citizen's own record.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,8 +39,7 @@ pub async fn me(
     let me = state
         .db(move |conn| {
             let person = persons::show(conn, Viewer::PLAIN, &pseudonyms, id.as_digits())?;
-            let totp_enabled =
-                store::account(conn, id.as_digits())?.is_some_and(|a| a.totp_secret.is_some());
+            let totp_enabled = citizens::has_totp(conn, &id)?;
             Ok(Me {
                 person,
                 display_id: id.to_string(),

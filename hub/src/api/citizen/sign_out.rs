@@ -24,7 +24,7 @@ pub async fn sign_out(
 ) -> Result<HttpResponse, ApiError> {
     let session = citizen.session.clone();
     state
-        .db(move |conn| Ok(crate::store::persons::delete_session(conn, &session)?))
+        .db(move |conn| Ok(crate::services::citizens::end_session(conn, &session)?))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

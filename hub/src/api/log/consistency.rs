@@ -6,7 +6,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::state::AppState;
 use crate::http::error::{ApiError, Problem};
-use crate::store::audit::DbHashReader;
 
 /// The two tree sizes.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -64,7 +63,7 @@ pub async fn consistency(
                     detail: format!("the latest checkpoint has size {}", latest.size),
                 });
             }
-            audit::prove_consistency(from, to, &DbHashReader::new(conn))
+            crate::audit_log::prove_consistency(conn, from, to)
                 .map_err(|e| ApiError::Internal(format!("consistency proof: {e}")))
         })
         .await?;

@@ -6,7 +6,6 @@ use audit::{AuditError, Tile};
 
 use crate::app::state::AppState;
 use crate::http::error::{ApiError, Problem};
-use crate::store::audit::DbHashReader;
 
 /// A hash tile (C2SP tlog-tiles): the concatenated 32-byte hashes. Tiles
 /// never change once they exist, so they are cached for a year.
@@ -28,16 +27,14 @@ pub async fn tile(
     let tile = Tile::parse_path(&format!("tile/{}", tail.into_inner()))
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let data = state
-        .db(
-            move |conn| match audit::tile::read_tile_data(&tile, &DbHashReader::new(conn)) {
-                Ok(data) => Ok(data),
-                Err(AuditError::HashMissing { .. }) => Err(ApiError::NotFound {
-                    code: "tile_not_found",
-                    detail: format!("the log has no tile {tile} yet"),
-                }),
-                Err(e) => Err(ApiError::Internal(format!("tile {tile}: {e}"))),
-            },
-        )
+        .db(move |conn| match crate::audit_log::read_tile(conn, &tile) {
+            Ok(data) => Ok(data),
+            Err(AuditError::HashMissing { .. }) => Err(ApiError::NotFound {
+                code: "tile_not_found",
+                detail: format!("the log has no tile {tile} yet"),
+            }),
+            Err(e) => Err(ApiError::Internal(format!("tile {tile}: {e}"))),
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/octet-stream"))

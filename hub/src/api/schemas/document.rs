@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, web};
 use super::{SCHEMA_JSON, loaded, parse_name, parse_version};
 use crate::app::state::AppState;
 use crate::http::error::{ApiError, Problem};
-use crate::store::schemas::SchemaStatus;
+use crate::services::schemas::SchemaStatus;
 
 /// The JSON Schema 2020-12 document of a version: `1.2` exactly, or `1` for
 /// the latest minor of major 1 (its `Content-Location` names the exact

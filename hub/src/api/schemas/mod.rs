@@ -20,8 +20,7 @@ use utoipa::ToSchema;
 
 use crate::app::state::AppState;
 use crate::http::error::ApiError;
-use crate::services::schemas::{SchemaRegistry, Schemas, VersionInfo};
-use crate::store::schemas::SchemaStatus;
+use crate::services::schemas::{SchemaRegistry, SchemaStatus, Schemas, VersionInfo};
 
 /// The schema part of the OpenAPI document.
 #[derive(OpenApi)]

@@ -188,7 +188,7 @@ fn start_providers(hub_url: &str) -> anyhow::Result<Providers> {
 /// token` makes one.
 fn operator_token(state: &Data<AppState>) -> anyhow::Result<String> {
     let mut conn = state.pool.get()?;
-    Ok(crate::http::callers::operator::issue(&mut conn, "demo operator", state.clock.now())?.token)
+    Ok(crate::services::operators::issue(&mut conn, "demo operator", state.clock.now())?.token)
 }
 
 /// Onboards the three agencies with certificates from the demo CA, and

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::bearer;
 use crate::app::state::AppState;
 use crate::http::error::ApiError;
-use crate::store::{DbConnection, agencies};
+use crate::services::agencies::{self, AgencyFacts};
 
 /// Clock skew tolerated on hub tokens.
 pub const LEEWAY_SECS: i64 = 30;
@@ -69,16 +69,6 @@ impl AgencyCaller {
             })
         }
     }
-}
-
-/// What is cached about an agency for request checks.
-#[derive(Debug, Clone)]
-struct AgencyFacts {
-    active: bool,
-    sector: Sector,
-    roles: Vec<Role>,
-    identifier_policy: IdentifierPolicy,
-    revoked: Vec<String>,
 }
 
 /// Requests per second and client address allowed with credentials that do
@@ -166,28 +156,6 @@ impl TokenCache {
             agencies.remove(id);
         }
     }
-}
-
-fn load_facts(conn: &mut DbConnection, id: &str) -> Result<Option<AgencyFacts>, ApiError> {
-    let Some(row) = agencies::get(conn, id)? else {
-        return Ok(None);
-    };
-    let revoked = agencies::certificates(conn, id)?
-        .into_iter()
-        .filter(|c| c.revoked_at.is_some())
-        .map(|c| c.thumbprint)
-        .collect();
-    let internal = |what: &str| ApiError::Internal(format!("stored agency {id} has a bad {what}"));
-    Ok(Some(AgencyFacts {
-        active: row.status == "active",
-        sector: row.sector.parse().map_err(|_| internal("sector"))?,
-        roles: crate::services::agencies::parse_roles(&row.roles).map_err(|_| internal("role"))?,
-        identifier_policy: row
-            .identifier_policy
-            .parse()
-            .map_err(|_| internal("identifier policy"))?,
-        revoked,
-    }))
 }
 
 fn token_refused(e: &identity::jwt::TokenError) -> ApiError {
@@ -347,7 +315,7 @@ pub async fn authenticate_named(
         None => {
             let id = agency_id.as_str().to_owned();
             let facts = state
-                .db(move |conn| load_facts(conn, &id))
+                .db(move |conn| agencies::facts(conn, &id))
                 .await?
                 .ok_or_else(|| {
                     named(ApiError::InvalidToken {

@@ -59,7 +59,7 @@ impl FromRequest for CitizenCaller {
                     })
                     .and_then(|claims: AccessTokenClaims| {
                         // The token lives only as long as its session.
-                        crate::store::persons::session(conn, &claims.jti, crate::app::clock::db_time(now))?
+                        crate::services::citizens::session(conn, &claims.jti, now)?
                             .map(|_| claims)
                             .ok_or(ApiError::InvalidToken {
                                 code: "session_ended",

@@ -5,17 +5,13 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::rand::{SecureRandom, SystemRandom};
 
-use super::{bearer, sha256_hex};
+use super::bearer;
 use crate::app::state::AppState;
 use crate::http::error::ApiError;
-use crate::store::{DbConnection, StoreError, operators};
-
-/// Every operator token starts with this, so that secret scanners find leaks.
-pub const TOKEN_PREFIX: &str = "crop_";
+// Issuing and checking credentials is the operators service's; the old
+// path here still names them.
+pub use crate::services::operators::{IssuedOperatorToken, TOKEN_PREFIX, authenticate, issue};
 
 /// An authenticated operator.
 #[derive(Debug, Clone)]
@@ -24,52 +20,6 @@ pub struct OperatorCaller {
     pub id: String,
     /// Who holds it.
     pub name: String,
-}
-
-/// A freshly made operator credential; the token is shown once.
-pub struct IssuedOperatorToken {
-    /// The credential's id.
-    pub id: String,
-    /// The secret token.
-    pub token: String,
-}
-
-/// Makes and stores a new operator token for `name`.
-pub fn issue(
-    conn: &mut DbConnection,
-    name: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<IssuedOperatorToken, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::BadRequest(
-            "an operator name is 1 to 100 characters".to_owned(),
-        ));
-    }
-    let mut secret = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut secret)
-        .map_err(|_| ApiError::Internal("the system random generator failed".to_owned()))?;
-    let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
-    let id = format!("op-{}", uuid::Uuid::new_v4().simple());
-    operators::insert(conn, &id, name, &sha256_hex(token.as_bytes()), now)?;
-    Ok(IssuedOperatorToken { id, token })
-}
-
-/// Finds the operator holding `token`.
-pub fn authenticate(
-    conn: &mut DbConnection,
-    token: &str,
-) -> Result<Option<OperatorCaller>, StoreError> {
-    if !token.starts_with(TOKEN_PREFIX) {
-        return Ok(None);
-    }
-    Ok(
-        operators::find_active(conn, &sha256_hex(token.as_bytes()))?.map(|row| OperatorCaller {
-            id: row.id,
-            name: row.name,
-        }),
-    )
 }
 
 impl FromRequest for OperatorCaller {

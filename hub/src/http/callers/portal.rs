@@ -11,11 +11,9 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use identity::CommonId;
 
 use super::sha256_hex;
-use crate::app::clock::db_time;
 use crate::app::state::AppState;
 use crate::http::error::ApiError;
-use crate::services::citizens::SESSION_COOKIE;
-use crate::store::persons;
+use crate::services::citizens::{self, SESSION_COOKIE};
 
 /// Where a request without a valid session is sent.
 pub const SIGN_IN_PATH: &str = "/portal/sign-in";
@@ -73,10 +71,10 @@ impl FromRequest for PortalCitizen {
                 return Err(to_sign_in(false));
             };
             let digest = sha256_hex(cookie.as_bytes());
-            let now = db_time(state.clock.now());
+            let now = state.clock.now();
             let lookup = digest.clone();
             let row = state
-                .db(move |conn| Ok(persons::session(conn, &lookup, now)?))
+                .db(move |conn| Ok(citizens::session(conn, &lookup, now)?))
                 .await?;
             let Some(row) = row else {
                 return Err(to_sign_in(true));
