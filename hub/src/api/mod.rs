@@ -26,7 +26,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::operations::Operations;
 use crate::http::error::Problem;
 
-/// The OpenAPI document, generated from the handlers.
+/// The core of the OpenAPI document; the operations come from [`routes`].
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -42,9 +42,10 @@ use crate::http::error::Problem;
 )]
 pub struct ApiDoc;
 
-/// The whole OpenAPI document: the core merged with each area's part.
+/// The whole OpenAPI document: the operations as [`routes`] registers them
+/// (into an application that is never served), then each area's schemas and
+/// tag.
 pub fn document() -> utoipa::openapi::OpenApi {
-    // The operations, and the schemas they name, as the hub registers them.
     let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
