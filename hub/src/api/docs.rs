@@ -2,17 +2,17 @@
 //! it works without any asset from the internet.
 
 use actix_web::HttpResponse;
+use actix_web::get;
 use maud::{DOCTYPE, Markup, html};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{HttpMethod, RefOr};
 
 /// The OpenAPI 3.1 description of this hub.
 #[utoipa::path(
-    get,
-    path = "/openapi.json",
     tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
 )]
+#[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(super::document())
 }

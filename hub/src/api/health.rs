@@ -1,5 +1,6 @@
 //! `/healthz` (the process is alive) and `/readyz` (it can serve).
 
+use actix_web::get;
 use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
 use prometheus::Encoder as _;
 use serde::{Deserialize, Serialize};
@@ -33,11 +34,10 @@ pub struct Readiness {
 
 /// Liveness: answers as long as the process runs.
 #[utoipa::path(
-    get,
-    path = "/healthz",
     tag = "operations",
     responses((status = 200, description = "Alive", body = Health))
 )]
+#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok".to_owned(),
@@ -48,14 +48,13 @@ pub async fn healthz() -> HttpResponse {
 /// Readiness: the database answers and every migration has been applied.
 /// The backend and schema version are shown to operators only.
 #[utoipa::path(
-    get,
-    path = "/readyz",
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Readiness),
         (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/readyz")]
 pub async fn readyz(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -99,8 +98,6 @@ pub fn metrics_text(state: &AppState) -> Result<HttpResponse, ApiError> {
 /// without one on the separate `metrics_listen` address when that is set
 /// (then this path answers 404).
 #[utoipa::path(
-    get,
-    path = "/metrics",
     tag = "operations",
     security(("operator" = [])),
     responses(
@@ -109,6 +106,7 @@ pub fn metrics_text(state: &AppState) -> Result<HttpResponse, ApiError> {
         (status = 404, description = "Metrics are served on a separate address", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/metrics")]
 pub async fn metrics(
     req: HttpRequest,
     state: web::Data<AppState>,

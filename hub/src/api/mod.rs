@@ -11,18 +11,22 @@ pub mod ids;
 pub mod log;
 pub mod lookups;
 pub mod oauth;
+pub mod operations;
 pub mod persons;
 pub mod purposes;
 pub mod references;
 pub mod responses;
 pub mod schemas;
 
-use actix_web::web;
+use actix_web::{App, web};
 use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::operations::Operations;
 use crate::http::error::Problem;
 
-/// The OpenAPI document, generated from the handlers.
+/// The core of the OpenAPI document; the operations come from [`routes`].
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -30,7 +34,6 @@ use crate::http::error::Problem;
         description = "Identity and data-exchange hub: common identifiers, consented lookups between agencies, and a tamper-evident audit log.",
         license(name = "EUPL-1.2", identifier = "EUPL-1.2")
     ),
-    paths(health::healthz, health::readyz, health::metrics, docs::openapi_json),
     components(schemas(Problem, health::Health, health::Readiness)),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this description")
@@ -39,9 +42,15 @@ use crate::http::error::Problem;
 )]
 pub struct ApiDoc;
 
-/// The whole OpenAPI document: the core merged with each area's part.
+/// The whole OpenAPI document: the operations as [`routes`] registers them
+/// (into an application that is never served), then each area's schemas and
+/// tag.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
+    let (_, mut doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
     doc.merge(agencies::AgenciesApi::openapi());
     doc.merge(audit::AuditApi::openapi());
     doc.merge(log::LogApi::openapi());
@@ -87,25 +96,29 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
-/// Registers every route.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // Explicit resources answer 405 to a method they do not serve.
-    cfg.service(web::resource("/healthz").route(web::get().to(health::healthz)))
-        .service(web::resource("/readyz").route(web::get().to(health::readyz)))
-        .service(web::resource("/metrics").route(web::get().to(health::metrics)))
-        .service(web::resource("/openapi.json").route(web::get().to(docs::openapi_json)))
-        .service(web::resource("/docs").route(web::get().to(docs::docs_page)))
-        .configure(agencies::routes)
-        .configure(audit::routes)
-        .configure(log::routes)
-        .configure(oauth::routes)
-        .configure(persons::routes)
-        .configure(citizen::routes)
-        .configure(lookups::routes)
-        .configure(references::routes)
-        .configure(schemas::routes)
-        .configure(purposes::routes)
-        .configure(authorizations::routes)
-        .configure(consents::routes)
-        .configure(crate::portal::routes);
+/// Registers every route: the operations of each area, then the pages.
+pub fn routes(cfg: &mut ServiceConfig<'_>) {
+    Operations::register(cfg, |operations| {
+        operations
+            .add(health::healthz)
+            .add(health::readyz)
+            .add(health::metrics)
+            .add(docs::openapi_json);
+        agencies::routes(operations);
+        audit::routes(operations);
+        log::routes(operations);
+        oauth::routes(operations);
+        persons::routes(operations);
+        citizen::routes(operations);
+        lookups::routes(operations);
+        references::routes(operations);
+        schemas::routes(operations);
+        purposes::routes(operations);
+        authorizations::routes(operations);
+        consents::routes(operations);
+    });
+    cfg.map(|cfg| {
+        cfg.service(web::resource("/docs").route(web::get().to(docs::docs_page)))
+            .configure(crate::portal::routes)
+    });
 }

@@ -9,6 +9,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpResponse, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::state::AppState;
 use crate::http::error::{ApiError, Problem};
@@ -64,7 +65,7 @@ pub fn app(
                 ApiError::BadRequest(format!("invalid path: {err}")).into()
             }),
         )
-        .configure(crate::api::routes)
+        .configure(|cfg| crate::api::routes(&mut ServiceConfig::new(cfg)))
         .default_service(web::to(not_found))
         // Innermost first: bare error statuses become problem documents, the
         // body limit is enforced before any handler reads, metrics see every

@@ -1,6 +1,7 @@
 //! `POST /v1/admin/agencies/{id}/certificates` and
 //! `POST /v1/admin/agencies/{id}/certificates/{thumbprint}/revoke`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -20,8 +21,6 @@ pub struct NewCertificate {
 
 /// Adds a certificate to an agency (operators only).
 #[utoipa::path(
-    post,
-    path = "/v1/admin/agencies/{id}/certificates",
     tag = "agencies",
     params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     request_body = NewCertificate,
@@ -32,6 +31,7 @@ pub struct NewCertificate {
         (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/agencies/{id}/certificates")]
 pub async fn add(
     operator: OperatorCaller,
     state: web::Data<AppState>,
@@ -57,8 +57,6 @@ pub async fn add(
 
 /// Revokes a certificate: tokens obtained with it stop working (operators only).
 #[utoipa::path(
-    post,
-    path = "/v1/admin/agencies/{id}/certificates/{thumbprint}/revoke",
     tag = "agencies",
     params(
         ("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier"),
@@ -70,6 +68,7 @@ pub async fn add(
         (status = 404, description = "No such active certificate", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/agencies/{id}/certificates/{thumbprint}/revoke")]
 pub async fn revoke(
     operator: OperatorCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `GET /v1/admin/agencies`.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -9,12 +10,11 @@ use crate::services::agencies::{self, AgencyView};
 
 /// Every agency (operators only).
 #[utoipa::path(
-    get,
-    path = "/v1/admin/agencies",
     tag = "agencies",
     security(("operator" = [])),
     responses((status = 200, description = "Every agency", body = Vec<AgencyView>))
 )]
+#[get("/v1/admin/agencies")]
 pub async fn list(
     _operator: OperatorCaller,
     state: web::Data<AppState>,

@@ -1,6 +1,7 @@
 //! `GET /v1/agencies/me`: the calling agency, as the hub knows it.
 
 use actix_web::HttpResponse;
+use actix_web::get;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -24,12 +25,11 @@ pub struct Me {
 
 /// Who the access token belongs to.
 #[utoipa::path(
-    get,
-    path = "/v1/agencies/me",
     tag = "agencies",
     security(("agency" = [])),
     responses((status = 200, description = "The calling agency", body = Me))
 )]
+#[get("/v1/agencies/me")]
 pub async fn me(caller: AgencyCaller) -> HttpResponse {
     HttpResponse::Ok().json(Me {
         agency_id: caller.agency_id.to_string(),

@@ -1,5 +1,6 @@
 //! `POST /v1/admin/agencies`: onboard an agency.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -9,8 +10,6 @@ use crate::services::agencies::{self, AgencyView, NewAgency};
 
 /// Onboards an agency with its certificates (operators only).
 #[utoipa::path(
-    post,
-    path = "/v1/admin/agencies",
     tag = "agencies",
     request_body = NewAgency,
     security(("operator" = [])),
@@ -20,6 +19,7 @@ use crate::services::agencies::{self, AgencyView, NewAgency};
         (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/agencies")]
 pub async fn onboard(
     operator: OperatorCaller,
     state: web::Data<AppState>,

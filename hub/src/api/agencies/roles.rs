@@ -1,5 +1,6 @@
 //! `PUT /v1/admin/agencies/{id}/roles`.
 
+use actix_web::put;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -37,8 +38,6 @@ pub struct NewRoles {
 /// Replaces an agency's roles (operators only). A role taken away stops
 /// working at once, also for access tokens already issued.
 #[utoipa::path(
-    put,
-    path = "/v1/admin/agencies/{id}/roles",
     tag = "agencies",
     params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     request_body = NewRoles,
@@ -49,6 +48,7 @@ pub struct NewRoles {
         (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[put("/v1/admin/agencies/{id}/roles")]
 pub async fn set(
     operator: OperatorCaller,
     state: web::Data<AppState>,

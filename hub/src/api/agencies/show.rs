@@ -1,5 +1,6 @@
 //! `GET /v1/admin/agencies/{id}`.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -9,8 +10,6 @@ use crate::services::agencies::{self, AgencyView};
 
 /// One agency with its certificates (operators only).
 #[utoipa::path(
-    get,
-    path = "/v1/admin/agencies/{id}",
     tag = "agencies",
     params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     security(("operator" = [])),
@@ -19,6 +18,7 @@ use crate::services::agencies::{self, AgencyView};
         (status = 404, description = "No such agency", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/admin/agencies/{id}")]
 pub async fn show(
     _operator: OperatorCaller,
     state: web::Data<AppState>,

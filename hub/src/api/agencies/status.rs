@@ -1,5 +1,6 @@
 //! `POST /v1/admin/agencies/{id}/suspend` and `/reactivate`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -34,8 +35,6 @@ async fn set(
 
 /// Suspends an agency: its tokens stop working at once (operators only).
 #[utoipa::path(
-    post,
-    path = "/v1/admin/agencies/{id}/suspend",
     tag = "agencies",
     params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     security(("operator" = [])),
@@ -44,6 +43,7 @@ async fn set(
         (status = 404, description = "No such agency", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/agencies/{id}/suspend")]
 pub async fn suspend(
     operator: OperatorCaller,
     state: web::Data<AppState>,
@@ -54,8 +54,6 @@ pub async fn suspend(
 
 /// Reactivates a suspended agency (operators only).
 #[utoipa::path(
-    post,
-    path = "/v1/admin/agencies/{id}/reactivate",
     tag = "agencies",
     params(("id" = crate::api::ids::AgencyId, Path, description = "Agency identifier")),
     security(("operator" = [])),
@@ -64,6 +62,7 @@ pub async fn suspend(
         (status = 404, description = "No such agency", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/agencies/{id}/reactivate")]
 pub async fn reactivate(
     operator: OperatorCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `GET /v1/audit/entries/{seq}`.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use super::AuditReader;
@@ -12,8 +13,6 @@ use crate::http::error::{ApiError, Problem};
 /// its commitments; an agency the entries where it is the actor or the
 /// provider, without the salt: an entry names persons by commitment only.
 #[utoipa::path(
-    get,
-    path = "/v1/audit/entries/{seq}",
     tag = "audit",
     params(("seq" = u64, Path, description = "Sequence number")),
     security(("operator" = []), ("agency" = [])),
@@ -23,6 +22,7 @@ use crate::http::error::{ApiError, Problem};
         (status = 404, description = "No such entry, or not one the caller may read", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/audit/entries/{seq}")]
 pub async fn show(
     reader: AuditReader,
     state: web::Data<AppState>,

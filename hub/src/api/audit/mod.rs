@@ -6,9 +6,10 @@ pub mod entry;
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 use utoipa::OpenApi;
 
+use crate::api::operations::Operations;
 use crate::http::callers::operator::TOKEN_PREFIX;
 use crate::http::callers::{AgencyCaller, OperatorCaller, bearer};
 use crate::http::error::ApiError;
@@ -16,15 +17,14 @@ use crate::http::error::ApiError;
 /// The audit part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(entry::show),
     components(schemas(crate::audit_log::EntryProof)),
     tags((name = "audit", description = "Audit entries with inclusion proofs, for the parties involved"))
 )]
 pub struct AuditApi;
 
 /// Registers the audit routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/audit/entries/{seq}").route(web::get().to(entry::show)));
+pub fn routes(operations: &mut Operations<'_, '_>) {
+    operations.add(entry::show);
 }
 
 /// Who may read audit entries: an operator (all of them) or an agency (the

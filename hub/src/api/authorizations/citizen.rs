@@ -1,5 +1,6 @@
 //! `GET /v1/citizen/authorizations`: who may see my data by law.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -10,12 +11,11 @@ use crate::services::authorizations::{self, AuthorizationView};
 /// The authorizations in force, with their legal references and whether
 /// the person's consent is needed too: each applies to every person.
 #[utoipa::path(
-    get,
-    path = "/v1/citizen/authorizations",
     tag = "citizen",
     security(("citizen" = [])),
     responses((status = 200, description = "The authorizations in force", body = [AuthorizationView]))
 )]
+#[get("/v1/citizen/authorizations")]
 pub async fn citizen(
     _caller: CitizenCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `GET /v1/admin/authorizations`: every version of every authorization.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -10,12 +11,11 @@ use crate::services::authorizations::{self, AuthorizationView};
 /// Every version of every authorization, by id then version (operators
 /// only).
 #[utoipa::path(
-    get,
-    path = "/v1/admin/authorizations",
     tag = "authorizations",
     security(("operator" = [])),
     responses((status = 200, description = "Every version", body = [AuthorizationView]))
 )]
+#[get("/v1/admin/authorizations")]
 pub async fn list(
     _operator: OperatorCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `GET /v1/authorizations`: the authorizations the calling agency asks under.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -10,12 +11,11 @@ use crate::services::authorizations::{self, AuthorizationView};
 /// The authorizations in force that apply to the calling agency: its own and
 /// those of its sector and roles.
 #[utoipa::path(
-    get,
-    path = "/v1/authorizations",
     tag = "authorizations",
     security(("agency" = [])),
     responses((status = 200, description = "The authorizations in force", body = [AuthorizationView]))
 )]
+#[get("/v1/authorizations")]
 pub async fn mine(
     caller: AgencyCaller,
     state: web::Data<AppState>,

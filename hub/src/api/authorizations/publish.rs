@@ -1,5 +1,6 @@
 //! `POST /v1/admin/authorizations`: publish version 1 of an authorization.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -10,8 +11,6 @@ use crate::services::authorizations::{self, AuthorizationView, NewAuthorization}
 /// Publishes a new authorization; its record type and fields are checked
 /// against the schema registry (operators only).
 #[utoipa::path(
-    post,
-    path = "/v1/admin/authorizations",
     tag = "authorizations",
     request_body = NewAuthorization,
     security(("operator" = [])),
@@ -21,6 +20,7 @@ use crate::services::authorizations::{self, AuthorizationView, NewAuthorization}
         (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/authorizations")]
 pub async fn publish(
     operator: OperatorCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `GET /v1/admin/authorizations/{id}`: one authorization's history.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -9,8 +10,6 @@ use crate::services::authorizations::{self, AuthorizationView};
 
 /// Every version of one authorization, oldest first (operators only).
 #[utoipa::path(
-    get,
-    path = "/v1/admin/authorizations/{id}",
     tag = "authorizations",
     params(("id" = crate::api::ids::AuthorizationId, Path, description = "Authorization id")),
     security(("operator" = [])),
@@ -19,6 +18,7 @@ use crate::services::authorizations::{self, AuthorizationView};
         (status = 404, description = "No such authorization", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/admin/authorizations/{id}")]
 pub async fn show(
     _operator: OperatorCaller,
     state: web::Data<AppState>,

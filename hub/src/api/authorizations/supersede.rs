@@ -1,5 +1,6 @@
 //! `POST /v1/admin/authorizations/{id}/versions`: a new version from a date.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -11,8 +12,6 @@ use crate::services::authorizations::{self, AuthorizationView, NewVersion};
 /// the previous version stays readable and applies until then (operators
 /// only).
 #[utoipa::path(
-    post,
-    path = "/v1/admin/authorizations/{id}/versions",
     tag = "authorizations",
     params(("id" = crate::api::ids::AuthorizationId, Path, description = "Authorization id")),
     request_body = NewVersion,
@@ -23,6 +22,7 @@ use crate::services::authorizations::{self, AuthorizationView, NewVersion};
         (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/authorizations/{id}/versions")]
 pub async fn supersede(
     operator: OperatorCaller,
     state: web::Data<AppState>,

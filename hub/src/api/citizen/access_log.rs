@@ -1,5 +1,6 @@
 //! `GET /v1/citizen/access-log`: who looked at my data, when and why.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,13 +48,12 @@ pub struct AccessLog {
 /// permitted and refused included — newest first, each with its inclusion
 /// proof against the log's signed checkpoint.
 #[utoipa::path(
-    get,
-    path = "/v1/citizen/access-log",
     tag = "citizen",
     params(AccessLogQuery),
     security(("citizen" = [])),
     responses((status = 200, description = "A page of the access log", body = AccessLog))
 )]
+#[get("/v1/citizen/access-log")]
 pub async fn access_log(
     caller: CitizenCaller,
     state: web::Data<AppState>,

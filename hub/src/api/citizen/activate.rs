@@ -1,5 +1,6 @@
 //! `POST /v1/citizen/activate`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -9,8 +10,6 @@ use crate::services::citizens::{self, Activation};
 /// Activates a citizen account with the code from the registration letter
 /// and sets its password. Codes expire and work once.
 #[utoipa::path(
-    post,
-    path = "/v1/citizen/activate",
     tag = "citizen",
     request_body = Activation,
     responses(
@@ -20,6 +19,7 @@ use crate::services::citizens::{self, Activation};
         (status = 429, description = "account_locked", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/citizen/activate")]
 pub async fn activate(
     state: web::Data<AppState>,
     body: web::Json<Activation>,

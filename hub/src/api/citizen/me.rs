@@ -1,5 +1,6 @@
 //! `GET /v1/citizen/me`.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -24,12 +25,11 @@ pub struct Me {
 
 /// The signed-in citizen: never anyone else.
 #[utoipa::path(
-    get,
-    path = "/v1/citizen/me",
     tag = "citizen",
     security(("citizen" = [])),
     responses((status = 200, description = "The citizen", body = Me))
 )]
+#[get("/v1/citizen/me")]
 pub async fn me(
     caller: CitizenCaller,
     state: web::Data<AppState>,

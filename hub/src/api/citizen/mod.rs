@@ -7,13 +7,13 @@ pub mod sign_in;
 pub mod sign_out;
 pub mod totp;
 
-use actix_web::web;
 use utoipa::OpenApi;
+
+use crate::api::operations::Operations;
 
 /// The citizen part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(access_log::access_log, activate::activate, sign_in::sign_in, sign_out::sign_out, me::me, totp::offer, totp::confirm, totp::remove),
     components(schemas(
         crate::services::citizens::Activation, crate::services::citizens::SignIn, crate::services::citizens::SignedIn,
         crate::services::citizens::TotpOffer, crate::services::citizens::TotpConfirm, crate::services::citizens::TotpRemoval, me::Me,
@@ -24,18 +24,14 @@ use utoipa::OpenApi;
 pub struct CitizenApi;
 
 /// Registers the citizen routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/citizen/activate").route(web::post().to(activate::activate)))
-        .service(web::resource("/v1/citizen/sign-in").route(web::post().to(sign_in::sign_in)))
-        .service(web::resource("/v1/citizen/sign-out").route(web::post().to(sign_out::sign_out)))
-        .service(web::resource("/v1/citizen/me").route(web::get().to(me::me)))
-        .service(
-            web::resource("/v1/citizen/access-log").route(web::get().to(access_log::access_log)),
-        )
-        .service(
-            web::resource("/v1/citizen/totp")
-                .route(web::post().to(totp::offer))
-                .route(web::delete().to(totp::remove)),
-        )
-        .service(web::resource("/v1/citizen/totp/confirm").route(web::post().to(totp::confirm)));
+pub fn routes(operations: &mut Operations<'_, '_>) {
+    operations
+        .add(activate::activate)
+        .add(sign_in::sign_in)
+        .add(sign_out::sign_out)
+        .add(me::me)
+        .add(access_log::access_log)
+        .add(totp::offer)
+        .add(totp::remove)
+        .add(totp::confirm);
 }

@@ -1,6 +1,7 @@
 //! `POST /v1/citizen/sign-in`.
 
 use actix_web::cookie::{Cookie, SameSite};
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -11,8 +12,6 @@ use crate::services::citizens::{self, SESSION_COOKIE, SESSION_MINUTES, SignIn, S
 /// session in a Secure, HttpOnly, SameSite=Strict cookie. Repeated failures
 /// lock the account for a growing time.
 #[utoipa::path(
-    post,
-    path = "/v1/citizen/sign-in",
     tag = "citizen",
     request_body = SignIn,
     responses(
@@ -21,6 +20,7 @@ use crate::services::citizens::{self, SESSION_COOKIE, SESSION_MINUTES, SignIn, S
         (status = 429, description = "account_locked (see Retry-After)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/citizen/sign-in")]
 pub async fn sign_in(
     state: web::Data<AppState>,
     body: web::Json<SignIn>,

@@ -1,5 +1,6 @@
 //! `POST /v1/citizen/sign-out`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -9,8 +10,6 @@ use crate::http::error::{ApiError, Problem};
 /// Ends the session the citizen token belongs to: the token (and the web
 /// session's cookie) stop working at once, before the token expires.
 #[utoipa::path(
-    post,
-    path = "/v1/citizen/sign-out",
     tag = "citizen",
     security(("citizen" = [])),
     responses(
@@ -18,6 +17,7 @@ use crate::http::error::{ApiError, Problem};
         (status = 401, description = "No valid citizen token", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/citizen/sign-out")]
 pub async fn sign_out(
     citizen: CitizenCaller,
     state: web::Data<AppState>,

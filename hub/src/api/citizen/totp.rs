@@ -1,6 +1,7 @@
 //! `POST /v1/citizen/totp` and `/v1/citizen/totp/confirm`.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{delete, post};
 
 use crate::app::state::AppState;
 use crate::http::callers::CitizenCaller;
@@ -9,12 +10,11 @@ use crate::services::citizens::{self, TotpConfirm, TotpOffer, TotpRemoval};
 
 /// Offers a new TOTP secret; nothing changes until it is confirmed.
 #[utoipa::path(
-    post,
-    path = "/v1/citizen/totp",
     tag = "citizen",
     security(("citizen" = [])),
     responses((status = 200, description = "A secret to enrol", body = TotpOffer))
 )]
+#[post("/v1/citizen/totp")]
 pub async fn offer(caller: CitizenCaller, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -25,8 +25,6 @@ pub async fn offer(caller: CitizenCaller, state: web::Data<AppState>) -> HttpRes
 /// replace one already enrolled, the password and a current code of the old
 /// one are needed too (checked like a sign-in).
 #[utoipa::path(
-    post,
-    path = "/v1/citizen/totp/confirm",
     tag = "citizen",
     request_body = TotpConfirm,
     security(("citizen" = [])),
@@ -36,6 +34,7 @@ pub async fn offer(caller: CitizenCaller, state: web::Data<AppState>) -> HttpRes
         (status = 422, description = "Wrong code or secret", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/citizen/totp/confirm")]
 pub async fn confirm(
     caller: CitizenCaller,
     state: web::Data<AppState>,
@@ -48,8 +47,6 @@ pub async fn confirm(
 
 /// Removes the second factor, with the password and a current code.
 #[utoipa::path(
-    delete,
-    path = "/v1/citizen/totp",
     tag = "citizen",
     request_body = TotpRemoval,
     security(("citizen" = [])),
@@ -59,6 +56,7 @@ pub async fn confirm(
         (status = 409, description = "`totp_not_enrolled`", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[delete("/v1/citizen/totp")]
 pub async fn remove(
     caller: CitizenCaller,
     state: web::Data<AppState>,

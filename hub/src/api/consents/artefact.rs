@@ -1,5 +1,6 @@
 //! `GET /v1/consents/{id}/artefact` and `GET /v1/citizen/consents/{id}/artefact`.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -11,8 +12,6 @@ use crate::services::consents;
 /// (`typ` `consent+jwt`, EdDSA) verifiable with the hub's JWKS alone (scope
 /// `consumer`).
 #[utoipa::path(
-    get,
-    path = "/v1/consents/{id}/artefact",
     tag = "consents",
     params(("id" = crate::api::ids::ConsentId, Path, description = "Consent id")),
     security(("agency" = [])),
@@ -22,6 +21,7 @@ use crate::services::consents;
         (status = 409, description = "Not active (`consent_not_active`)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/consents/{id}/artefact")]
 pub async fn agency(
     caller: AgencyCaller,
     state: web::Data<AppState>,
@@ -40,8 +40,6 @@ pub async fn agency(
 
 /// The artefact of one of the citizen's active consents.
 #[utoipa::path(
-    get,
-    path = "/v1/citizen/consents/{id}/artefact",
     tag = "citizen",
     params(("id" = crate::api::ids::ConsentId, Path, description = "Consent id")),
     security(("citizen" = [])),
@@ -51,6 +49,7 @@ pub async fn agency(
         (status = 409, description = "Not active (`consent_not_active`)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/citizen/consents/{id}/artefact")]
 pub async fn citizen(
     caller: CitizenCaller,
     state: web::Data<AppState>,

@@ -1,6 +1,6 @@
 //! `POST /v1/citizen/consents/{id}/{approve|reject|pause|resume|revoke}`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, post, web};
 
 use crate::app::state::AppState;
 use crate::http::callers::CitizenCaller;
@@ -26,8 +26,6 @@ macro_rules! action {
     ($name:ident, $action:expr, $path:literal, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(
-            post,
-            path = $path,
             tag = "citizen",
             params(("id" = crate::api::ids::ConsentId, Path, description = "Consent id")),
             security(("citizen" = [])),
@@ -37,6 +35,7 @@ macro_rules! action {
                 (status = 409, description = "The state does not allow it (`illegal_transition`, `consent_window_ended`)", body = Problem, content_type = "application/problem+json")
             )
         )]
+        #[post($path)]
         pub async fn $name(
             caller: CitizenCaller,
             state: web::Data<AppState>,

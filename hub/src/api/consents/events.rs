@@ -1,5 +1,6 @@
 //! `GET /v1/consents/events`: the state changes an agency must know about.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -24,13 +25,12 @@ pub struct Cursor {
 /// first: `granted`, `approved`, `rejected`, `paused`, `resumed`, `revoked`,
 /// `expired` (scope `consumer`).
 #[utoipa::path(
-    get,
-    path = "/v1/consents/events",
     tag = "consents",
     params(Cursor),
     security(("agency" = [])),
     responses((status = 200, description = "The next events", body = EventPage))
 )]
+#[get("/v1/consents/events")]
 pub async fn events(
     caller: AgencyCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `POST /v1/citizen/consents`: the citizen grants a consent directly.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -9,8 +10,6 @@ use crate::services::consents::{self, ConsentView, NewGrant};
 
 /// Grants a consent to an agency: active at once.
 #[utoipa::path(
-    post,
-    path = "/v1/citizen/consents",
     tag = "citizen",
     request_body = NewGrant,
     security(("citizen" = [])),
@@ -19,6 +18,7 @@ use crate::services::consents::{self, ConsentView, NewGrant};
         (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/citizen/consents")]
 pub async fn grant(
     caller: CitizenCaller,
     state: web::Data<AppState>,

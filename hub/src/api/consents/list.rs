@@ -1,5 +1,6 @@
 //! `GET /v1/consents`: the consents an agency holds.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -22,8 +23,6 @@ pub struct Filter {
 /// The consents and requests the calling agency holds, newest first, with
 /// persons named as the agency names them (scope `consumer`).
 #[utoipa::path(
-    get,
-    path = "/v1/consents",
     tag = "consents",
     params(Filter),
     security(("agency" = [])),
@@ -33,6 +32,7 @@ pub struct Filter {
         (status = 422, description = "Not a person reference, or not a state", body = crate::http::error::Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/consents")]
 pub async fn list(
     caller: AgencyCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `GET /v1/citizen/consents`: the citizen's consents and pending requests.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -10,12 +11,11 @@ use crate::services::consents::{self, ConsentView};
 /// The citizen's consents and pending requests, newest first, with each
 /// agency's name and each purpose's title.
 #[utoipa::path(
-    get,
-    path = "/v1/citizen/consents",
     tag = "citizen",
     security(("citizen" = [])),
     responses((status = 200, description = "The consents", body = [ConsentView]))
 )]
+#[get("/v1/citizen/consents")]
 pub async fn mine(
     caller: CitizenCaller,
     state: web::Data<AppState>,

@@ -9,9 +9,10 @@ pub mod mine;
 pub mod request;
 pub mod show;
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
+use crate::api::operations::Operations;
 use crate::app::state::AppState;
 use crate::http::error::ApiError;
 
@@ -21,11 +22,6 @@ pub const JOSE: &str = "application/jose";
 /// The consents part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(
-        request::request, list::list, show::show, artefact::agency, events::events,
-        mine::mine, grant::grant, change::approve, change::reject, change::pause,
-        change::resume, change::revoke, artefact::citizen
-    ),
     components(schemas(
         crate::services::consents::NewRequest, crate::services::consents::NewGrant, crate::services::consents::ConsentView,
         crate::services::consents::ConsentEvent, crate::services::consents::EventPage
@@ -35,37 +31,21 @@ pub const JOSE: &str = "application/jose";
 pub struct ConsentsApi;
 
 /// Registers the consent routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/consents").route(web::get().to(list::list)))
-        .service(web::resource("/v1/consents/requests").route(web::post().to(request::request)))
-        .service(web::resource("/v1/consents/events").route(web::get().to(events::events)))
-        .service(web::resource("/v1/consents/{id}").route(web::get().to(show::show)))
-        .service(web::resource("/v1/consents/{id}/artefact").route(web::get().to(artefact::agency)))
-        .service(
-            web::resource("/v1/citizen/consents")
-                .route(web::get().to(mine::mine))
-                .route(web::post().to(grant::grant)),
-        )
-        .service(
-            web::resource("/v1/citizen/consents/{id}/artefact")
-                .route(web::get().to(artefact::citizen)),
-        )
-        .service(
-            web::resource("/v1/citizen/consents/{id}/approve")
-                .route(web::post().to(change::approve)),
-        )
-        .service(
-            web::resource("/v1/citizen/consents/{id}/reject").route(web::post().to(change::reject)),
-        )
-        .service(
-            web::resource("/v1/citizen/consents/{id}/pause").route(web::post().to(change::pause)),
-        )
-        .service(
-            web::resource("/v1/citizen/consents/{id}/resume").route(web::post().to(change::resume)),
-        )
-        .service(
-            web::resource("/v1/citizen/consents/{id}/revoke").route(web::post().to(change::revoke)),
-        );
+pub fn routes(operations: &mut Operations<'_, '_>) {
+    operations
+        .add(list::list)
+        .add(request::request)
+        .add(events::events)
+        .add(show::show)
+        .add(artefact::agency)
+        .add(mine::mine)
+        .add(grant::grant)
+        .add(artefact::citizen)
+        .add(change::approve)
+        .add(change::reject)
+        .add(change::pause)
+        .add(change::resume)
+        .add(change::revoke);
 }
 
 /// Waits (up to the audit deadline) until the audit entries a committed

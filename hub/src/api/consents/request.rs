@@ -1,5 +1,6 @@
 //! `POST /v1/consents/requests`: an agency asks a person for consent.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -10,8 +11,6 @@ use crate::services::consents::{self, ConsentView, NewRequest};
 /// Creates a pending consent request for a person named by common ID or by
 /// the agency's sector pseudonym (scope `consumer`).
 #[utoipa::path(
-    post,
-    path = "/v1/consents/requests",
     tag = "consents",
     request_body = NewRequest,
     security(("agency" = [])),
@@ -23,6 +22,7 @@ use crate::services::consents::{self, ConsentView, NewRequest};
         (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/consents/requests")]
 pub async fn request(
     caller: AgencyCaller,
     state: web::Data<AppState>,

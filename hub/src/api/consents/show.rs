@@ -1,5 +1,6 @@
 //! `GET /v1/consents/{id}`: one consent the agency holds.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -9,8 +10,6 @@ use crate::services::consents::{self, ConsentView};
 
 /// One consent or request of the calling agency (scope `consumer`).
 #[utoipa::path(
-    get,
-    path = "/v1/consents/{id}",
     tag = "consents",
     params(("id" = crate::api::ids::ConsentId, Path, description = "Consent id")),
     security(("agency" = [])),
@@ -19,6 +18,7 @@ use crate::services::consents::{self, ConsentView};
         (status = 404, description = "No such consent of this agency", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/consents/{id}")]
 pub async fn show(
     caller: AgencyCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `GET /log/checkpoint`.
 
+use actix_web::get;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
@@ -9,11 +10,10 @@ use crate::http::error::ApiError;
 /// The latest signed checkpoint: a C2SP signed note (origin, tree size,
 /// base64 root hash, Ed25519 signature by the log key).
 #[utoipa::path(
-    get,
-    path = "/log/checkpoint",
     tag = "log",
     responses((status = 200, description = "The signed checkpoint", body = String, content_type = "text/plain; charset=utf-8"))
 )]
+#[get("/log/checkpoint")]
 pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let log = state.audit.clone();
     let checkpoint = state.db(move |conn| log.latest_checkpoint(conn)).await?;

@@ -1,5 +1,6 @@
 //! `GET /log/proof/consistency?from=&to=`.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -33,8 +34,6 @@ pub struct ConsistencyProof {
 /// The proof that the tree of `to` entries extends the tree of `from`.
 /// Both sizes must be at most the latest signed checkpoint's.
 #[utoipa::path(
-    get,
-    path = "/log/proof/consistency",
     tag = "log",
     params(Sizes),
     responses(
@@ -43,6 +42,7 @@ pub struct ConsistencyProof {
         (status = 404, description = "A size beyond the latest checkpoint", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/log/proof/consistency")]
 pub async fn consistency(
     state: web::Data<AppState>,
     sizes: web::Query<Sizes>,

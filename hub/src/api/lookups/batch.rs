@@ -1,5 +1,6 @@
 //! `POST /v1/lookups/batch`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -68,8 +69,6 @@ pub struct BatchResponse {
 /// an overall deadline (`batch_timeout_secs`): persons not looked up by
 /// then get a `504 batch_timeout` result, each audited.
 #[utoipa::path(
-    post,
-    path = "/v1/lookups/batch",
     tag = "lookups",
     request_body = BatchRequest,
     security(("agency" = [])),
@@ -78,6 +77,7 @@ pub struct BatchResponse {
         (status = 422, description = "batch_size (none or more than 1000 persons), batch_duplicate_person, or a malformed record type or purpose (invalid_record_type, invalid_purpose)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/lookups/batch")]
 pub async fn batch(
     caller: AgencyCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `POST /v1/lookups`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, ResponseError, web};
 
 use crate::app::state::AppState;
@@ -12,8 +13,6 @@ use crate::services::broker::{self, LookupRequest, LookupResponse};
 /// checks it against the schema, keeps only the granted fields, writes the
 /// exchange to the audit log — permitted or not — and answers.
 #[utoipa::path(
-    post,
-    path = "/v1/lookups",
     tag = "lookups",
     request_body = LookupRequest,
     security(("agency" = [])),
@@ -27,6 +26,7 @@ use crate::services::broker::{self, LookupRequest, LookupResponse};
         (status = 504, description = "provider_timeout", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/lookups")]
 pub async fn create(
     caller: AgencyCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `GET /.well-known/jwks.json`.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -8,11 +9,10 @@ use crate::http::error::ApiError;
 /// The hub's public signing keys (RFC 7517): the current key and retired
 /// keys until every token they signed has expired.
 #[utoipa::path(
-    get,
-    path = "/.well-known/jwks.json",
     tag = "oauth",
     responses((status = 200, description = "The JWK set", content_type = "application/json"))
 )]
+#[get("/.well-known/jwks.json")]
 pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let keys = state.keys.clone();

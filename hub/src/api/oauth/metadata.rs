@@ -1,16 +1,16 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414).
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
 
 /// The hub's authorization server metadata.
 #[utoipa::path(
-    get,
-    path = "/.well-known/oauth-authorization-server",
     tag = "oauth",
     responses((status = 200, description = "RFC 8414 metadata", content_type = "application/json"))
 )]
+#[get("/.well-known/oauth-authorization-server")]
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let issuer = state.config.public_base();
     HttpResponse::Ok().json(serde_json::json!({

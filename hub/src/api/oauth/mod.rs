@@ -4,13 +4,13 @@ pub mod jwks;
 pub mod metadata;
 pub mod token;
 
-use actix_web::web;
 use utoipa::OpenApi;
+
+use crate::api::operations::Operations;
 
 /// The OAuth part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(token::token, metadata::metadata, jwks::jwks),
     components(schemas(
         crate::services::tokens::TokenRequest, crate::services::tokens::TokenResponse, crate::http::error::OAuthErrorBody
     )),
@@ -19,11 +19,9 @@ use utoipa::OpenApi;
 pub struct OAuthApi;
 
 /// Registers the OAuth routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/oauth/token").route(web::post().to(token::token)))
-        .service(
-            web::resource("/.well-known/oauth-authorization-server")
-                .route(web::get().to(metadata::metadata)),
-        )
-        .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)));
+pub fn routes(operations: &mut Operations<'_, '_>) {
+    operations
+        .add(token::token)
+        .add(metadata::metadata)
+        .add(jwks::jwks);
 }

@@ -1,5 +1,6 @@
 //! `POST /oauth/token`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -10,8 +11,6 @@ use crate::services::tokens::{self, TokenRequest, TokenResponse};
 /// the key of one of the agency's registered certificates. Errors use the
 /// RFC 6749 shape (`error`, `error_description`).
 #[utoipa::path(
-    post,
-    path = "/oauth/token",
     tag = "oauth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
@@ -20,6 +19,7 @@ use crate::services::tokens::{self, TokenRequest, TokenResponse};
         (status = 401, description = "invalid_client", body = crate::http::error::OAuthErrorBody)
     )
 )]
+#[post("/oauth/token")]
 pub async fn token(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `POST /v1/persons/{id}/merge`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -20,8 +21,6 @@ pub struct MergeRequest {
 
 /// Merges a duplicate into the person at `{id}`, who survives.
 #[utoipa::path(
-    post,
-    path = "/v1/persons/{id}/merge",
     tag = "persons",
     params(("id" = crate::api::ids::PersonRef, Path, description = "The surviving person")),
     request_body = MergeRequest,
@@ -33,6 +32,7 @@ pub struct MergeRequest {
         (status = 409, description = "Not allowed from the current statuses", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/persons/{id}/merge")]
 pub async fn merge(
     caller: AgencyCaller,
     state: web::Data<AppState>,

@@ -5,9 +5,9 @@ pub mod register;
 pub mod show;
 pub mod status;
 
-use actix_web::web;
 use utoipa::OpenApi;
 
+use crate::api::operations::Operations;
 use crate::http::callers::AgencyCaller;
 use crate::http::error::ApiError;
 use crate::services::persons::Viewer;
@@ -15,7 +15,6 @@ use crate::services::persons::Viewer;
 /// The person registry's part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(register::register, show::show, merge::merge, status::status),
     components(schemas(
         crate::services::persons::NewPerson, crate::services::persons::Registered, crate::services::persons::PersonView,
         crate::services::persons::StatusChange, merge::MergeRequest
@@ -25,11 +24,12 @@ use crate::services::persons::Viewer;
 pub struct PersonsApi;
 
 /// Registers the person routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/persons").route(web::post().to(register::register)))
-        .service(web::resource("/v1/persons/{id}").route(web::get().to(show::show)))
-        .service(web::resource("/v1/persons/{id}/merge").route(web::post().to(merge::merge)))
-        .service(web::resource("/v1/persons/{id}/status").route(web::post().to(status::status)));
+pub fn routes(operations: &mut Operations<'_, '_>) {
+    operations
+        .add(register::register)
+        .add(show::show)
+        .add(merge::merge)
+        .add(status::status);
 }
 
 /// The registrar's view, after checking it holds the `registrar` scope.

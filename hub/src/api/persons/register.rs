@@ -1,5 +1,6 @@
 //! `POST /v1/persons`: register a person and issue a common ID.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -11,8 +12,6 @@ use crate::services::persons::{self, NewPerson, Registered};
 /// registered person is refused with 409 `possible_duplicate` naming the
 /// candidate, unless `distinct_from` lists it.
 #[utoipa::path(
-    post,
-    path = "/v1/persons",
     tag = "persons",
     request_body = NewPerson,
     security(("agency" = [])),
@@ -22,6 +21,7 @@ use crate::services::persons::{self, NewPerson, Registered};
         (status = 422, description = "Invalid attributes", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/persons")]
 pub async fn register(
     caller: AgencyCaller,
     state: web::Data<AppState>,

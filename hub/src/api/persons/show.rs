@@ -1,5 +1,6 @@
 //! `GET /v1/persons/{id}`.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -11,8 +12,6 @@ use crate::services::persons::{self, PersonView};
 /// identifier resolves to the survivor, and `resolved_from` says so. Every
 /// read is audited (`person.read`) before it is answered.
 #[utoipa::path(
-    get,
-    path = "/v1/persons/{id}",
     tag = "persons",
     params(("id" = crate::api::ids::PersonRef, Path, description = "Common ID or the caller's sector pseudonym")),
     security(("agency" = [])),
@@ -22,6 +21,7 @@ use crate::services::persons::{self, PersonView};
         (status = 404, description = "unknown_person", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/persons/{id}")]
 pub async fn show(
     caller: AgencyCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `POST /v1/persons/{id}/status`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -9,8 +10,6 @@ use crate::services::persons::{self, PersonView, StatusChange};
 
 /// Records a death, an inactive person, or a return to active.
 #[utoipa::path(
-    post,
-    path = "/v1/persons/{id}/status",
     tag = "persons",
     params(("id" = crate::api::ids::PersonRef, Path, description = "Common ID or the caller's sector pseudonym")),
     request_body = StatusChange,
@@ -22,6 +21,7 @@ use crate::services::persons::{self, PersonView, StatusChange};
         (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/persons/{id}/status")]
 pub async fn status(
     caller: AgencyCaller,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `POST /v1/admin/purposes`: add a purpose.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
@@ -9,8 +10,6 @@ use crate::services::authorizations::{self, NewPurpose, PurposeView};
 
 /// Adds a purpose to the controlled list (operators only).
 #[utoipa::path(
-    post,
-    path = "/v1/admin/purposes",
     tag = "purposes",
     request_body = NewPurpose,
     security(("operator" = [])),
@@ -20,6 +19,7 @@ use crate::services::authorizations::{self, NewPurpose, PurposeView};
         (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/purposes")]
 pub async fn create(
     operator: OperatorCaller,
     state: web::Data<AppState>,

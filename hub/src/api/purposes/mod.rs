@@ -3,13 +3,13 @@
 pub mod create;
 pub mod list;
 
-use actix_web::web;
 use utoipa::OpenApi;
+
+use crate::api::operations::Operations;
 
 /// The purposes part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(create::create, list::list),
     components(schemas(
         crate::services::authorizations::NewPurpose, crate::services::authorizations::PurposeView,
         crate::services::authorizations::LegalRef
@@ -19,7 +19,6 @@ use utoipa::OpenApi;
 pub struct PurposesApi;
 
 /// Registers the purpose routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/admin/purposes").route(web::post().to(create::create)))
-        .service(web::resource("/v1/purposes").route(web::get().to(list::list)));
+pub fn routes(operations: &mut Operations<'_, '_>) {
+    operations.add(create::create).add(list::list);
 }

@@ -5,8 +5,10 @@
 pub mod sources;
 
 use actix_web::{HttpResponse, web};
+use actix_web::{delete, post};
 use utoipa::OpenApi;
 
+use crate::api::operations::Operations;
 use crate::app::state::AppState;
 use crate::http::callers::AgencyCaller;
 use crate::http::error::{ApiError, Problem};
@@ -16,16 +18,14 @@ use crate::services::references::{self, NewReference, ReferenceView};
 /// The persons directory part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(declare, end),
     components(schemas(NewReference, ReferenceView, crate::services::references::ReferenceKind)),
     tags((name = "references", description = "The persons directory: which agencies hold a file on whom"))
 )]
 pub struct ReferencesApi;
 
 /// Registers the reference routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/references").route(web::post().to(declare)))
-        .service(web::resource("/v1/references/{id}").route(web::delete().to(end)));
+pub fn routes(operations: &mut Operations<'_, '_>) {
+    operations.add(declare).add(end);
 }
 
 fn viewer(caller: &AgencyCaller) -> Viewer {
@@ -38,8 +38,6 @@ fn viewer(caller: &AgencyCaller) -> Viewer {
 /// Declares that the calling agency is the authentic source of a record
 /// type for a person (`source`), or holds a file on the person (`file`).
 #[utoipa::path(
-    post,
-    path = "/v1/references",
     tag = "references",
     request_body = NewReference,
     security(("agency" = [])),
@@ -50,6 +48,7 @@ fn viewer(caller: &AgencyCaller) -> Viewer {
         (status = 422, description = "Refused (the code names the failed check)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/references")]
 pub async fn declare(
     caller: AgencyCaller,
     state: web::Data<AppState>,
@@ -90,8 +89,6 @@ pub async fn declare(
 
 /// Ends a reference: it stays in the directory with its end date.
 #[utoipa::path(
-    delete,
-    path = "/v1/references/{id}",
     tag = "references",
     params(("id" = crate::api::ids::ReferenceId, Path, description = "The reference")),
     security(("agency" = [])),
@@ -100,6 +97,7 @@ pub async fn declare(
         (status = 404, description = "Not this agency's reference", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[delete("/v1/references/{id}")]
 pub async fn end(
     caller: AgencyCaller,
     state: web::Data<AppState>,

@@ -1,6 +1,7 @@
 //! `POST /v1/admin/sources` and `GET /v1/admin/sources`.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get, post};
 
 use crate::app::state::AppState;
 use crate::http::callers::OperatorCaller;
@@ -9,8 +10,6 @@ use crate::services::references::{self, Source};
 
 /// Registers an agency as the authentic source of a record type (operators).
 #[utoipa::path(
-    post,
-    path = "/v1/admin/sources",
     tag = "lookups",
     request_body = Source,
     security(("operator" = [])),
@@ -20,6 +19,7 @@ use crate::services::references::{self, Source};
         (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/sources")]
 pub async fn put(
     operator: OperatorCaller,
     state: web::Data<AppState>,
@@ -40,12 +40,11 @@ pub async fn put(
 
 /// Every authentic source (operators).
 #[utoipa::path(
-    get,
-    path = "/v1/admin/sources",
     tag = "lookups",
     security(("operator" = [])),
     responses((status = 200, description = "Every source", body = Vec<Source>))
 )]
+#[get("/v1/admin/sources")]
 pub async fn list(
     _operator: OperatorCaller,
     state: web::Data<AppState>,

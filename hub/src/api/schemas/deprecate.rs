@@ -1,6 +1,7 @@
 //! `POST /v1/admin/schemas/{name}/{version}/deprecate`: an operator marks a
 //! version deprecated. It stays served and honoured.
 
+use actix_web::post;
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
@@ -12,8 +13,6 @@ use crate::http::error::{ApiError, Problem};
 
 /// Deprecates a version. Deprecating a deprecated version changes nothing.
 #[utoipa::path(
-    post,
-    path = "/v1/admin/schemas/{name}/{version}/deprecate",
     tag = "schemas",
     params(
         ("name" = crate::api::ids::RecordTypeName, Path, description = "Record type name", example = "person.address"),
@@ -27,6 +26,7 @@ use crate::http::error::{ApiError, Problem};
         (status = 404, description = "No such version (`schema_not_found`)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/schemas/{name}/{version}/deprecate")]
 pub async fn deprecate(
     state: web::Data<AppState>,
     operator: OperatorCaller,

@@ -2,6 +2,7 @@
 //! is the URL of its exact version.
 
 use ::schemas::{RecordTypeRef, VersionReq};
+use actix_web::get;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
@@ -14,8 +15,6 @@ use crate::services::schemas::SchemaStatus;
 /// the latest minor of major 1 (its `Content-Location` names the exact
 /// version). A deprecated version carries a `Deprecation` header (RFC 9745).
 #[utoipa::path(
-    get,
-    path = "/v1/schemas/{name}/{version}",
     tag = "schemas",
     params(
         ("name" = crate::api::ids::RecordTypeName, Path, description = "Record type name", example = "person.address"),
@@ -27,6 +26,7 @@ use crate::services::schemas::SchemaStatus;
         (status = 404, description = "No such version (`schema_not_found`)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/schemas/{name}/{version}")]
 pub async fn document(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,

@@ -1,5 +1,6 @@
 //! `GET /v1/schemas`: every record type with its versions.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,14 +18,13 @@ pub struct SchemaList {
 
 /// Every record type with its versions and their status.
 #[utoipa::path(
-    get,
-    path = "/v1/schemas",
     tag = "schemas",
     responses(
         (status = 200, description = "Every record type", body = SchemaList),
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/schemas")]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let schemas = loaded(&state).await?;
     let record_types = schemas

@@ -16,6 +16,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::OpenApi;
+
+use crate::api::operations::Operations;
 use utoipa::ToSchema;
 
 use crate::app::state::AppState;
@@ -25,9 +27,6 @@ use crate::services::schemas::{SchemaRegistry, SchemaStatus, Schemas, VersionInf
 /// The schema part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(
-        list::list, show::show, document::document, publish::publish, deprecate::deprecate
-    ),
     components(schemas(
         Status, SchemaVersion, RecordTypeVersions, list::SchemaList, publish::PublishSchema,
         crate::http::error::ProblemViolation
@@ -37,17 +36,13 @@ use crate::services::schemas::{SchemaRegistry, SchemaStatus, Schemas, VersionInf
 pub struct SchemasApi;
 
 /// Registers the schema routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/schemas").route(web::get().to(list::list)))
-        .service(web::resource("/v1/schemas/{name}").route(web::get().to(show::show)))
-        .service(
-            web::resource("/v1/schemas/{name}/{version}").route(web::get().to(document::document)),
-        )
-        .service(web::resource("/v1/admin/schemas").route(web::post().to(publish::publish)))
-        .service(
-            web::resource("/v1/admin/schemas/{name}/{version}/deprecate")
-                .route(web::post().to(deprecate::deprecate)),
-        );
+pub fn routes(operations: &mut Operations<'_, '_>) {
+    operations
+        .add(list::list)
+        .add(show::show)
+        .add(document::document)
+        .add(publish::publish)
+        .add(deprecate::deprecate);
 }
 
 /// The media type of a JSON Schema document.

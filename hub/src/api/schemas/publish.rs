@@ -1,5 +1,6 @@
 //! `POST /v1/admin/schemas`: an operator publishes a new version.
 
+use actix_web::post;
 use std::sync::Arc;
 
 use ::schemas::RecordType;
@@ -31,8 +32,6 @@ pub struct PublishSchema {
 /// compatible with the latest minor of its major; a new major may break.
 /// Every refusal lists its violations, each with a JSON Pointer.
 #[utoipa::path(
-    post,
-    path = "/v1/admin/schemas",
     tag = "schemas",
     request_body = PublishSchema,
     security(("operator" = [])),
@@ -44,6 +43,7 @@ pub struct PublishSchema {
         (status = 422, description = "Refused: `schema_incompatible`, `schema_invalid` or `schema_version_refused`, with `violations`", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/v1/admin/schemas")]
 pub async fn publish(
     state: web::Data<AppState>,
     operator: OperatorCaller,

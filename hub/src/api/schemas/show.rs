@@ -1,5 +1,6 @@
 //! `GET /v1/schemas/{name}`: one record type's versions.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use super::{RecordTypeVersions, loaded, parse_name};
@@ -8,8 +9,6 @@ use crate::http::error::{ApiError, Problem};
 
 /// One record type with its versions and their status.
 #[utoipa::path(
-    get,
-    path = "/v1/schemas/{name}",
     tag = "schemas",
     params(("name" = crate::api::ids::RecordTypeName, Path, description = "Record type name", example = "person.address")),
     responses(
@@ -18,6 +17,7 @@ use crate::http::error::{ApiError, Problem};
         (status = 404, description = "No such record type (`schema_not_found`)", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[get("/v1/schemas/{name}")]
 pub async fn show(
     state: web::Data<AppState>,
     name: web::Path<String>,
