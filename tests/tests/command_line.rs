@@ -785,6 +785,13 @@ async fn every_command(backend: Backend, test: &str) {
     // serve: on a fresh database it applies the migrations and is ready.
     // operator token: a credential for /v1/admin/….
     let hub = site.serve(&ran, &[]);
+    // --listen 127.0.0.1:0: on loopback, on a free port.
+    assert!(
+        hub.base_url.starts_with("http://127.0.0.1:"),
+        "{}",
+        hub.base_url
+    );
+    assert!(!hub.base_url.ends_with(":0"), "{}", hub.base_url);
     let res = http.get(hub.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let olga = site
@@ -1308,9 +1315,9 @@ async fn every_command_on_postgres() {
     every_command(Backend::Postgres, "command_line::every_command_on_postgres").await;
 }
 
-/// The items `CHECKS` gives each check, so a reader sees the coverage.
+/// `CHECKS` names only the checks of this file.
 #[test]
-fn every_check_has_items() {
+fn the_checks_are_the_ones_of_this_file() {
     let mut by_check: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, check) in CHECKS {
         *by_check.entry(check).or_default() += 1;
