@@ -1,6 +1,8 @@
 //! `/openapi.json` and a documentation page rendered on the server, so that
 //! it works without any asset from the internet.
 
+use std::sync::LazyLock;
+
 use actix_web::HttpResponse;
 use actix_web::get;
 use maud::{DOCTYPE, Markup, html};
@@ -14,8 +16,20 @@ use utoipa::openapi::{HttpMethod, RefOr};
 )]
 #[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(super::document())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI_JSON.clone())
 }
+
+/// The document is the same for the life of the process: made once.
+static OPENAPI_JSON: LazyLock<actix_web::web::Bytes> = LazyLock::new(|| {
+    serde_json::to_vec(&super::document())
+        .unwrap_or_else(|e| unreachable!("an OpenAPI document serializes: {e}"))
+        .into()
+});
+
+/// The page, made once from the same document.
+static DOCS_PAGE: LazyLock<String> = LazyLock::new(|| render(&super::document()).into_string());
 
 /// A readable page of the API, made from the same document.
 pub async fn docs_page() -> HttpResponse {
@@ -25,7 +39,7 @@ pub async fn docs_page() -> HttpResponse {
             "Content-Security-Policy",
             "default-src 'none'; style-src 'unsafe-inline'",
         ))
-        .body(render(&super::document()).into_string())
+        .body(DOCS_PAGE.as_str())
 }
 
 const METHODS: [(HttpMethod, &str); 8] = [
