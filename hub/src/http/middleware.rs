@@ -19,6 +19,17 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+tokio::task_local! {
+    /// The id of the request whose task is running.
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served by the current task, for the log
+/// (`None` outside a request, e.g. in a background task).
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// An incoming id is kept if it is short and plain; otherwise a new one is made.
 fn acceptable(value: &HeaderValue) -> Option<String> {
     let s = value.to_str().ok()?;
@@ -55,9 +66,8 @@ pub async fn request_id(
     let started = Instant::now();
     // Inner layers turn every error into a response, so this only fails
     // when actix itself does.
-    let mut res = next
-        .call(req)
-        .instrument(span.clone())
+    let mut res = REQUEST_ID
+        .scope(id.clone(), next.call(req).instrument(span.clone()))
         .await?
         .map_into_boxed_body();
     if let Ok(value) = HeaderValue::from_str(&id) {

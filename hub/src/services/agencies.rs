@@ -382,7 +382,7 @@ pub fn add_certificate(
         .certificates
         .into_iter()
         .find(|c| c.thumbprint == row.thumbprint)
-        .ok_or_else(|| ApiError::Internal("certificate vanished after insert".to_owned()))
+        .ok_or_else(|| ApiError::internal("certificate vanished after insert"))
 }
 
 /// Revokes a certificate of an agency.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::clock::{db_time, from_db};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::agencies::conn_transaction;
 use crate::services::schemas::SchemaRegistry;
 use crate::store::DbConnection;
@@ -63,11 +63,11 @@ pub fn load(conn: &mut DbConnection) -> Result<AuthorizationSet, ApiError> {
         .map(from_row)
         .collect::<Result<Vec<_>, _>>()?;
     AuthorizationSet::from_versions(versions)
-        .map_err(|e| ApiError::Internal(format!("stored authorizations: {e}")))
+        .map_err(|e| ApiError::internal_from("stored authorizations", e))
 }
 
 fn bad(what: &str) -> ApiError {
-    ApiError::Internal(format!("stored authorization has a bad {what}"))
+    ApiError::internal(format!("stored authorization has a bad {what}"))
 }
 
 /// A stored version as the domain type.
@@ -116,7 +116,7 @@ fn to_row(
     };
     Ok(AuthorizationRow {
         id: a.id.to_string(),
-        version: i32::try_from(a.version).map_err(|_| ApiError::Internal("version".into()))?,
+        version: i32::try_from(a.version).map_err(|_| ApiError::internal("version"))?,
         consumer_agency,
         consumer_sector,
         consumer_role,
@@ -138,7 +138,7 @@ fn to_row(
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|e| ApiError::Internal(e.to_string()))
+    serde_json::to_string(value).internal("an authorization cannot be serialized")
 }
 
 /// A legal reference: the title of the legal text and where to read it.
@@ -552,7 +552,7 @@ pub fn publish(
     let id = match &input.id {
         Some(id) => AuthorizationId::parse(id).map_err(|e| invalid(e.code(), e.to_string()))?,
         None => AuthorizationId::parse(&format!("auth-{}", uuid::Uuid::new_v4()))
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
+            .internal("a new authorization id is refused")?,
     };
     let terms = terms(conn, schemas, &input.terms())?;
     let authorization =
@@ -591,7 +591,7 @@ pub fn supersede(
         }
         let versions = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
         let mut set = AuthorizationSet::from_versions(versions)
-            .map_err(|e| ApiError::Internal(format!("stored authorization {id}: {e}")))?;
+            .map_err(|e| ApiError::internal_from(format!("stored authorization {id}"), e))?;
         let next = set
             .supersede(&parsed, terms.clone(), input.from)
             .map_err(domain_error)?

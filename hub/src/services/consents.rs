@@ -23,7 +23,7 @@ use crate::app::clock::{db_time, from_db};
 use crate::app::state::AppState;
 use crate::audit_log::{NewEntry, stage};
 use crate::http::callers::AgencyCaller;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::agencies::conn_transaction;
 use crate::services::persons::{self, Viewer};
 use crate::store::consents::{self as store, ConsentRow, EventRow};
@@ -47,7 +47,7 @@ fn not_found(id: &str) -> ApiError {
 }
 
 fn bad(what: &str) -> ApiError {
-    ApiError::Internal(format!("stored consent has a bad {what}"))
+    ApiError::internal(format!("stored consent has a bad {what}"))
 }
 
 /// A domain refusal as an HTTP error.
@@ -92,13 +92,13 @@ pub fn from_row(row: &ConsentRow) -> Result<Consent, ApiError> {
         from_db(row.created_at),
         from_db(row.updated_at),
     )
-    .map_err(|e| ApiError::Internal(format!("stored consent {}: {e}", row.id)))
+    .map_err(|e| ApiError::internal_from(format!("stored consent {}", row.id), e))
 }
 
 fn to_row(consent: &Consent, artefact: Option<String>) -> Result<ConsentRow, ApiError> {
     let terms = consent.terms();
     let json =
-        |v: Result<String, serde_json::Error>| v.map_err(|e| ApiError::Internal(e.to_string()));
+        |v: Result<String, serde_json::Error>| v.internal("consent terms cannot be serialized");
     Ok(ConsentRow {
         id: consent.id().to_string(),
         person: terms.person.as_digits().to_owned(),
@@ -117,7 +117,7 @@ fn to_row(consent: &Consent, artefact: Option<String>) -> Result<ConsentRow, Api
 }
 
 fn revision(consent: &Consent) -> Result<i32, ApiError> {
-    i32::try_from(consent.revision()).map_err(|_| ApiError::Internal("revision overflow".into()))
+    i32::try_from(consent.revision()).map_err(|_| ApiError::internal("revision overflow"))
 }
 
 /// Whether a failed write may be retried: another writer took the same event
@@ -171,13 +171,13 @@ fn sign(
     let ring = state
         .keys
         .ring(conn, now)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .internal("the hub's signing keys cannot be read")?;
     // The artefact is the consumer's: it names the person as the consumer
     // does, by sector pseudonym where that is its policy.
     let consumer = c.terms().consumer.as_str();
     let agency = crate::store::agencies::get(conn, consumer)?
-        .ok_or_else(|| ApiError::Internal(format!("consent of unknown agency {consumer}")))?;
-    let bad = |what: &str| ApiError::Internal(format!("stored {what} of agency {consumer}"));
+        .ok_or_else(|| ApiError::internal(format!("consent of unknown agency {consumer}")))?;
+    let bad = |what: &str| ApiError::internal(format!("stored {what} of agency {consumer}"));
     let viewer = Viewer {
         sector: agency.sector.parse().map_err(|_| bad("sector"))?,
         policy: agency
@@ -191,7 +191,9 @@ fn sign(
             code: e.code(),
             detail: e.to_string(),
         },
-        consent::ArtefactError::Token(_) => ApiError::Internal(e.to_string()),
+        consent::ArtefactError::Token(_) => {
+            ApiError::internal_from("the consent artefact cannot be signed", e)
+        }
     })
 }
 
@@ -503,7 +505,7 @@ fn checked_terms(
 
 fn new_id() -> Result<ConsentId, ApiError> {
     ConsentId::parse(&format!("cns-{}", uuid::Uuid::new_v4()))
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .internal("a new consent id is refused")
 }
 
 /// The person a reference names, after merges; refused unless active.

@@ -65,7 +65,7 @@ pub async fn consistency(
                 });
             }
             audit::prove_consistency(from, to, &DbHashReader::new(conn))
-                .map_err(|e| ApiError::Internal(format!("consistency proof: {e}")))
+                .map_err(|e| ApiError::internal_from("consistency proof", e))
         })
         .await?;
     Ok(HttpResponse::Ok().json(ConsistencyProof {

@@ -116,7 +116,7 @@ pub async fn end(
             let person: identity::CommonId = row
                 .common_id
                 .parse()
-                .map_err(|_| ApiError::Internal("stored reference has a bad person".to_owned()))?;
+                .map_err(|_| ApiError::internal("stored reference has a bad person"))?;
             let view =
                 references::reference_view(row, persons::name_for(viewer, &pseudonyms, &person));
             let event = crate::audit_log::actions::by_agency(&caller, "reference.ended")?

@@ -49,7 +49,7 @@ pub fn issue(
     let mut secret = [0u8; 32];
     SystemRandom::new()
         .fill(&mut secret)
-        .map_err(|_| ApiError::Internal("the system random generator failed".to_owned()))?;
+        .map_err(|_| ApiError::internal("the system random generator failed"))?;
     let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
     let id = format!("op-{}", uuid::Uuid::new_v4().simple());
     operators::insert(conn, &id, name, &sha256_hex(token.as_bytes()), now)?;
@@ -80,7 +80,7 @@ impl FromRequest for OperatorCaller {
         let token = bearer(req).map(str::to_owned);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("no state".to_owned()))?;
+            let state = state.ok_or_else(|| ApiError::internal("no state"))?;
             let token = token.ok_or(ApiError::Unauthenticated(
                 "operator endpoints need `Authorization: Bearer <operator token>`",
             ))?;

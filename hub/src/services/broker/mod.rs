@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use crate::app::state::AppState;
 use crate::audit_log::NewEntry;
 use crate::http::callers::AgencyCaller;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::access::{self, AccessQuery};
 use crate::services::persons::{self, Viewer};
 use crate::services::references;
@@ -364,7 +364,7 @@ async fn run(
         .ok_or_else(|| {
             refuse(
                 "lookup.error",
-                ApiError::Internal("a permitted lookup was not routed".to_owned()),
+                ApiError::internal("a permitted lookup was not routed"),
             )
         })?
         .map_err(|e| refuse("lookup.no_provider", e))?;
@@ -511,13 +511,13 @@ async fn sign_request(
             state
                 .db(move |conn| {
                     keys.ring(conn, now)
-                        .map_err(|e| ApiError::Internal(e.to_string()))
+                        .internal("the hub's signing keys cannot be read")
                 })
                 .await?
         }
     };
     identity::jwt::sign_token(claims, ring.current(), REQUEST_TOKEN_TYPE)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .internal("a provider request cannot be signed")
 }
 
 /// Calls the provider unless its circuit is open: times the call and counts
@@ -720,12 +720,12 @@ pub fn provider_facts(
         detail: format!("provider {provider} has no endpoint"),
     })?;
     let policy = row.identifier_policy.parse().map_err(|_| {
-        ApiError::Internal(format!("agency {provider} has a bad identifier policy"))
+        ApiError::internal(format!("agency {provider} has a bad identifier policy"))
     })?;
     let sector = row
         .sector
         .parse()
-        .map_err(|_| ApiError::Internal(format!("agency {provider} has a bad sector")))?;
+        .map_err(|_| ApiError::internal(format!("agency {provider} has a bad sector")))?;
     Ok((endpoint, policy, sector, row.status == "active"))
 }
 
