@@ -290,30 +290,23 @@ impl From<&Consumer> for ConsumerSpec {
     }
 }
 
-fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::Invalid {
-        code,
-        detail: detail.into(),
-    }
-}
-
 impl ConsumerSpec {
     fn parse(&self) -> Result<Consumer, ApiError> {
         match (&self.agency, &self.sector, &self.role) {
             (Some(agency), None, None) => {
                 Ok(Consumer::Agency(agency.parse::<AgencyId>().map_err(
-                    |e| invalid("invalid_agency_id", e.to_string()),
+                    |e| ApiError::invalid("invalid_agency_id", e.to_string()),
                 )?))
             }
             (None, Some(sector), Some(role)) => Ok(Consumer::SectorRole {
                 sector: sector
                     .parse::<Sector>()
-                    .map_err(|e| invalid(e.code(), e.to_string()))?,
+                    .map_err(|e| ApiError::invalid(e.code(), e.to_string()))?,
                 role: role
                     .parse::<Role>()
-                    .map_err(|e| invalid(e.code(), e.to_string()))?,
+                    .map_err(|e| ApiError::invalid(e.code(), e.to_string()))?,
             }),
-            _ => Err(invalid(
+            _ => Err(ApiError::invalid(
                 "consumer_invalid",
                 "name either one `agency`, or a `sector` and a `role`",
             )),
@@ -477,7 +470,7 @@ fn domain_error(e: consent::AuthorizationError) -> ApiError {
             code: "authorization_not_found",
             detail: e.to_string(),
         },
-        _ => invalid(e.code(), e.to_string()),
+        _ => ApiError::invalid(e.code(), e.to_string()),
     }
 }
 
@@ -492,16 +485,19 @@ fn terms(
     if let Consumer::Agency(id) = &consumer
         && crate::store::agencies::get(conn, id.as_str())?.is_none()
     {
-        return Err(invalid("unknown_agency", format!("no agency {id}")));
+        return Err(ApiError::invalid(
+            "unknown_agency",
+            format!("no agency {id}"),
+        ));
     }
     let record_type = RecordTypeName::parse(&input.record_type)
-        .map_err(|e| invalid("invalid_record_type", e.to_string()))?;
+        .map_err(|e| ApiError::invalid("invalid_record_type", e.to_string()))?;
     let loaded = schemas.get_or_load(conn)?;
     let entry = loaded
         .catalog()
         .latest(&record_type, input.major)
         .ok_or_else(|| {
-            invalid(
+            ApiError::invalid(
                 "unknown_record_type",
                 format!(
                     "the schema registry has no {}@{}",
@@ -510,7 +506,7 @@ fn terms(
             )
         })?;
     schemas::check_grant(entry.document(), &input.fields).map_err(|issues| {
-        invalid(
+        ApiError::invalid(
             "grant_invalid",
             issues
                 .iter()
@@ -521,9 +517,13 @@ fn terms(
     })?;
     let mut purposes = Vec::with_capacity(input.purposes.len());
     for code in &input.purposes {
-        let parsed = PurposeCode::parse(code).map_err(|e| invalid(e.code(), e.to_string()))?;
+        let parsed =
+            PurposeCode::parse(code).map_err(|e| ApiError::invalid(e.code(), e.to_string()))?;
         if store::purpose(conn, parsed.as_str())?.is_none() {
-            return Err(invalid("unknown_purpose", format!("no purpose {code}")));
+            return Err(ApiError::invalid(
+                "unknown_purpose",
+                format!("no purpose {code}"),
+            ));
         }
         if !purposes.contains(&parsed) {
             purposes.push(parsed);
@@ -550,7 +550,9 @@ pub fn publish(
     now: DateTime<Utc>,
 ) -> Result<AuthorizationView, ApiError> {
     let id = match &input.id {
-        Some(id) => AuthorizationId::parse(id).map_err(|e| invalid(e.code(), e.to_string()))?,
+        Some(id) => {
+            AuthorizationId::parse(id).map_err(|e| ApiError::invalid(e.code(), e.to_string()))?
+        }
         None => AuthorizationId::parse(&format!("auth-{}", uuid::Uuid::new_v4()))
             .internal("a new authorization id is refused")?,
     };
@@ -566,13 +568,6 @@ pub fn publish(
     Ok(view(&authorization, now))
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "authorization_not_found",
-        detail: format!("no authorization {id}"),
-    }
-}
-
 /// Publishes a new version of `id` from `input.from`, closing the latest.
 pub fn supersede(
     conn: &mut DbConnection,
@@ -582,12 +577,17 @@ pub fn supersede(
     operator: &str,
     now: DateTime<Utc>,
 ) -> Result<AuthorizationView, ApiError> {
-    let parsed = AuthorizationId::parse(id).map_err(|_| not_found(id))?;
+    let parsed = AuthorizationId::parse(id).map_err(|_| {
+        ApiError::not_found("authorization_not_found", format!("no authorization {id}"))
+    })?;
     let terms = terms(conn, schemas, &input.terms())?;
     conn_transaction(conn, |conn| {
         let rows = store::history(conn, id)?;
         if rows.is_empty() {
-            return Err(not_found(id));
+            return Err(ApiError::not_found(
+                "authorization_not_found",
+                format!("no authorization {id}"),
+            ));
         }
         let versions = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
         let mut set = AuthorizationSet::from_versions(versions)
@@ -617,7 +617,10 @@ pub fn history(
 ) -> Result<Vec<AuthorizationView>, ApiError> {
     let rows = store::history(conn, id)?;
     if rows.is_empty() {
-        return Err(not_found(id));
+        return Err(ApiError::not_found(
+            "authorization_not_found",
+            format!("no authorization {id}"),
+        ));
     }
     rows.iter()
         .map(|row| from_row(row).map(|a| view(&a, now)))

@@ -32,20 +32,6 @@ use crate::store::{DbConnection, StoreError};
 /// The most events one poll returns.
 pub const MAX_EVENTS: i64 = 1000;
 
-fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::Invalid {
-        code,
-        detail: detail.into(),
-    }
-}
-
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "consent_not_found",
-        detail: format!("no consent {id}"),
-    }
-}
-
 fn bad(what: &str) -> ApiError {
     ApiError::internal(format!("stored consent has a bad {what}"))
 }
@@ -57,7 +43,7 @@ pub fn refusal(e: ConsentError) -> ApiError {
             code: e.code(),
             detail: e.to_string(),
         },
-        _ => invalid(e.code(), e.to_string()),
+        _ => ApiError::invalid(e.code(), e.to_string()),
     }
 }
 
@@ -293,7 +279,9 @@ pub fn refresh(
                 Ok(ids) => entries.extend(ids),
                 // Another process recorded it first: read what it stored.
                 Err(ApiError::Conflict { .. }) => {
-                    let row = store::get(conn, &row.id)?.ok_or_else(|| not_found(&row.id))?;
+                    let row = store::get(conn, &row.id)?.ok_or_else(|| {
+                        ApiError::not_found("consent_not_found", format!("no consent {}", row.id))
+                    })?;
                     c = from_row(&row)?;
                 }
                 Err(e) => return Err(e),
@@ -477,18 +465,22 @@ fn checked_terms(
     let mut refs = Vec::with_capacity(record_types.len());
     for text in record_types {
         let reference = RecordTypeRef::parse(text)
-            .map_err(|e| invalid("invalid_record_type", format!("`{text}`: {e}")))?;
+            .map_err(|e| ApiError::invalid("invalid_record_type", format!("`{text}`: {e}")))?;
         schemas.resolve(&reference).map_err(|_| {
-            invalid(
+            ApiError::invalid(
                 "unknown_record_type",
                 format!("the schema registry has no {text}"),
             )
         })?;
         refs.push(reference);
     }
-    let purpose = PurposeCode::parse(purpose).map_err(|e| invalid(e.code(), e.to_string()))?;
+    let purpose =
+        PurposeCode::parse(purpose).map_err(|e| ApiError::invalid(e.code(), e.to_string()))?;
     if crate::store::authorizations::purpose(conn, purpose.as_str())?.is_none() {
-        return Err(invalid("unknown_purpose", format!("no purpose {purpose}")));
+        return Err(ApiError::invalid(
+            "unknown_purpose",
+            format!("no purpose {purpose}"),
+        ));
     }
     let terms = ConsentTerms {
         person,
@@ -517,7 +509,7 @@ fn active_person(
     let asked = persons::parse_reference(conn, viewer, reference)?;
     let (person, row) = persons::resolve(conn, asked)?;
     if row.status != "active" {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "person_inactive",
             format!("the person is {}", row.status),
         ));
@@ -616,12 +608,15 @@ pub fn grant(
     input: &NewGrant,
     now: DateTime<Utc>,
 ) -> Result<(ConsentView, Staged), ApiError> {
-    let agency: identity::AgencyId = input
-        .agency
-        .parse()
-        .map_err(|e: identity::AgencyIdError| invalid("invalid_agency_id", e.to_string()))?;
+    let agency: identity::AgencyId =
+        input.agency.parse().map_err(|e: identity::AgencyIdError| {
+            ApiError::invalid("invalid_agency_id", e.to_string())
+        })?;
     if crate::store::agencies::get(conn, agency.as_str())?.is_none() {
-        return Err(invalid("unknown_agency", format!("no agency {agency}")));
+        return Err(ApiError::invalid(
+            "unknown_agency",
+            format!("no agency {agency}"),
+        ));
     }
     let terms = checked_terms(
         conn,
@@ -687,9 +682,11 @@ fn own(
 ) -> Result<(Consent, Staged), ApiError> {
     let row = store::get(conn, id)?
         .filter(|r| r.person == person.as_digits())
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(|| ApiError::not_found("consent_not_found", format!("no consent {id}")))?;
     let (mut consents, entries) = refresh(state, conn, vec![row], now)?;
-    let c = consents.pop().ok_or_else(|| not_found(id))?;
+    let c = consents
+        .pop()
+        .ok_or_else(|| ApiError::not_found("consent_not_found", format!("no consent {id}")))?;
     Ok((c, entries))
 }
 
@@ -758,7 +755,7 @@ pub fn list_for_agency(
     let viewer = viewer_of(caller);
     if let Some(wanted) = wanted {
         state_of(wanted).map_err(|_| {
-            invalid(
+            ApiError::invalid(
                 "invalid_state",
                 format!("`{wanted}` is not a consent state"),
             )
@@ -796,9 +793,11 @@ fn held(
 ) -> Result<(Consent, Staged), ApiError> {
     let row = store::get(conn, id)?
         .filter(|r| r.consumer == caller.agency_id.as_str())
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(|| ApiError::not_found("consent_not_found", format!("no consent {id}")))?;
     let (mut consents, entries) = refresh(state, conn, vec![row], now)?;
-    let c = consents.pop().ok_or_else(|| not_found(id))?;
+    let c = consents
+        .pop()
+        .ok_or_else(|| ApiError::not_found("consent_not_found", format!("no consent {id}")))?;
     Ok((c, entries))
 }
 
