@@ -205,7 +205,7 @@ pub fn onboard(
         created_at: db_time(now),
         updated_at: db_time(now),
     };
-    conn_transaction(conn, |conn| {
+    crate::store::write(conn, |conn| {
         if !store::insert(conn, &row)? {
             return Err(ApiError::Conflict {
                 code: "agency_exists",
@@ -243,15 +243,6 @@ pub fn provider_endpoint(raw: &str, allow_insecure: bool) -> Result<String, ApiE
         ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-/// Runs `f` in a write transaction that rolls back on any error (see
-/// [`crate::store::write`]).
-pub fn conn_transaction<T>(
-    conn: &mut DbConnection,
-    f: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    crate::store::write(conn, f)
 }
 
 /// One agency with its certificates.

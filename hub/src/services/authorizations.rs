@@ -16,7 +16,6 @@ use utoipa::ToSchema;
 
 use crate::app::clock::{db_time, from_db};
 use crate::http::error::{ApiError, ResultExt};
-use crate::services::agencies::conn_transaction;
 use crate::services::schemas::SchemaRegistry;
 use crate::store::DbConnection;
 use crate::store::authorizations::{self as store, AuthorizationRow, PurposeRow};
@@ -581,7 +580,7 @@ pub fn supersede(
         ApiError::not_found("authorization_not_found", format!("no authorization {id}"))
     })?;
     let terms = terms(conn, schemas, &input.terms())?;
-    conn_transaction(conn, |conn| {
+    crate::store::write(conn, |conn| {
         let rows = store::history(conn, id)?;
         if rows.is_empty() {
             return Err(ApiError::not_found(

@@ -24,7 +24,6 @@ use crate::app::state::AppState;
 use crate::audit_log::{NewEntry, stage};
 use crate::http::callers::AgencyCaller;
 use crate::http::error::{ApiError, ResultExt};
-use crate::services::agencies::conn_transaction;
 use crate::services::persons::{self, Viewer};
 use crate::store::consents::{self as store, ConsentRow, EventRow};
 use crate::store::{DbConnection, StoreError};
@@ -118,19 +117,12 @@ fn retryable(e: &ApiError) -> bool {
     )
 }
 
-/// Runs `f` in a transaction, again when it failed on a write race.
+/// Runs `f` in a write transaction, again when it failed on a write race.
 pub fn write<T>(
     conn: &mut DbConnection,
-    mut f: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
+    f: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match conn_transaction(conn, &mut f) {
-            Err(e) if attempts < 5 && retryable(&e) => continue,
-            other => return other,
-        }
-    }
+    crate::store::write_or_race(conn, retryable, f)
 }
 
 /// The event kind agencies are told of for a state reached by `action`.

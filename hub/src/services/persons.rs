@@ -298,7 +298,7 @@ pub fn register(
     }
     let code = ActivationCode::generate(&mut rand::rng());
     let expires = now + chrono::Duration::days(ACTIVATION_VALID_DAYS);
-    crate::services::agencies::conn_transaction(conn, |conn| {
+    crate::store::write(conn, |conn| {
         // Nine random digits: draw again in the rare case the ID is taken,
         // so an ID is never issued twice.
         let mut issued = None;
@@ -369,7 +369,7 @@ pub fn merge(
 ) -> Result<(CommonId, CommonId, PersonView), ApiError> {
     let survivor_id = parse_reference(conn, viewer, survivor)?;
     let replaced_id = parse_reference(conn, viewer, replaced)?;
-    crate::services::agencies::conn_transaction(conn, |conn| {
+    crate::store::write(conn, |conn| {
         let survivor_row =
             store::get(conn, survivor_id.as_digits())?.ok_or_else(|| unknown(survivor))?;
         let mut replaced_row =
