@@ -317,6 +317,9 @@ impl ApiError {
 
     /// This error and each of its sources, joined by `: ` (for the log).
     pub fn chain(&self) -> String {
+        if let ApiError::Audited { inner, .. } = self {
+            return inner.chain();
+        }
         let mut text = self.to_string();
         let mut source = std::error::Error::source(self);
         while let Some(cause) = source {
@@ -344,8 +347,13 @@ impl ApiError {
     /// the request being served (`-` outside a request).
     pub fn log(&self, message: &str) {
         let request_id = crate::http::middleware::current_request_id();
+        let exchange_id = match self {
+            ApiError::Audited { exchange_id, .. } => Some(exchange_id.as_str()),
+            _ => None,
+        };
         tracing::error!(
             request_id = request_id.as_deref().unwrap_or("-"),
+            exchange_id,
             error = %self.chain(),
             "{message}"
         );
