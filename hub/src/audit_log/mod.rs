@@ -539,7 +539,7 @@ impl AuditLog {
             match wait_blocking(rx, self.deadline()) {
                 Ok(seq) => out.push(seq),
                 Err(error) => {
-                    tracing::warn!(%error, "audit entry of a committed change not numbered yet; it waits in the hand-over table");
+                    tracing::warn!(error = %error.chain(), "audit entry of a committed change not numbered yet; it waits in the hand-over table");
                     return None;
                 }
             }

@@ -593,7 +593,7 @@ impl Worker {
                 match entry {
                     Ok(p) => prepared.push(p),
                     Err(error) => {
-                        tracing::error!(%error, exchange_id = %exchange, "interrupted lookup not auditable");
+                        tracing::error!(error = %error.chain(), exchange_id = %exchange, "interrupted lookup not auditable");
                     }
                 }
             }
@@ -685,7 +685,7 @@ impl Worker {
                 self.shared.metrics.audit_checkpoint_age(Duration::ZERO);
             }
             Err(error) => {
-                tracing::warn!(%error, size, "audit checkpoint not signed");
+                tracing::warn!(error = %error.chain(), size, "audit checkpoint not signed");
                 self.checkpointed.1 = Instant::now();
             }
         }
