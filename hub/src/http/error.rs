@@ -254,18 +254,36 @@ pub enum ApiError {
     /// Anything else unexpected; the cause goes to the log only. Made with
     /// [`ApiError::internal`], [`ApiError::internal_from`] or
     /// [`ResultExt::internal`].
-    #[error("internal error: {context}")]
+    ///
+    /// Its text is the context followed by the cause's whole chain, as the
+    /// log and the command line show it (the cause is not also given as
+    /// `source()`, which would print it twice in an `anyhow` chain).
+    #[error("internal error: {context}{}", caused_by(.cause))]
     Internal {
         /// What the hub was doing, for the log.
         context: String,
         /// What failed underneath, where there is an error value.
-        #[source]
-        source: Option<BoxedError>,
+        cause: Option<BoxedError>,
     },
 }
 
-/// The source of an internal error.
+/// The cause of an internal error.
 pub type BoxedError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `: cause: its cause: …`, or nothing.
+fn caused_by(cause: &Option<BoxedError>) -> String {
+    let mut text = String::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = match cause {
+        Some(cause) => Some(cause.as_ref()),
+        None => None,
+    };
+    while let Some(error) = next {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        next = error.source();
+    }
+    text
+}
 
 impl ApiError {
     /// An unexpected failure with no error value behind it: `context` says
@@ -273,7 +291,7 @@ impl ApiError {
     pub fn internal(context: impl Into<String>) -> Self {
         ApiError::Internal {
             context: context.into(),
-            source: None,
+            cause: None,
         }
     }
 
@@ -282,7 +300,7 @@ impl ApiError {
     pub fn internal_from(context: impl Into<String>, source: impl Into<BoxedError>) -> Self {
         ApiError::Internal {
             context: context.into(),
-            source: Some(source.into()),
+            cause: Some(source.into()),
         }
     }
 
