@@ -168,7 +168,12 @@ fn status_of(row: &PersonRow) -> Result<PersonStatus, ApiError> {
                 .as_deref()
                 .ok_or_else(bad)?
                 .parse()
-                .map_err(|_| bad())?,
+                .map_err(|e: identity::CommonIdError| {
+                    ApiError::internal_from(
+                        format!("person {} has a bad stored status", row.common_id),
+                        e,
+                    )
+                })?,
         },
         _ => return Err(bad()),
     })
