@@ -208,7 +208,7 @@ pub async fn activate(
         let _slot = ARGON2_SLOTS
             .acquire()
             .await
-            .map_err(|_| ApiError::internal("password checks closed"))?;
+            .internal("password checks closed")?;
         let params = hash_params(&state.config);
         actix_web::web::block(move || {
             hash_password(&password, &params, &mut rand::rng())
@@ -343,7 +343,7 @@ async fn check_password(
     let _slot = ARGON2_SLOTS
         .acquire()
         .await
-        .map_err(|_| ApiError::internal("password checks closed"))?;
+        .internal("password checks closed")?;
     let params = hash_params(config);
     actix_web::web::block(move || {
         let (stored, real) = match hash {

@@ -102,7 +102,7 @@ fn to_row(consent: &Consent, artefact: Option<String>) -> Result<ConsentRow, Api
 }
 
 fn revision(consent: &Consent) -> Result<i32, ApiError> {
-    i32::try_from(consent.revision()).map_err(|_| ApiError::internal("revision overflow"))
+    i32::try_from(consent.revision()).internal("revision overflow")
 }
 
 /// Whether a failed write may be retried: another writer took the same event

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::clock::{db_time, from_db};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::store::DbConnection;
 use crate::store::persons::{self as store, AccountRow, PersonRow};
 
@@ -206,7 +206,7 @@ fn view(
     let id: CommonId = row
         .common_id
         .parse()
-        .map_err(|_| ApiError::internal("stored person has a bad id"))?;
+        .internal("stored person has a bad id")?;
     Ok(PersonView {
         id: name_for(viewer, pseudonyms, &id),
         given_names: row.given_names.clone(),
@@ -294,7 +294,7 @@ pub fn register(
         let id: CommonId = candidate
             .common_id
             .parse()
-            .map_err(|_| ApiError::internal("stored person has a bad id"))?;
+            .internal("stored person has a bad id")?;
         if !distinct.contains(&id) {
             return Err(ApiError::PossibleDuplicate {
                 candidate: name_for(viewer, pseudonyms, &id),

@@ -9,7 +9,7 @@ use utoipa::OpenApi;
 
 use crate::app::state::AppState;
 use crate::http::callers::AgencyCaller;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, Problem, ResultExt};
 use crate::services::persons::{self, Viewer};
 use crate::services::references::{self, NewReference, ReferenceView};
 
@@ -116,7 +116,7 @@ pub async fn end(
             let person: identity::CommonId = row
                 .common_id
                 .parse()
-                .map_err(|_| ApiError::internal("stored reference has a bad person"))?;
+                .internal("stored reference has a bad person")?;
             let view =
                 references::reference_view(row, persons::name_for(viewer, &pseudonyms, &person));
             let event = crate::audit_log::actions::by_agency(&caller, "reference.ended")?

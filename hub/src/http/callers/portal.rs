@@ -13,7 +13,7 @@ use identity::CommonId;
 use super::sha256_hex;
 use crate::app::clock::db_time;
 use crate::app::state::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::citizens::SESSION_COOKIE;
 use crate::store::persons;
 
@@ -84,7 +84,7 @@ impl FromRequest for PortalCitizen {
             let common_id = row
                 .common_id
                 .parse()
-                .map_err(|_| ApiError::internal("a session names no valid common ID"))?;
+                .internal("a session names no valid common ID")?;
             Ok(PortalCitizen {
                 common_id,
                 csrf_token: row.csrf_token,

@@ -958,7 +958,7 @@ pub fn provider_facts(
     let sector = row
         .sector
         .parse()
-        .map_err(|_| ApiError::internal(format!("agency {provider} has a bad sector")))?;
+        .internal(format!("agency {provider} has a bad sector"))?;
     Ok((endpoint, policy, sector, row.status == "active"))
 }
 

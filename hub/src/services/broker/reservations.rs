@@ -20,7 +20,7 @@ use consent::Decision;
 use tokio::sync::oneshot;
 
 use crate::app::config::Config;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::access::{self, Reservation};
 use crate::store::{DbConnection, Manager, Transient, consents as store};
 
@@ -81,9 +81,7 @@ impl Reservations {
             at,
             reply,
         })?;
-        let (used, made) = rx
-            .await
-            .map_err(|_| ApiError::internal("the reservation thread stopped"))??;
+        let (used, made) = rx.await.internal("the reservation thread stopped")??;
         Ok((!made).then(|| access::spent(reservation, used)))
     }
 
@@ -95,9 +93,7 @@ impl Reservations {
         if let Some((tx, handle)) = running.as_ref()
             && !handle.is_finished()
         {
-            return tx
-                .send(job)
-                .map_err(|_| ApiError::internal("the reservation thread stopped"));
+            return tx.send(job).internal("the reservation thread stopped");
         }
         let (tx, rx) = mpsc::channel();
         let manager = self.manager.clone();
@@ -105,8 +101,7 @@ impl Reservations {
             .name("consent-reservations".to_owned())
             .spawn(move || run(&manager, &rx))
             .map_err(|e| ApiError::internal_from("cannot start reservations", e))?;
-        tx.send(job)
-            .map_err(|_| ApiError::internal("the reservation thread stopped"))?;
+        tx.send(job).internal("the reservation thread stopped")?;
         *running = Some((tx, handle));
         Ok(())
     }
