@@ -88,7 +88,7 @@ pub fn metrics_text(state: &AppState) -> Result<HttpResponse, ApiError> {
     let mut buffer = Vec::new();
     prometheus::TextEncoder::new()
         .encode(&state.metrics.registry.gather(), &mut buffer)
-        .map_err(|e| ApiError::Internal(format!("metrics: {e}")))?;
+        .map_err(|e| ApiError::internal_from("metrics", e))?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(buffer))

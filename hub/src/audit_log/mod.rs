@@ -76,8 +76,7 @@ pub struct NewEntry {
 impl NewEntry {
     /// An event of `kind` (lowercase dotted words, e.g. `agency.suspended`).
     pub fn new(kind: &str, actor: Actor, outcome: Outcome) -> Result<Self, ApiError> {
-        let kind =
-            EntryKind::new(kind).map_err(|e| ApiError::Internal(format!("audit entry: {e}")))?;
+        let kind = EntryKind::new(kind).map_err(|e| ApiError::internal_from("audit entry", e))?;
         Ok(Self {
             kind,
             actor,
@@ -490,7 +489,7 @@ impl AuditLog {
         // here, on the appender's thread.
         let prepared = entry
             .prepare()
-            .map_err(|e| ApiError::Internal(format!("audit entry refused: {e}")))?;
+            .map_err(|e| ApiError::internal_from("audit entry refused", e))?;
         self.with_sequencer(|s| s.submit(entry, prepared))
     }
 
@@ -501,7 +500,7 @@ impl AuditLog {
         let mut guard = self
             .sequencer
             .lock()
-            .map_err(|_| ApiError::Internal("audit sequencer lock poisoned".to_owned()))?;
+            .map_err(|_| ApiError::internal("audit sequencer lock poisoned"))?;
         let sequencer = match guard.as_mut() {
             Some(s) if s.is_running() => s,
             _ => guard.insert(Sequencer::start(
@@ -542,7 +541,7 @@ impl AuditLog {
             match wait_blocking(rx, self.deadline()) {
                 Ok(seq) => out.push(seq),
                 Err(error) => {
-                    tracing::warn!(%error, "audit entry of a committed change not numbered yet; it waits in the hand-over table");
+                    tracing::warn!(error = %error.chain(), "audit entry of a committed change not numbered yet; it waits in the hand-over table");
                     return None;
                 }
             }
@@ -641,7 +640,7 @@ impl AuditLog {
 }
 
 fn stopped() -> ApiError {
-    ApiError::Internal("the audit sequencer stopped".to_owned())
+    ApiError::internal("the audit sequencer stopped")
 }
 
 /// The answer past the deadline.
@@ -717,9 +716,9 @@ pub fn stage(
     for entry in entries {
         entry
             .prepare()
-            .map_err(|e| ApiError::Internal(format!("audit entry refused: {e}")))?;
-        let json = serde_json::to_string(entry)
-            .map_err(|e| ApiError::Internal(format!("audit entry: {e}")))?;
+            .map_err(|e| ApiError::internal_from("audit entry refused", e))?;
+        let json =
+            serde_json::to_string(entry).map_err(|e| ApiError::internal_from("audit entry", e))?;
         rows.push((sequencer::new_queue_id(), json));
     }
     store::enqueue(conn, &rows, now)?;
@@ -741,13 +740,13 @@ fn prove(
     row: &EntryRow,
     checkpoint: &SignedCheckpoint,
 ) -> Result<EntryProof, ApiError> {
-    let internal = |e: audit::AuditError| ApiError::Internal(format!("audit proof: {e}"));
+    let internal = |e: audit::AuditError| ApiError::internal_from("audit proof", e);
     let seq = row.seq as u64;
     let proof =
         audit::prove_inclusion(seq, checkpoint.size, &DbHashReader::new(conn)).map_err(internal)?;
     let leaf = audit::leaf_hash(row.entry.as_bytes());
     let entry: serde_json::Value = serde_json::from_str(&row.entry)
-        .map_err(|e| ApiError::Internal(format!("audit entry {seq}: {e}")))?;
+        .map_err(|e| ApiError::internal_from(format!("audit entry {seq}"), e))?;
     Ok(EntryProof {
         seq,
         entry,
@@ -765,7 +764,7 @@ impl Shared {
         let mut guard = self
             .signer
             .lock()
-            .map_err(|_| ApiError::Internal("log signer lock poisoned".to_owned()))?;
+            .map_err(|_| ApiError::internal("log signer lock poisoned"))?;
         if let Some(signer) = guard.as_ref() {
             return Ok(Arc::clone(signer));
         }
@@ -782,10 +781,10 @@ impl Shared {
         size: u64,
     ) -> Result<SignedCheckpoint, ApiError> {
         let root = audit::tree_hash(size, &DbHashReader::new(conn))
-            .map_err(|e| ApiError::Internal(format!("audit tree hash: {e}")))?;
+            .map_err(|e| ApiError::internal_from("audit tree hash", e))?;
         let signer = self.signer()?;
         let note = Checkpoint::new(signer.name(), size, root)
-            .map_err(|e| ApiError::Internal(format!("audit checkpoint: {e}")))?
+            .map_err(|e| ApiError::internal_from("audit checkpoint", e))?
             .sign(&signer);
         store::insert_checkpoint(conn, size, &root, &note, self.clock.now())?;
         if let Err(error) = remember(&self.config, size, &note) {
@@ -894,7 +893,7 @@ impl AuditLog {
             });
         }
         let root = audit::tree_hash(kept.size, &DbHashReader::new(conn))
-            .map_err(|e| ApiError::Internal(format!("audit tree hash: {e}")))?;
+            .map_err(|e| ApiError::internal_from("audit tree hash", e))?;
         if root != kept.root_hash {
             return Err(RollbackError::Inconsistent {
                 database,
@@ -923,7 +922,7 @@ impl AuditLog {
         if let Err(error) = std::fs::remove_file(&path)
             && error.kind() != std::io::ErrorKind::NotFound
         {
-            return Err(ApiError::Internal(format!("{}: {error}", path.display())));
+            return Err(ApiError::internal(format!("{}: {error}", path.display())));
         }
         self.append_blocking(entry)?;
         // Sign the tree as it now is, which keeps it outside the database.
@@ -936,19 +935,20 @@ impl AuditLog {
 /// Reads the signer key string at `path`, or makes a new key named `name`
 /// and writes it there (mode 0600).
 pub fn load_or_make_signer(path: &Path, name: &str) -> Result<LogSigner, ApiError> {
-    let file_error =
-        |e: std::io::Error| ApiError::Internal(format!("log signer key {}: {e}", path.display()));
+    let file_error = |e: std::io::Error| {
+        ApiError::internal_from(format!("log signer key {}", path.display()), e)
+    };
     let parse = |text: &str| {
         LogSigner::from_signer_key(text.trim())
-            .map_err(|e| ApiError::Internal(format!("log signer key {}: {e}", path.display())))
+            .map_err(|e| ApiError::internal_from(format!("log signer key {}", path.display()), e))
     };
     match std::fs::read_to_string(path) {
         Ok(text) => return parse(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(file_error(e)),
     }
-    let signer = LogSigner::generate(name)
-        .map_err(|e| ApiError::Internal(format!("log signer key: {e}")))?;
+    let signer =
+        LogSigner::generate(name).map_err(|e| ApiError::internal_from("log signer key", e))?;
     let text = format!("{}\n", signer.signer_key_string());
     if crate::secrets::write_new(path, text.as_bytes()).map_err(file_error)? {
         tracing::info!(key = %signer.verifier_key(), "audit log key made");

@@ -43,7 +43,7 @@ use tokio::sync::oneshot;
 
 use super::{NewEntry, Prepared, Shared};
 use crate::app::config::DatabaseUrl;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::store::audit::{self as store, DbHashReader, EntryRow};
 use crate::store::{DbConnection, Manager, Pool, StoreError, Transient};
 
@@ -112,7 +112,7 @@ impl Drop for Sequencer {
 }
 
 fn stopped() -> ApiError {
-    ApiError::Internal("the audit sequencer stopped".to_owned())
+    ApiError::internal("the audit sequencer stopped")
 }
 
 impl Sequencer {
@@ -131,7 +131,7 @@ impl Sequencer {
         let handle = std::thread::Builder::new()
             .name("audit-sequencer".to_owned())
             .spawn(move || Worker::new(shared, manager, lock_path).run(&rx))
-            .map_err(|e| ApiError::Internal(format!("cannot start the audit sequencer: {e}")))?;
+            .map_err(|e| ApiError::internal_from("cannot start the audit sequencer", e))?;
         // Wake it once: it drains what earlier processes handed over and
         // signs a tail left unsigned.
         let _ = tx.send(Job::Wake);
@@ -281,10 +281,10 @@ impl Worker {
             if !open && closed_at.get_or_insert_with(Instant::now).elapsed() > GIVE_UP {
                 let why = "the audit sequencer stopped before the entry was stored";
                 for local in self.pending.drain(..) {
-                    let _ = local.reply.send(Err(ApiError::Internal(why.to_owned())));
+                    let _ = local.reply.send(Err(ApiError::internal(why)));
                 }
                 for (_, reply) in self.waiting.drain() {
-                    let _ = reply.send(Err(ApiError::Internal(why.to_owned())));
+                    let _ = reply.send(Err(ApiError::internal(why)));
                 }
                 break;
             }
@@ -589,11 +589,11 @@ impl Worker {
                     continue;
                 };
                 let entry = interrupted_entry(&exchange, &row, reserved_at)
-                    .and_then(|e| e.prepare().map_err(|e| ApiError::Internal(e.to_string())));
+                    .and_then(|e| e.prepare().internal("an audit entry cannot be prepared"));
                 match entry {
                     Ok(p) => prepared.push(p),
                     Err(error) => {
-                        tracing::error!(%error, exchange_id = %exchange, "interrupted lookup not auditable");
+                        tracing::error!(error = %error.chain(), exchange_id = %exchange, "interrupted lookup not auditable");
                     }
                 }
             }
@@ -685,7 +685,7 @@ impl Worker {
                 self.shared.metrics.audit_checkpoint_age(Duration::ZERO);
             }
             Err(error) => {
-                tracing::warn!(%error, size, "audit checkpoint not signed");
+                tracing::warn!(error = %error.chain(), size, "audit checkpoint not signed");
                 self.checkpointed.1 = Instant::now();
             }
         }
@@ -823,7 +823,7 @@ fn append_rows(
                 local_seqs.push(Ok(next));
                 next += 1;
             }
-            Err(e) => local_seqs.push(Err(ApiError::Internal(format!("audit entry refused: {e}")))),
+            Err(e) => local_seqs.push(Err(ApiError::internal(format!("audit entry refused: {e}")))),
         }
     }
     let mut queued_seqs = Vec::with_capacity(queued.len());

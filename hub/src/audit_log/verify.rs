@@ -281,6 +281,6 @@ fn verdict(e: AuditError) -> Result<Verdict, ApiError> {
             first_bad_seq: audit::HashPosition::new(level, index).first_leaf(),
             reason: format!("stored hash missing at level {level}, index {index}"),
         }),
-        other => Err(ApiError::Internal(format!("audit verification: {other}"))),
+        other => Err(ApiError::internal(format!("audit verification: {other}"))),
     }
 }

@@ -251,9 +251,148 @@ pub enum ApiError {
     /// Storage failed; the cause goes to the log, never to the caller.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Anything else unexpected; the cause goes to the log only.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Anything else unexpected; the cause goes to the log only. Made with
+    /// [`ApiError::internal`], [`ApiError::internal_from`] or
+    /// [`ResultExt::internal`].
+    ///
+    /// Its text is the context followed by the cause's whole chain, as the
+    /// log and the command line show it (the cause is not also given as
+    /// `source()`, which would print it twice in an `anyhow` chain).
+    #[error("internal error: {context}{}", caused_by(.cause))]
+    Internal {
+        /// What the hub was doing, for the log.
+        context: String,
+        /// What failed underneath, where there is an error value.
+        cause: Option<BoxedError>,
+    },
+}
+
+/// The cause of an internal error.
+pub type BoxedError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `: cause: its cause: …`, or nothing.
+fn caused_by(cause: &Option<BoxedError>) -> String {
+    let mut text = String::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = match cause {
+        Some(cause) => Some(cause.as_ref()),
+        None => None,
+    };
+    while let Some(error) = next {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        next = error.source();
+    }
+    text
+}
+
+impl ApiError {
+    /// An unexpected failure with no error value behind it: `context` says
+    /// what went wrong, for the log.
+    pub fn internal(context: impl Into<String>) -> Self {
+        ApiError::Internal {
+            context: context.into(),
+            cause: None,
+        }
+    }
+
+    /// An unexpected failure of `source` while doing `context`; both go to
+    /// the log, neither to the caller.
+    pub fn internal_from(context: impl Into<String>, source: impl Into<BoxedError>) -> Self {
+        ApiError::Internal {
+            context: context.into(),
+            cause: Some(source.into()),
+        }
+    }
+
+    /// A malformed request (`400 bad_request`).
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError::BadRequest(detail.into())
+    }
+
+    /// Well-formed content refused by the check named `code` (`422`).
+    pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// Nothing of the kind named by `code` (`404`).
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::NotFound {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// A conflict with what exists (`409`).
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// This error and each of its sources, joined by `: ` (for the log).
+    pub fn chain(&self) -> String {
+        if let ApiError::Audited { inner, .. } = self {
+            return inner.chain();
+        }
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let next = cause.to_string();
+            // `transparent` variants show their source's text already.
+            if !text.ends_with(&next) {
+                text.push_str(": ");
+                text.push_str(&next);
+            }
+            source = cause.source();
+        }
+        text
+    }
+
+    /// Logs a server-side failure with its whole source chain and the id of
+    /// the request it happened in; a refusal (4xx) is not logged. Called
+    /// once, where the error becomes a response.
+    pub fn report(&self) {
+        if self.status_and_code().0.is_server_error() {
+            self.log("request failed");
+        }
+    }
+
+    /// Logs this error at error level with its source chain and the id of
+    /// the request being served (`-` outside a request).
+    pub fn log(&self, message: &str) {
+        let request_id = crate::http::middleware::current_request_id();
+        let exchange_id = match self {
+            ApiError::Audited { exchange_id, .. } => Some(exchange_id.as_str()),
+            _ => None,
+        };
+        tracing::error!(
+            request_id = request_id.as_deref().unwrap_or("-"),
+            exchange_id,
+            error = %self.chain(),
+            "{message}"
+        );
+    }
+}
+
+/// `.internal("what failed")?` on any result whose error is an error value:
+/// an internal error that keeps the value as its source.
+pub trait ResultExt<T> {
+    /// Maps the error to [`ApiError::Internal`] with `context` and the error
+    /// as its source.
+    fn internal(self, context: impl Into<String>) -> Result<T, ApiError>;
+}
+
+impl<T, E> ResultExt<T> for Result<T, E>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn internal(self, context: impl Into<String>) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::internal_from(context, e))
+    }
 }
 
 impl ApiError {
@@ -300,7 +439,7 @@ impl ApiError {
             ApiError::TooManyBadCredentials => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            ApiError::Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 
@@ -336,9 +475,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.status_code().is_server_error() {
-            tracing::error!(error = %self, "request failed");
-        }
+        self.report();
         let mut res = self.problem().response();
         let shown = match self {
             ApiError::Audited { inner, .. } => inner.as_ref(),
@@ -383,7 +520,7 @@ impl ResponseError for ApiError {
 
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
-        ApiError::Internal(e.to_string())
+        ApiError::internal_from("the blocking thread pool failed", e)
     }
 }
 
@@ -421,7 +558,7 @@ impl OAuthError {
 
 impl From<ApiError> for OAuthError {
     fn from(e: ApiError) -> Self {
-        tracing::error!(error = %e, "token endpoint failed");
+        e.log("token endpoint failed");
         OAuthError::new(
             "server_error",
             "an internal error occurred; it has been logged",

@@ -19,6 +19,17 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+tokio::task_local! {
+    /// The id of the request whose task is running.
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served by the current task, for the log
+/// (`None` outside a request, e.g. in a background task).
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// An incoming id is kept if it is short and plain; otherwise a new one is made.
 fn acceptable(value: &HeaderValue) -> Option<String> {
     let s = value.to_str().ok()?;
@@ -55,9 +66,8 @@ pub async fn request_id(
     let started = Instant::now();
     // Inner layers turn every error into a response, so this only fails
     // when actix itself does.
-    let mut res = next
-        .call(req)
-        .instrument(span.clone())
+    let mut res = REQUEST_ID
+        .scope(id.clone(), next.call(req).instrument(span.clone()))
         .await?
         .map_into_boxed_body();
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -124,4 +134,123 @@ pub fn bare_error_to_problem<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test as actix_test};
+
+    use super::*;
+
+    /// Log lines written by the subscriber under test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    impl Captured {
+        /// The events logged, as JSON objects.
+        fn events(&self) -> Vec<serde_json::Value> {
+            let bytes = self.0.lock().unwrap().clone();
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect()
+        }
+    }
+
+    async fn failing() -> Result<HttpResponse, ApiError> {
+        let cause = std::io::Error::other("sector 7 of the disk is unreadable");
+        Err(ApiError::internal_from("reading the signing keys", cause))
+    }
+
+    async fn refusing() -> Result<HttpResponse, ApiError> {
+        Err(ApiError::invalid("invalid_purpose", "purpose: empty"))
+    }
+
+    #[actix_web::test]
+    async fn an_internal_error_is_logged_once_with_its_source_and_the_request_id_and_not_answered()
+    {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(captured.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = actix_test::init_service(
+            App::new()
+                .route("/fail", web::get().to(failing))
+                .route("/refuse", web::get().to(refusing))
+                .wrap(from_fn(request_id)),
+        )
+        .await;
+
+        let req = actix_test::TestRequest::get()
+            .uri("/fail")
+            .insert_header((X_REQUEST_ID, "req-fail-42"))
+            .to_request();
+        let res = actix_test::call_service(&app, req).await;
+        assert_eq!(res.status(), 500);
+        assert_eq!(res.headers().get(&X_REQUEST_ID).unwrap(), "req-fail-42");
+        let body: serde_json::Value = actix_test::read_body_json(res).await;
+        assert_eq!(body["code"], "internal_error");
+        assert_eq!(
+            body["detail"],
+            "An internal error occurred; it has been logged."
+        );
+        let text = body.to_string();
+        assert!(!text.contains("sector 7"), "{text}");
+        assert!(!text.contains("signing keys"), "{text}");
+
+        let failures: Vec<_> = captured
+            .events()
+            .into_iter()
+            .filter(|e| e["fields"]["message"] == "request failed")
+            .collect();
+        assert_eq!(failures.len(), 1, "logged once: {failures:?}");
+        let fields = &failures[0]["fields"];
+        assert_eq!(fields["request_id"], "req-fail-42");
+        assert_eq!(
+            fields["error"],
+            "internal error: reading the signing keys: sector 7 of the disk is unreadable"
+        );
+        assert_eq!(failures[0]["level"], "ERROR");
+
+        // A refusal is the caller's business: answered, not logged as a failure.
+        let req = actix_test::TestRequest::get().uri("/refuse").to_request();
+        let res = actix_test::call_service(&app, req).await;
+        assert_eq!(res.status(), 422);
+        let failures = captured
+            .events()
+            .into_iter()
+            .filter(|e| e["fields"]["message"] == "request failed")
+            .count();
+        assert_eq!(failures, 1);
+    }
+
+    #[test]
+    fn outside_a_request_there_is_no_request_id() {
+        assert_eq!(current_request_id(), None);
+    }
 }

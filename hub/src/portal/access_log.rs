@@ -158,14 +158,14 @@ fn load(
 ) -> Result<Vec<Row>, ApiError> {
     let proofs = state.audit.entries_for_person(conn, person, filter, page)?;
     let key = VerifierKey::parse(&state.audit.verifier_key()?)
-        .map_err(|e| ApiError::Internal(format!("log verifier key: {e}")))?;
+        .map_err(|e| ApiError::internal_from("log verifier key", e))?;
     let laws = state.authorizations.get(conn)?;
     let mut names: HashMap<String, String> = HashMap::new();
     let mut purposes: HashMap<String, String> = HashMap::new();
     let mut rows = Vec::with_capacity(proofs.len());
     for proof in &proofs {
         let entry: Entry = serde_json::from_str(&proof.entry_json)
-            .map_err(|e| ApiError::Internal(format!("audit entry {}: {e}", proof.seq)))?;
+            .map_err(|e| ApiError::internal_from(format!("audit entry {}", proof.seq), e))?;
         let actor = entry.actor.id.clone();
         let by_citizen = serde_json::to_value(entry.actor.actor_type).is_ok_and(|v| v == "citizen");
         if !names.contains_key(&actor) {

@@ -203,7 +203,7 @@ pub fn failure_page(lang: Lang, failure: Failure) -> HttpResponse {
         Failure::Api(e) => {
             let status = actix_web::ResponseError::status_code(&e);
             if status.is_server_error() {
-                tracing::error!(error = %e, "portal request failed");
+                e.log("portal request failed");
                 error_page(lang, status, lang.t("error.internal"))
             } else if status == StatusCode::NOT_FOUND {
                 error_page(lang, status, lang.t("error.not_found"))

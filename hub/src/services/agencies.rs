@@ -85,20 +85,6 @@ pub fn parse_roles(roles: &str) -> Result<Vec<Role>, identity::UnknownNameError>
         .collect()
 }
 
-fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::Invalid {
-        code,
-        detail: detail.into(),
-    }
-}
-
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "agency_not_found",
-        detail: format!("no agency {id}"),
-    }
-}
-
 /// Checks a certificate for `agency` against the trust anchors.
 pub fn check_certificate(
     pem: &str,
@@ -107,7 +93,7 @@ pub fn check_certificate(
     now: DateTime<Utc>,
 ) -> Result<ValidatedCertificate, ApiError> {
     let anchors = anchors.ok_or_else(|| {
-        invalid(
+        ApiError::invalid(
             "untrusted_issuer",
             "no trust anchors are configured (trust_anchors_file): no certificate can be accepted",
         )
@@ -151,32 +137,40 @@ pub fn onboard(
     let id: AgencyId = input
         .id
         .parse()
-        .map_err(|e: identity::AgencyIdError| invalid(e.code(), format!("id: {e}")))?;
+        .map_err(|e: identity::AgencyIdError| ApiError::invalid(e.code(), format!("id: {e}")))?;
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(invalid("invalid_name", "name: 1 to 200 characters"));
+        return Err(ApiError::invalid(
+            "invalid_name",
+            "name: 1 to 200 characters",
+        ));
     }
     let sector: Sector = input
         .sector
         .parse()
-        .map_err(|e: identity::UnknownNameError| invalid(e.code(), format!("sector: {e}")))?;
+        .map_err(|e: identity::UnknownNameError| {
+            ApiError::invalid(e.code(), format!("sector: {e}"))
+        })?;
     let mut roles: Vec<Role> = input
         .roles
         .iter()
         .map(|r| r.parse())
         .collect::<Result<_, identity::UnknownNameError>>()
-        .map_err(|e| invalid(e.code(), format!("roles: {e}")))?;
+        .map_err(|e| ApiError::invalid(e.code(), format!("roles: {e}")))?;
     roles.sort();
     roles.dedup();
     if roles.is_empty() {
-        return Err(invalid("invalid_roles", "roles: at least one role"));
+        return Err(ApiError::invalid(
+            "invalid_roles",
+            "roles: at least one role",
+        ));
     }
     let policy: IdentifierPolicy =
         input
             .identifier_policy
             .parse()
             .map_err(|e: identity::UnknownNameError| {
-                invalid(e.code(), format!("identifier_policy: {e}"))
+                ApiError::invalid(e.code(), format!("identifier_policy: {e}"))
             })?;
     let endpoint = input
         .endpoint_url
@@ -184,13 +178,13 @@ pub fn onboard(
         .map(|raw| provider_endpoint(raw, allow_insecure_providers))
         .transpose()?;
     if roles.contains(&Role::Provider) && endpoint.is_none() {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "invalid_endpoint_url",
             "endpoint_url: a provider needs one",
         ));
     }
     if input.certificates.is_empty() {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "certificate_required",
             "certificates: at least one PEM certificate",
         ));
@@ -211,7 +205,7 @@ pub fn onboard(
         created_at: db_time(now),
         updated_at: db_time(now),
     };
-    conn_transaction(conn, |conn| {
+    crate::store::write(conn, |conn| {
         if !store::insert(conn, &row)? {
             return Err(ApiError::Conflict {
                 code: "agency_exists",
@@ -235,15 +229,15 @@ pub fn onboard(
 /// `allow_insecure` says so), without query; returned without a trailing `/`.
 pub fn provider_endpoint(raw: &str, allow_insecure: bool) -> Result<String, ApiError> {
     let url = url::Url::parse(raw)
-        .map_err(|e| invalid("invalid_endpoint_url", format!("endpoint_url: {e}")))?;
+        .map_err(|e| ApiError::invalid("invalid_endpoint_url", format!("endpoint_url: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "invalid_endpoint_url",
             "endpoint_url: an http(s) URL without query",
         ));
     }
     if url.scheme() == "http" && !allow_insecure {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "insecure_endpoint_url",
             "endpoint_url: a provider is reached over https:// (plain http:// only where the hub's allow_insecure_providers is set)",
         ));
@@ -251,18 +245,10 @@ pub fn provider_endpoint(raw: &str, allow_insecure: bool) -> Result<String, ApiE
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// Runs `f` in a write transaction that rolls back on any error (see
-/// [`crate::store::write`]).
-pub fn conn_transaction<T>(
-    conn: &mut DbConnection,
-    f: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    crate::store::write(conn, f)
-}
-
 /// One agency with its certificates.
 pub fn show(conn: &mut DbConnection, id: &str) -> Result<AgencyView, ApiError> {
-    let row = store::get(conn, id)?.ok_or_else(|| not_found(id))?;
+    let row = store::get(conn, id)?
+        .ok_or_else(|| ApiError::not_found("agency_not_found", format!("no agency {id}")))?;
     let certs = store::certificates(conn, id)?;
     Ok(view(row, certs))
 }
@@ -322,19 +308,23 @@ pub fn set_roles(
     roles: &[String],
     now: DateTime<Utc>,
 ) -> Result<AgencyView, ApiError> {
-    let row = store::get(conn, id)?.ok_or_else(|| not_found(id))?;
+    let row = store::get(conn, id)?
+        .ok_or_else(|| ApiError::not_found("agency_not_found", format!("no agency {id}")))?;
     let mut parsed: Vec<Role> = roles
         .iter()
         .map(|r| r.parse())
         .collect::<Result<_, identity::UnknownNameError>>()
-        .map_err(|e| invalid(e.code(), format!("roles: {e}")))?;
+        .map_err(|e| ApiError::invalid(e.code(), format!("roles: {e}")))?;
     parsed.sort();
     parsed.dedup();
     if parsed.is_empty() {
-        return Err(invalid("invalid_roles", "roles: at least one role"));
+        return Err(ApiError::invalid(
+            "invalid_roles",
+            "roles: at least one role",
+        ));
     }
     if parsed.contains(&Role::Provider) && row.endpoint_url.is_none() {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "invalid_endpoint_url",
             "endpoint_url: a provider needs one, and this agency has none",
         ));
@@ -355,7 +345,8 @@ pub fn set_active(
     active: bool,
     now: DateTime<Utc>,
 ) -> Result<AgencyView, ApiError> {
-    store::get(conn, id)?.ok_or_else(|| not_found(id))?;
+    store::get(conn, id)?
+        .ok_or_else(|| ApiError::not_found("agency_not_found", format!("no agency {id}")))?;
     store::set_status(conn, id, if active { "active" } else { "suspended" }, now)?;
     show(conn, id)
 }
@@ -369,7 +360,8 @@ pub fn add_certificate(
     pem: &str,
     now: DateTime<Utc>,
 ) -> Result<CertificateView, ApiError> {
-    store::get(conn, id)?.ok_or_else(|| not_found(id))?;
+    store::get(conn, id)?
+        .ok_or_else(|| ApiError::not_found("agency_not_found", format!("no agency {id}")))?;
     let cert = check_certificate(pem, id, anchors, now)?;
     let row = certificate_row(id, pem, &cert, now);
     if !store::insert_certificate(conn, &row)? {
@@ -382,7 +374,7 @@ pub fn add_certificate(
         .certificates
         .into_iter()
         .find(|c| c.thumbprint == row.thumbprint)
-        .ok_or_else(|| ApiError::Internal("certificate vanished after insert".to_owned()))
+        .ok_or_else(|| ApiError::internal("certificate vanished after insert"))
 }
 
 /// Revokes a certificate of an agency.
@@ -392,7 +384,8 @@ pub fn revoke_certificate(
     thumbprint: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    store::get(conn, id)?.ok_or_else(|| not_found(id))?;
+    store::get(conn, id)?
+        .ok_or_else(|| ApiError::not_found("agency_not_found", format!("no agency {id}")))?;
     if !store::revoke_certificate(conn, id, thumbprint, now)? {
         return Err(ApiError::NotFound {
             code: "certificate_not_found",
@@ -445,7 +438,7 @@ pub fn facts(conn: &mut DbConnection, id: &str) -> Result<Option<AgencyFacts>, A
         .filter(|c| c.revoked_at.is_some())
         .map(|c| c.thumbprint)
         .collect();
-    let internal = |what: &str| ApiError::Internal(format!("stored agency {id} has a bad {what}"));
+    let internal = |what: &str| ApiError::internal(format!("stored agency {id} has a bad {what}"));
     Ok(Some(AgencyFacts {
         active: row.status == "active",
         sector: row.sector.parse().map_err(|_| internal("sector"))?,

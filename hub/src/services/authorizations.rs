@@ -15,8 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::clock::{db_time, from_db};
-use crate::http::error::ApiError;
-use crate::services::agencies::conn_transaction;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::schemas::SchemaRegistry;
 use crate::store::authorizations::{self as store, AuthorizationRow, PurposeRow};
 use crate::store::{DbConnection, StoreError};
@@ -63,11 +62,11 @@ pub fn load(conn: &mut DbConnection) -> Result<AuthorizationSet, ApiError> {
         .map(from_row)
         .collect::<Result<Vec<_>, _>>()?;
     AuthorizationSet::from_versions(versions)
-        .map_err(|e| ApiError::Internal(format!("stored authorizations: {e}")))
+        .map_err(|e| ApiError::internal_from("stored authorizations", e))
 }
 
 fn bad(what: &str) -> ApiError {
-    ApiError::Internal(format!("stored authorization has a bad {what}"))
+    ApiError::internal(format!("stored authorization has a bad {what}"))
 }
 
 /// A stored version as the domain type.
@@ -116,7 +115,7 @@ fn to_row(
     };
     Ok(AuthorizationRow {
         id: a.id.to_string(),
-        version: i32::try_from(a.version).map_err(|_| ApiError::Internal("version".into()))?,
+        version: i32::try_from(a.version).map_err(|_| ApiError::internal("version"))?,
         consumer_agency,
         consumer_sector,
         consumer_role,
@@ -138,7 +137,7 @@ fn to_row(
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|e| ApiError::Internal(e.to_string()))
+    serde_json::to_string(value).internal("an authorization cannot be serialized")
 }
 
 /// A legal reference: the title of the legal text and where to read it.
@@ -290,30 +289,23 @@ impl From<&Consumer> for ConsumerSpec {
     }
 }
 
-fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::Invalid {
-        code,
-        detail: detail.into(),
-    }
-}
-
 impl ConsumerSpec {
     fn parse(&self) -> Result<Consumer, ApiError> {
         match (&self.agency, &self.sector, &self.role) {
             (Some(agency), None, None) => {
                 Ok(Consumer::Agency(agency.parse::<AgencyId>().map_err(
-                    |e| invalid("invalid_agency_id", e.to_string()),
+                    |e| ApiError::invalid("invalid_agency_id", e.to_string()),
                 )?))
             }
             (None, Some(sector), Some(role)) => Ok(Consumer::SectorRole {
                 sector: sector
                     .parse::<Sector>()
-                    .map_err(|e| invalid(e.code(), e.to_string()))?,
+                    .map_err(|e| ApiError::invalid(e.code(), e.to_string()))?,
                 role: role
                     .parse::<Role>()
-                    .map_err(|e| invalid(e.code(), e.to_string()))?,
+                    .map_err(|e| ApiError::invalid(e.code(), e.to_string()))?,
             }),
-            _ => Err(invalid(
+            _ => Err(ApiError::invalid(
                 "consumer_invalid",
                 "name either one `agency`, or a `sector` and a `role`",
             )),
@@ -477,7 +469,7 @@ fn domain_error(e: consent::AuthorizationError) -> ApiError {
             code: "authorization_not_found",
             detail: e.to_string(),
         },
-        _ => invalid(e.code(), e.to_string()),
+        _ => ApiError::invalid(e.code(), e.to_string()),
     }
 }
 
@@ -492,16 +484,19 @@ fn terms(
     if let Consumer::Agency(id) = &consumer
         && crate::store::agencies::get(conn, id.as_str())?.is_none()
     {
-        return Err(invalid("unknown_agency", format!("no agency {id}")));
+        return Err(ApiError::invalid(
+            "unknown_agency",
+            format!("no agency {id}"),
+        ));
     }
     let record_type = RecordTypeName::parse(&input.record_type)
-        .map_err(|e| invalid("invalid_record_type", e.to_string()))?;
+        .map_err(|e| ApiError::invalid("invalid_record_type", e.to_string()))?;
     let loaded = schemas.get_or_load(conn)?;
     let entry = loaded
         .catalog()
         .latest(&record_type, input.major)
         .ok_or_else(|| {
-            invalid(
+            ApiError::invalid(
                 "unknown_record_type",
                 format!(
                     "the schema registry has no {}@{}",
@@ -510,7 +505,7 @@ fn terms(
             )
         })?;
     schemas::check_grant(entry.document(), &input.fields).map_err(|issues| {
-        invalid(
+        ApiError::invalid(
             "grant_invalid",
             issues
                 .iter()
@@ -521,9 +516,13 @@ fn terms(
     })?;
     let mut purposes = Vec::with_capacity(input.purposes.len());
     for code in &input.purposes {
-        let parsed = PurposeCode::parse(code).map_err(|e| invalid(e.code(), e.to_string()))?;
+        let parsed =
+            PurposeCode::parse(code).map_err(|e| ApiError::invalid(e.code(), e.to_string()))?;
         if store::purpose(conn, parsed.as_str())?.is_none() {
-            return Err(invalid("unknown_purpose", format!("no purpose {code}")));
+            return Err(ApiError::invalid(
+                "unknown_purpose",
+                format!("no purpose {code}"),
+            ));
         }
         if !purposes.contains(&parsed) {
             purposes.push(parsed);
@@ -550,9 +549,11 @@ pub fn publish(
     now: DateTime<Utc>,
 ) -> Result<AuthorizationView, ApiError> {
     let id = match &input.id {
-        Some(id) => AuthorizationId::parse(id).map_err(|e| invalid(e.code(), e.to_string()))?,
+        Some(id) => {
+            AuthorizationId::parse(id).map_err(|e| ApiError::invalid(e.code(), e.to_string()))?
+        }
         None => AuthorizationId::parse(&format!("auth-{}", uuid::Uuid::new_v4()))
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
+            .internal("a new authorization id is refused")?,
     };
     let terms = terms(conn, schemas, &input.terms())?;
     let authorization =
@@ -566,13 +567,6 @@ pub fn publish(
     Ok(view(&authorization, now))
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "authorization_not_found",
-        detail: format!("no authorization {id}"),
-    }
-}
-
 /// Publishes a new version of `id` from `input.from`, closing the latest.
 pub fn supersede(
     conn: &mut DbConnection,
@@ -582,16 +576,21 @@ pub fn supersede(
     operator: &str,
     now: DateTime<Utc>,
 ) -> Result<AuthorizationView, ApiError> {
-    let parsed = AuthorizationId::parse(id).map_err(|_| not_found(id))?;
+    let parsed = AuthorizationId::parse(id).map_err(|_| {
+        ApiError::not_found("authorization_not_found", format!("no authorization {id}"))
+    })?;
     let terms = terms(conn, schemas, &input.terms())?;
-    conn_transaction(conn, |conn| {
+    crate::store::write(conn, |conn| {
         let rows = store::history(conn, id)?;
         if rows.is_empty() {
-            return Err(not_found(id));
+            return Err(ApiError::not_found(
+                "authorization_not_found",
+                format!("no authorization {id}"),
+            ));
         }
         let versions = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
         let mut set = AuthorizationSet::from_versions(versions)
-            .map_err(|e| ApiError::Internal(format!("stored authorization {id}: {e}")))?;
+            .map_err(|e| ApiError::internal_from(format!("stored authorization {id}"), e))?;
         let next = set
             .supersede(&parsed, terms.clone(), input.from)
             .map_err(domain_error)?
@@ -617,7 +616,10 @@ pub fn history(
 ) -> Result<Vec<AuthorizationView>, ApiError> {
     let rows = store::history(conn, id)?;
     if rows.is_empty() {
-        return Err(not_found(id));
+        return Err(ApiError::not_found(
+            "authorization_not_found",
+            format!("no authorization {id}"),
+        ));
     }
     rows.iter()
         .map(|row| from_row(row).map(|a| view(&a, now)))

@@ -20,7 +20,7 @@ use crate::app::config::Config;
 use crate::app::state::AppState;
 use crate::audit_log;
 use crate::http::callers::sha256_hex;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::store::persons::{self as store, AccountRow, SessionRow};
 use crate::store::{DbConnection, StoreError};
 
@@ -208,12 +208,12 @@ pub async fn activate(
         let _slot = ARGON2_SLOTS
             .acquire()
             .await
-            .map_err(|_| ApiError::Internal("password checks closed".to_owned()))?;
+            .internal("password checks closed")?;
         let params = hash_params(&state.config);
         actix_web::web::block(move || {
             hash_password(&password, &params, &mut rand::rng())
                 .map(|h| h.as_phc().to_owned())
-                .map_err(|e| ApiError::Internal(e.to_string()))
+                .internal("a password cannot be hashed")
         })
         .await??
     };
@@ -237,7 +237,7 @@ fn random_token() -> Result<String, ApiError> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| ApiError::Internal("the system random generator failed".to_owned()))?;
+        .map_err(|_| ApiError::internal("the system random generator failed"))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -343,15 +343,14 @@ async fn check_password(
     let _slot = ARGON2_SLOTS
         .acquire()
         .await
-        .map_err(|_| ApiError::Internal("password checks closed".to_owned()))?;
+        .internal("password checks closed")?;
     let params = hash_params(config);
     actix_web::web::block(move || {
         let (stored, real) = match hash {
             Some(hash) => (StoredPassword::from_phc(hash), true),
             None => (dummy_hash(&params)?, false),
         };
-        let ok =
-            verify_password(&password, &stored).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let ok = verify_password(&password, &stored).internal("a password cannot be checked")?;
         Ok(ok && real)
     })
     .await?
@@ -392,7 +391,7 @@ fn dummy_hash(params: &PasswordHashParams) -> Result<StoredPassword, ApiError> {
         return Ok(StoredPassword::from_phc(phc.clone()));
     }
     let made = hash_password(&random_token()?, params, &mut rand::rng())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .internal("the dummy password cannot be hashed")?;
     let phc = DUMMY.get_or_init(|| made.as_phc().to_owned());
     Ok(StoredPassword::from_phc(phc.clone()))
 }
@@ -486,9 +485,9 @@ async fn check_credentials(
             let secret = state
                 .totp_key
                 .open(id.as_digits(), &sealed)
-                .map_err(ApiError::Internal)?;
+                .map_err(|e| ApiError::internal_from("a TOTP secret cannot be opened", e))?;
             let secret =
-                TotpSecret::from_base32(&secret).map_err(|e| ApiError::Internal(e.to_string()))?;
+                TotpSecret::from_base32(&secret).internal("a stored TOTP secret is malformed")?;
             let Some(code) = &input.totp else {
                 return Err(ApiError::InvalidCredentials(
                     "this account needs the TOTP code too",
@@ -544,9 +543,9 @@ fn open_session(
     let ring = state
         .keys
         .ring(conn, now)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .internal("the hub's signing keys cannot be read")?;
     let access_token = sign_token(&claims, ring.current(), ACCESS_TOKEN_TYPE)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .internal("a citizen's access token cannot be signed")?;
     Ok((
         SignedIn {
             access_token,
@@ -651,7 +650,7 @@ pub async fn totp_enrol(
     let sealed = state
         .totp_key
         .seal(id.as_digits(), &secret.to_base32())
-        .map_err(ApiError::Internal)?;
+        .map_err(|e| ApiError::internal_from("a TOTP secret cannot be sealed", e))?;
     let new_step = i64::try_from(new_step).ok();
     state
         .change(move |conn| {
@@ -744,7 +743,9 @@ pub fn seal_plain_totp_secrets(
         if crate::secrets::TotpKey::is_sealed(&secret) {
             continue;
         }
-        let value = key.seal(&id, &secret).map_err(ApiError::Internal)?;
+        let value = key
+            .seal(&id, &secret)
+            .map_err(|e| ApiError::internal_from("a TOTP secret cannot be sealed", e))?;
         if store::reseal_totp(conn, &id, &secret, &value, now)? {
             sealed += 1;
         }

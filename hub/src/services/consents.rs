@@ -23,8 +23,7 @@ use crate::app::clock::{db_time, from_db};
 use crate::app::state::AppState;
 use crate::audit_log::{NewEntry, stage};
 use crate::http::callers::AgencyCaller;
-use crate::http::error::ApiError;
-use crate::services::agencies::conn_transaction;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::persons::{self, Viewer};
 use crate::store::consents::{self as store, ConsentRow, EventRow};
 use crate::store::{DbConnection, StoreError};
@@ -32,22 +31,8 @@ use crate::store::{DbConnection, StoreError};
 /// The most events one poll returns.
 pub const MAX_EVENTS: i64 = 1000;
 
-fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::Invalid {
-        code,
-        detail: detail.into(),
-    }
-}
-
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "consent_not_found",
-        detail: format!("no consent {id}"),
-    }
-}
-
 fn bad(what: &str) -> ApiError {
-    ApiError::Internal(format!("stored consent has a bad {what}"))
+    ApiError::internal(format!("stored consent has a bad {what}"))
 }
 
 /// A domain refusal as an HTTP error.
@@ -57,7 +42,7 @@ pub fn refusal(e: ConsentError) -> ApiError {
             code: e.code(),
             detail: e.to_string(),
         },
-        _ => invalid(e.code(), e.to_string()),
+        _ => ApiError::invalid(e.code(), e.to_string()),
     }
 }
 
@@ -92,13 +77,13 @@ pub fn from_row(row: &ConsentRow) -> Result<Consent, ApiError> {
         from_db(row.created_at),
         from_db(row.updated_at),
     )
-    .map_err(|e| ApiError::Internal(format!("stored consent {}: {e}", row.id)))
+    .map_err(|e| ApiError::internal_from(format!("stored consent {}", row.id), e))
 }
 
 fn to_row(consent: &Consent, artefact: Option<String>) -> Result<ConsentRow, ApiError> {
     let terms = consent.terms();
     let json =
-        |v: Result<String, serde_json::Error>| v.map_err(|e| ApiError::Internal(e.to_string()));
+        |v: Result<String, serde_json::Error>| v.internal("consent terms cannot be serialized");
     Ok(ConsentRow {
         id: consent.id().to_string(),
         person: terms.person.as_digits().to_owned(),
@@ -117,7 +102,7 @@ fn to_row(consent: &Consent, artefact: Option<String>) -> Result<ConsentRow, Api
 }
 
 fn revision(consent: &Consent) -> Result<i32, ApiError> {
-    i32::try_from(consent.revision()).map_err(|_| ApiError::Internal("revision overflow".into()))
+    i32::try_from(consent.revision()).internal("revision overflow")
 }
 
 /// Whether a failed write may be retried: another writer took the same event
@@ -132,19 +117,12 @@ fn retryable(e: &ApiError) -> bool {
     )
 }
 
-/// Runs `f` in a transaction, again when it failed on a write race.
+/// Runs `f` in a write transaction, again when it failed on a write race.
 pub fn write<T>(
     conn: &mut DbConnection,
-    mut f: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
+    f: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match conn_transaction(conn, &mut f) {
-            Err(e) if attempts < 5 && retryable(&e) => continue,
-            other => return other,
-        }
-    }
+    crate::store::write_or_race(conn, retryable, f)
 }
 
 /// The event kind agencies are told of for a state reached by `action`.
@@ -171,13 +149,13 @@ fn sign(
     let ring = state
         .keys
         .ring(conn, now)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .internal("the hub's signing keys cannot be read")?;
     // The artefact is the consumer's: it names the person as the consumer
     // does, by sector pseudonym where that is its policy.
     let consumer = c.terms().consumer.as_str();
     let agency = crate::store::agencies::get(conn, consumer)?
-        .ok_or_else(|| ApiError::Internal(format!("consent of unknown agency {consumer}")))?;
-    let bad = |what: &str| ApiError::Internal(format!("stored {what} of agency {consumer}"));
+        .ok_or_else(|| ApiError::internal(format!("consent of unknown agency {consumer}")))?;
+    let bad = |what: &str| ApiError::internal(format!("stored {what} of agency {consumer}"));
     let viewer = Viewer {
         sector: agency.sector.parse().map_err(|_| bad("sector"))?,
         policy: agency
@@ -191,7 +169,9 @@ fn sign(
             code: e.code(),
             detail: e.to_string(),
         },
-        consent::ArtefactError::Token(_) => ApiError::Internal(e.to_string()),
+        consent::ArtefactError::Token(_) => {
+            ApiError::internal_from("the consent artefact cannot be signed", e)
+        }
     })
 }
 
@@ -291,7 +271,9 @@ pub fn refresh(
                 Ok(ids) => entries.extend(ids),
                 // Another process recorded it first: read what it stored.
                 Err(ApiError::Conflict { .. }) => {
-                    let row = store::get(conn, &row.id)?.ok_or_else(|| not_found(&row.id))?;
+                    let row = store::get(conn, &row.id)?.ok_or_else(|| {
+                        ApiError::not_found("consent_not_found", format!("no consent {}", row.id))
+                    })?;
                     c = from_row(&row)?;
                 }
                 Err(e) => return Err(e),
@@ -475,18 +457,22 @@ fn checked_terms(
     let mut refs = Vec::with_capacity(record_types.len());
     for text in record_types {
         let reference = RecordTypeRef::parse(text)
-            .map_err(|e| invalid("invalid_record_type", format!("`{text}`: {e}")))?;
+            .map_err(|e| ApiError::invalid("invalid_record_type", format!("`{text}`: {e}")))?;
         schemas.resolve(&reference).map_err(|_| {
-            invalid(
+            ApiError::invalid(
                 "unknown_record_type",
                 format!("the schema registry has no {text}"),
             )
         })?;
         refs.push(reference);
     }
-    let purpose = PurposeCode::parse(purpose).map_err(|e| invalid(e.code(), e.to_string()))?;
+    let purpose =
+        PurposeCode::parse(purpose).map_err(|e| ApiError::invalid(e.code(), e.to_string()))?;
     if crate::store::authorizations::purpose(conn, purpose.as_str())?.is_none() {
-        return Err(invalid("unknown_purpose", format!("no purpose {purpose}")));
+        return Err(ApiError::invalid(
+            "unknown_purpose",
+            format!("no purpose {purpose}"),
+        ));
     }
     let terms = ConsentTerms {
         person,
@@ -503,7 +489,7 @@ fn checked_terms(
 
 fn new_id() -> Result<ConsentId, ApiError> {
     ConsentId::parse(&format!("cns-{}", uuid::Uuid::new_v4()))
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .internal("a new consent id is refused")
 }
 
 /// The person a reference names, after merges; refused unless active.
@@ -515,7 +501,7 @@ fn active_person(
     let asked = persons::parse_reference(conn, viewer, reference)?;
     let (person, row) = persons::resolve(conn, asked)?;
     if row.status != "active" {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "person_inactive",
             format!("the person is {}", row.status),
         ));
@@ -614,12 +600,15 @@ pub fn grant(
     input: &NewGrant,
     now: DateTime<Utc>,
 ) -> Result<(ConsentView, Staged), ApiError> {
-    let agency: identity::AgencyId = input
-        .agency
-        .parse()
-        .map_err(|e: identity::AgencyIdError| invalid("invalid_agency_id", e.to_string()))?;
+    let agency: identity::AgencyId =
+        input.agency.parse().map_err(|e: identity::AgencyIdError| {
+            ApiError::invalid("invalid_agency_id", e.to_string())
+        })?;
     if crate::store::agencies::get(conn, agency.as_str())?.is_none() {
-        return Err(invalid("unknown_agency", format!("no agency {agency}")));
+        return Err(ApiError::invalid(
+            "unknown_agency",
+            format!("no agency {agency}"),
+        ));
     }
     let terms = checked_terms(
         conn,
@@ -685,9 +674,11 @@ fn own(
 ) -> Result<(Consent, Staged), ApiError> {
     let row = store::get(conn, id)?
         .filter(|r| r.person == person.as_digits())
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(|| ApiError::not_found("consent_not_found", format!("no consent {id}")))?;
     let (mut consents, entries) = refresh(state, conn, vec![row], now)?;
-    let c = consents.pop().ok_or_else(|| not_found(id))?;
+    let c = consents
+        .pop()
+        .ok_or_else(|| ApiError::not_found("consent_not_found", format!("no consent {id}")))?;
     Ok((c, entries))
 }
 
@@ -756,7 +747,7 @@ pub fn list_for_agency(
     let viewer = viewer_of(caller);
     if let Some(wanted) = wanted {
         state_of(wanted).map_err(|_| {
-            invalid(
+            ApiError::invalid(
                 "invalid_state",
                 format!("`{wanted}` is not a consent state"),
             )
@@ -794,9 +785,11 @@ fn held(
 ) -> Result<(Consent, Staged), ApiError> {
     let row = store::get(conn, id)?
         .filter(|r| r.consumer == caller.agency_id.as_str())
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(|| ApiError::not_found("consent_not_found", format!("no consent {id}")))?;
     let (mut consents, entries) = refresh(state, conn, vec![row], now)?;
-    let c = consents.pop().ok_or_else(|| not_found(id))?;
+    let c = consents
+        .pop()
+        .ok_or_else(|| ApiError::not_found("consent_not_found", format!("no consent {id}")))?;
     Ok((c, entries))
 }
 

@@ -38,7 +38,7 @@ pub fn issue(
     let mut secret = [0u8; 32];
     SystemRandom::new()
         .fill(&mut secret)
-        .map_err(|_| ApiError::Internal("the system random generator failed".to_owned()))?;
+        .map_err(|_| ApiError::internal("the system random generator failed"))?;
     let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
     let id = format!("op-{}", uuid::Uuid::new_v4().simple());
     store::insert(conn, &id, name, &sha256_hex(token.as_bytes()), now)?;

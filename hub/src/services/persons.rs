@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::clock::{db_time, from_db};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::store::DbConnection;
 use crate::store::persons::{self as store, AccountRow, PersonRow};
 
@@ -133,7 +133,7 @@ pub fn parse_reference(
         let id = store::by_pseudonym(conn, pseudonym.sector().as_str(), pseudonym.as_str())?
             .ok_or_else(|| unknown(reference))?;
         return id.parse().map_err(|_| {
-            ApiError::Internal(format!("stored pseudonym maps to a bad id for {reference}"))
+            ApiError::internal(format!("stored pseudonym maps to a bad id for {reference}"))
         });
     }
     if viewer.policy == IdentifierPolicy::SectorPseudonym && reference.parse::<CommonId>().is_ok() {
@@ -155,7 +155,7 @@ pub fn parse_reference(
 
 /// The stored status as the domain type.
 fn status_of(row: &PersonRow) -> Result<PersonStatus, ApiError> {
-    let bad = || ApiError::Internal(format!("person {} has a bad stored status", row.common_id));
+    let bad = || ApiError::internal(format!("person {} has a bad stored status", row.common_id));
     Ok(match row.status.as_str() {
         "active" => PersonStatus::Active,
         "inactive" => PersonStatus::Inactive,
@@ -168,7 +168,12 @@ fn status_of(row: &PersonRow) -> Result<PersonStatus, ApiError> {
                 .as_deref()
                 .ok_or_else(bad)?
                 .parse()
-                .map_err(|_| bad())?,
+                .map_err(|e: identity::CommonIdError| {
+                    ApiError::internal_from(
+                        format!("person {} has a bad stored status", row.common_id),
+                        e,
+                    )
+                })?,
         },
         _ => return Err(bad()),
     })
@@ -201,7 +206,7 @@ fn view(
     let id: CommonId = row
         .common_id
         .parse()
-        .map_err(|_| ApiError::Internal("stored person has a bad id".to_owned()))?;
+        .internal("stored person has a bad id")?;
     Ok(PersonView {
         id: name_for(viewer, pseudonyms, &id),
         given_names: row.given_names.clone(),
@@ -226,7 +231,7 @@ pub fn resolve(conn: &mut DbConnection, id: CommonId) -> Result<(CommonId, Perso
             _ => return Ok((current, row)),
         }
     }
-    Err(ApiError::Internal(format!(
+    Err(ApiError::internal(format!(
         "merge chain from {} is too long",
         id.as_digits()
     )))
@@ -289,7 +294,7 @@ pub fn register(
         let id: CommonId = candidate
             .common_id
             .parse()
-            .map_err(|_| ApiError::Internal("stored person has a bad id".to_owned()))?;
+            .internal("stored person has a bad id")?;
         if !distinct.contains(&id) {
             return Err(ApiError::PossibleDuplicate {
                 candidate: name_for(viewer, pseudonyms, &id),
@@ -298,7 +303,7 @@ pub fn register(
     }
     let code = ActivationCode::generate(&mut rand::rng());
     let expires = now + chrono::Duration::days(ACTIVATION_VALID_DAYS);
-    crate::services::agencies::conn_transaction(conn, |conn| {
+    crate::store::write(conn, |conn| {
         // Nine random digits: draw again in the rare case the ID is taken,
         // so an ID is never issued twice.
         let mut issued = None;
@@ -324,8 +329,8 @@ pub fn register(
                 break;
             }
         }
-        let (id, row) = issued
-            .ok_or_else(|| ApiError::Internal("no free common ID after 32 draws".to_owned()))?;
+        let (id, row) =
+            issued.ok_or_else(|| ApiError::internal("no free common ID after 32 draws"))?;
         for sector in Sector::ALL {
             let pseudonym = pseudonyms.pseudonym(*sector, &id);
             store::insert_pseudonym(conn, sector.as_str(), pseudonym.as_str(), id.as_digits())?;
@@ -369,7 +374,7 @@ pub fn merge(
 ) -> Result<(CommonId, CommonId, PersonView), ApiError> {
     let survivor_id = parse_reference(conn, viewer, survivor)?;
     let replaced_id = parse_reference(conn, viewer, replaced)?;
-    crate::services::agencies::conn_transaction(conn, |conn| {
+    crate::store::write(conn, |conn| {
         let survivor_row =
             store::get(conn, survivor_id.as_digits())?.ok_or_else(|| unknown(survivor))?;
         let mut replaced_row =

@@ -22,7 +22,7 @@ use schemas::{
 use serde_json::Value;
 
 use crate::app::clock::{db_time, from_db};
-use crate::http::error::{ApiError, ProblemViolation};
+use crate::http::error::{ApiError, ProblemViolation, ResultExt};
 /// A version's status: active or deprecated.
 pub use crate::store::schemas::SchemaStatus;
 use crate::store::schemas::{self as rows, Fingerprint, NewSchema, SchemaRow};
@@ -184,7 +184,7 @@ impl SchemaRegistry {
     fn read(&self, conn: &mut DbConnection) -> Result<Schemas, ApiError> {
         let stored = rows::list(conn)?;
         let mut schemas = Schemas {
-            catalog: Catalog::new(&self.base_url).map_err(|e| ApiError::Internal(e.to_string()))?,
+            catalog: Catalog::new(&self.base_url).internal("the schema catalog cannot be made")?,
             info: BTreeMap::new(),
             fingerprint: Fingerprint::of(&stored),
         };
@@ -264,7 +264,7 @@ impl SchemaRegistry {
             .publish(record_type.clone(), document)
             .map_err(refusal)?;
         let stored = canonical(entry.document(), &self.base_url, record_type);
-        let text = serde_json::to_string(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let text = serde_json::to_string(&stored).internal("a schema cannot be serialized")?;
         let new = NewSchema {
             name: record_type.name.as_str(),
             major: record_type.version.major,
@@ -453,7 +453,7 @@ pub fn refusal(error: CatalogError) -> ApiError {
         },
         CatalogError::InvalidBaseUrl { .. }
         | CatalogError::InvalidCatalogFile { .. }
-        | CatalogError::InvalidRecord { .. } => ApiError::Internal(detail),
+        | CatalogError::InvalidRecord { .. } => ApiError::internal(detail),
     }
 }
 

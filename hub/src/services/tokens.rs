@@ -14,7 +14,7 @@ use audit::{Actor, ActorType, Outcome};
 
 use crate::app::state::AppState;
 use crate::audit_log;
-use crate::http::error::{ApiError, OAuthError};
+use crate::http::error::{ApiError, OAuthError, ResultExt};
 use crate::store::{DbConnection, agencies};
 
 /// `client_assertion_type` of RFC 7523.
@@ -147,7 +147,7 @@ pub fn grant(
         )));
     }
     let roles = parse_roles(&agency.roles)
-        .map_err(|e| ApiError::Internal(format!("stored roles of {agency_id}: {e}")))?;
+        .map_err(|e| ApiError::internal_from(format!("stored roles of {agency_id}"), e))?;
     let scope = granted_scope(&roles, request.scope.as_deref()).map_err(refused)?;
     let token_id = uuid::Uuid::new_v4().to_string();
     let issued = audit_log::NewEntry::new(
@@ -209,12 +209,12 @@ pub fn grant(
     let ring = state
         .keys
         .ring(conn, now)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .internal("the hub's signing keys cannot be read")?;
     // Hub tokens carry the certificate claim too, so they are signed here
     // rather than by `issue_access_token`.
     let access_token =
         identity::jwt::sign_token(&claims, ring.current(), identity::jwt::ACCESS_TOKEN_TYPE)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .internal("an agency's access token cannot be signed")?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),

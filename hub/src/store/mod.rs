@@ -223,6 +223,8 @@ impl Transient for StoreError {
 
 /// Attempts of [`write`] before a transient failure is reported.
 const WRITE_ATTEMPTS: u32 = 6;
+/// Attempts of [`write_or_race`] before a lost race is reported.
+const RACE_ATTEMPTS: u32 = 5;
 
 /// Runs `f` in a write transaction and commits it; rolls back on any error.
 ///
@@ -233,14 +235,31 @@ const WRITE_ATTEMPTS: u32 = 6;
 /// it is a savepoint of that one. A transient failure (a lock still held
 /// after the busy timeout, a serialization failure, a deadlock) runs `f`
 /// again after a short backoff, a few times.
+///
+/// This is the one transaction-and-retry helper of the hub: every write
+/// transaction goes through it (or [`write_or_race`]).
 pub fn write<T, E>(
     conn: &mut DbConnection,
+    f: impl FnMut(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error> + Transient,
+{
+    write_or_race(conn, |_: &E| false, f)
+}
+
+/// [`write`], and `f` runs again (a few times, also as a savepoint of an
+/// enclosing transaction) when it failed in a way `lost_race` says a second
+/// try can succeed: another writer took the same number first.
+pub fn write_or_race<T, E>(
+    conn: &mut DbConnection,
+    lost_race: impl Fn(&E) -> bool,
     mut f: impl FnMut(&mut DbConnection) -> Result<T, E>,
 ) -> Result<T, E>
 where
     E: From<diesel::result::Error> + Transient,
 {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use diesel::connection::TransactionManager;
     type Manager = <DbConnection as Connection>::TransactionManager;
 
     let nested = match Manager::transaction_manager_status_mut(conn) {
@@ -251,42 +270,63 @@ where
             return Err(diesel::result::Error::BrokenTransactionManager.into());
         }
     };
-    if nested {
-        return conn.transaction(f);
-    }
-    let mut attempt = 0;
+    let (mut transient, mut races) = (0, 0);
     loop {
-        attempt += 1;
-        let begun = match conn {
-            DbConnection::Sqlite(c) => {
-                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
-            }
-            DbConnection::Postgres(_) => Manager::begin_transaction(conn),
-        };
-        let result = match begun {
-            Err(e) => Err(E::from(e)),
-            Ok(()) => match f(conn) {
-                Ok(value) => Manager::commit_transaction(conn)
-                    .map(|()| value)
-                    .map_err(|e| {
-                        // A failed COMMIT leaves the transaction open on some
-                        // backends: end it before anything else runs.
-                        let _ = Manager::rollback_transaction(conn);
-                        E::from(e)
-                    }),
-                Err(e) => {
-                    Manager::rollback_transaction(conn)?;
-                    Err(e)
-                }
-            },
+        let result = if nested {
+            // A savepoint: the enclosing transaction retries as a whole.
+            conn.transaction(&mut f)
+        } else {
+            transact_once(conn, &mut f)
         };
         match result {
-            Err(e) if attempt < WRITE_ATTEMPTS && e.is_transient() => {
-                let backoff = Duration::from_millis(5u64 << attempt.min(6));
-                tracing::debug!(attempt, ?backoff, "transient database failure; retrying");
+            Err(e) if !nested && transient + 1 < WRITE_ATTEMPTS && e.is_transient() => {
+                transient += 1;
+                let backoff = Duration::from_millis(5u64 << transient.min(6));
+                tracing::debug!(
+                    attempt = transient,
+                    ?backoff,
+                    "transient database failure; retrying"
+                );
                 std::thread::sleep(backoff);
             }
+            Err(e) if races + 1 < RACE_ATTEMPTS && lost_race(&e) => races += 1,
             other => return other,
         }
+    }
+}
+
+/// One write transaction around `f` (`BEGIN IMMEDIATE` on SQLite).
+fn transact_once<T, E>(
+    conn: &mut DbConnection,
+    f: &mut impl FnMut(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+
+    let begun = match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
+        DbConnection::Postgres(_) => Manager::begin_transaction(conn),
+    };
+    match begun {
+        Err(e) => Err(E::from(e)),
+        Ok(()) => match f(conn) {
+            Ok(value) => Manager::commit_transaction(conn)
+                .map(|()| value)
+                .map_err(|e| {
+                    // A failed COMMIT leaves the transaction open on some
+                    // backends: end it before anything else runs.
+                    let _ = Manager::rollback_transaction(conn);
+                    E::from(e)
+                }),
+            Err(e) => {
+                Manager::rollback_transaction(conn)?;
+                Err(e)
+            }
+        },
     }
 }

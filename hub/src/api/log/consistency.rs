@@ -64,7 +64,7 @@ pub async fn consistency(
                 });
             }
             crate::audit_log::prove_consistency(conn, from, to)
-                .map_err(|e| ApiError::Internal(format!("consistency proof: {e}")))
+                .map_err(|e| ApiError::internal_from("consistency proof", e))
         })
         .await?;
     Ok(HttpResponse::Ok().json(ConsistencyProof {

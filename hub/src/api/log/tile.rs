@@ -38,7 +38,7 @@ pub async fn tile(
                 code: "tile_not_found",
                 detail: format!("the log has no tile {tile} yet"),
             }),
-            Err(e) => Err(ApiError::Internal(format!("tile {tile}: {e}"))),
+            Err(e) => Err(ApiError::internal_from(format!("tile {tile}"), e)),
         })
         .await?;
     Ok(HttpResponse::Ok()

@@ -148,12 +148,17 @@ pub async fn batch(
                     problem: None,
                 },
                 Err(failure) => {
-                    let mut problem = failure.error.problem();
-                    problem.exchange_id = Some(failure.exchange_id.clone());
+                    let exchange_id = failure.exchange_id.clone();
+                    // The one error mapping, as for a single lookup: the
+                    // problem carries the exchange id, and a failure of the
+                    // hub is logged.
+                    let error = ApiError::from(failure);
+                    error.report();
+                    let problem = error.problem();
                     BatchItem {
                         person,
                         status: problem.status,
-                        exchange_id: failure.exchange_id,
+                        exchange_id,
                         record_type: None,
                         data: None,
                         problem: Some(problem),

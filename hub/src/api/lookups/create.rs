@@ -1,11 +1,11 @@
 //! `POST /v1/lookups`.
 
 use actix_web::post;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
 use crate::http::callers::AgencyCaller;
-use crate::http::error::Problem;
+use crate::http::error::{ApiError, Problem};
 use crate::services::broker::{self, LookupRequest, LookupResponse};
 
 /// Asks for a record about a person. The hub decides (authorization and,
@@ -37,18 +37,16 @@ pub async fn create(
         caller.agency_id.as_str(),
         1,
     ) {
-        return actix_web::ResponseError::error_response(&refused);
+        return HttpResponse::from_error(refused);
     }
     match broker::lookup(&state, &caller, body.into_inner()).await {
         Ok(found) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .json(found),
         Err(failure) => {
-            let mut problem = failure.error.problem();
-            problem.exchange_id = Some(failure.exchange_id);
-            let mut res = problem.response();
-            // Keep the status-specific headers the error would have set.
-            let _ = failure.error.status_code();
+            // The one error mapping: the problem carries the exchange id,
+            // and a failure of the hub is logged.
+            let mut res = HttpResponse::from_error(ApiError::from(failure));
             res.headers_mut().insert(
                 actix_web::http::header::CACHE_CONTROL,
                 actix_web::http::header::HeaderValue::from_static("no-store"),

@@ -4,7 +4,7 @@ use actix_web::get;
 use actix_web::{HttpResponse, web};
 
 use crate::app::state::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 
 /// The hub's public signing keys (RFC 7517): the current key and retired
 /// keys until every token they signed has expired.
@@ -19,7 +19,7 @@ pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
     let ring = state
         .db(move |conn| {
             keys.ring(conn, now)
-                .map_err(|e| ApiError::Internal(e.to_string()))
+                .internal("the hub's signing keys cannot be read")
         })
         .await?;
     Ok(HttpResponse::Ok()

@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 use crate::api::operations::Operations;
 use crate::app::state::AppState;
 use crate::http::callers::AgencyCaller;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, Problem, ResultExt};
 use crate::services::persons::{self, Viewer};
 use crate::services::references::{self, NewReference, ReferenceView};
 
@@ -114,7 +114,7 @@ pub async fn end(
             let person: identity::CommonId = row
                 .common_id
                 .parse()
-                .map_err(|_| ApiError::Internal("stored reference has a bad person".to_owned()))?;
+                .internal("stored reference has a bad person")?;
             let view =
                 references::reference_view(row, persons::name_for(viewer, &pseudonyms, &person));
             let event = crate::audit_log::actions::by_agency(&caller, "reference.ended")?

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, web};
 
 use super::{SCHEMA_JSON, loaded, parse_name, parse_version};
 use crate::app::state::AppState;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, Problem, ResultExt};
 use crate::services::schemas::SchemaStatus;
 
 /// The JSON Schema 2020-12 document of a version: `1.2` exactly, or `1` for
@@ -38,8 +38,7 @@ pub async fn document(
     };
     let schemas = loaded(&state).await?;
     let entry = schemas.resolve(&reference)?;
-    let body =
-        serde_json::to_vec(entry.document()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = serde_json::to_vec(entry.document()).internal("a schema cannot be serialized")?;
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CONTENT_TYPE, SCHEMA_JSON));
     if let VersionReq::Major(_) = reference.version {

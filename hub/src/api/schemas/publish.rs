@@ -74,7 +74,7 @@ pub async fn publish(
         .catalog()
         .get(&record_type.name, record_type.version)
         .zip(schemas.info(&record_type))
-        .ok_or_else(|| ApiError::Internal(format!("{record_type} vanished after publishing")))?;
+        .ok_or_else(|| ApiError::internal(format!("{record_type} vanished after publishing")))?;
     tracing::info!(%record_type, operator = %operator.id, "schema published");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, entry.id()))

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bearer;
 use crate::app::state::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::agencies::{self, AgencyFacts};
 
 /// Clock skew tolerated on hub tokens.
@@ -276,7 +276,7 @@ pub async fn authenticate_named(
                         .db(move |conn| {
                             let ring = keys
                                 .ring(conn, now)
-                                .map_err(|e| ApiError::Internal(e.to_string()))?;
+                                .internal("the hub's signing keys cannot be read")?;
                             Ok(verify(&ring))
                         })
                         .await?
@@ -379,7 +379,7 @@ impl FromRequest for AgencyCaller {
         // Read only for a refusal: the request is a cheap handle.
         let request = req.clone();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("no state".to_owned()))?;
+            let state = state.ok_or_else(|| ApiError::internal("no state"))?;
             let token = token.ok_or(ApiError::Unauthenticated(
                 "agency endpoints need `Authorization: Bearer <access token>` from /oauth/token",
             ))?;

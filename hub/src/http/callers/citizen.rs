@@ -9,7 +9,7 @@ use identity::jwt::{ACCESS_TOKEN_TYPE, AccessTokenClaims, HubTokenExpectations, 
 
 use super::bearer;
 use crate::app::state::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::citizens::citizen_audience;
 
 /// An authenticated citizen: only ever the person the token was issued to.
@@ -29,7 +29,7 @@ impl FromRequest for CitizenCaller {
         let token = bearer(req).map(str::to_owned);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("no state".to_owned()))?;
+            let state = state.ok_or_else(|| ApiError::internal("no state"))?;
             let token = token.ok_or(ApiError::Unauthenticated(
                 "citizen endpoints need `Authorization: Bearer <token from /v1/citizen/sign-in>`",
             ))?;
@@ -41,7 +41,7 @@ impl FromRequest for CitizenCaller {
                 .db(move |conn| {
                     let ring = keys
                         .ring(conn, now)
-                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                        .internal("the hub's signing keys cannot be read")?;
                     verify_hub_token(
                         &token,
                         ring.as_ref(),

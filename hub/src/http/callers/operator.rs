@@ -30,7 +30,7 @@ impl FromRequest for OperatorCaller {
         let token = bearer(req).map(str::to_owned);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("no state".to_owned()))?;
+            let state = state.ok_or_else(|| ApiError::internal("no state"))?;
             let token = token.ok_or(ApiError::Unauthenticated(
                 "operator endpoints need `Authorization: Bearer <operator token>`",
             ))?;

@@ -12,7 +12,7 @@ use identity::CommonId;
 
 use super::sha256_hex;
 use crate::app::state::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::citizens::{self, SESSION_COOKIE};
 
 /// Where a request without a valid session is sent.
@@ -66,7 +66,7 @@ impl FromRequest for PortalCitizen {
         let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("no state".to_owned()))?;
+            let state = state.ok_or_else(|| ApiError::internal("no state"))?;
             let Some(cookie) = cookie.filter(|c| !c.is_empty()) else {
                 return Err(to_sign_in(false));
             };
@@ -82,7 +82,7 @@ impl FromRequest for PortalCitizen {
             let common_id = row
                 .common_id
                 .parse()
-                .map_err(|_| ApiError::Internal("a session names no valid common ID".to_owned()))?;
+                .internal("a session names no valid common ID")?;
             Ok(PortalCitizen {
                 common_id,
                 csrf_token: row.csrf_token,

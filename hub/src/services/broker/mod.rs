@@ -4,22 +4,23 @@
 pub mod breaker;
 pub mod reservations;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
 
 use chrono::{DateTime, Utc};
-use consent::{ConsentId, Decision, PurposeCode};
+use consent::{ConsentId, Decision, DenyCode, PurposeCode};
 use identity::{AgencyId, CommonId, IdentifierPolicy};
 use provider::{REQUEST_TOKEN_TYPE, RequestClaims};
-use schemas::{FieldSelection, RecordType, RecordTypeRef};
+use schemas::{FieldSelection, RecordType, RecordTypeRef, SchemaEntry};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::state::AppState;
 use crate::audit_log::NewEntry;
 use crate::http::callers::AgencyCaller;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::access::{self, AccessQuery};
 use crate::services::persons::{self, Viewer};
 use crate::services::references;
@@ -66,6 +67,17 @@ pub struct LookupFailure {
     pub exchange_id: String,
     /// What went wrong.
     pub error: ApiError,
+}
+
+impl From<LookupFailure> for ApiError {
+    /// The error a failed lookup is answered with: its problem carries the
+    /// exchange id it was audited under.
+    fn from(failure: LookupFailure) -> Self {
+        ApiError::Audited {
+            exchange_id: failure.exchange_id,
+            inner: Box::new(failure.error),
+        }
+    }
 }
 
 /// What the audit entry of a lookup holds, filled in as the lookup goes.
@@ -157,73 +169,185 @@ pub async fn lookup_until(
         reserved: false,
     };
     let outcome = if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-        Err(refuse(
-            "lookup.error",
-            ApiError::Provider {
-                code: "batch_timeout",
-                detail: "the batch ran out of time before this lookup started; nothing was fetched"
-                    .to_owned(),
-            },
-        ))
+        Outcome::Failed(Failure::Hub(ApiError::Provider {
+            code: "batch_timeout",
+            detail: "the batch ran out of time before this lookup started; nothing was fetched"
+                .to_owned(),
+        }))
     } else {
         run(state, caller, &request, &mut exchange, deadline).await
     };
-    match outcome {
-        Ok((response, entry)) => match state.audit.append(entry).await {
-            Ok(_) => {
-                state.hub_metrics.lookup("permitted", "ok");
-                Ok(response)
+    let error = match outcome {
+        Outcome::Answered(answered) => {
+            let (response, entry) = *answered;
+            match release(state, entry).await {
+                Ok(()) => return Ok(response),
+                Err(error) => error,
             }
-            Err(error) => {
-                // Permitted, but not released: the log could not record it.
-                state.hub_metrics.lookup("error", &error.problem().code);
-                Err(LookupFailure {
-                    exchange_id: exchange.id,
-                    error,
-                })
-            }
-        },
-        Err((kind, deny_code, error)) => {
-            state
-                .hub_metrics
-                .lookup(kind.strip_prefix("lookup.").unwrap_or(kind), deny_code);
-            let outcome = if kind == "lookup.denied" {
+        }
+        Outcome::Refused(refusal) => audit_stop(state, &exchange, Stop::Refused(refusal)).await,
+        Outcome::Failed(failure) => audit_stop(state, &exchange, Stop::Failed(failure)).await,
+    };
+    Err(LookupFailure {
+        exchange_id: exchange.id,
+        error,
+    })
+}
+
+/// How a lookup ends.
+enum Outcome {
+    /// Permitted, fetched, checked and minimised: the answer, and the audit
+    /// entry that must be durable before it is released.
+    Answered(Box<(LookupResponse, NewEntry)>),
+    /// Refused: nothing is released.
+    Refused(Refusal),
+    /// The provider or the hub failed: nothing is released.
+    Failed(Failure),
+}
+
+/// Why a lookup was refused; each kind has its audit entry kind.
+#[derive(Debug)]
+enum Refusal {
+    /// Malformed, or naming a person or record type that does not exist
+    /// (`lookup.invalid`).
+    Invalid(ApiError),
+    /// The caller's token lacks the `consumer` scope (`lookup.denied`).
+    OutOfScope(ApiError),
+    /// The access decision, or the consent's use limit, refused it
+    /// (`lookup.denied`, under the deny code).
+    Denied {
+        /// The deny code.
+        code: DenyCode,
+        /// Why, naming the missing authorization or consent.
+        detail: String,
+    },
+    /// No authentic source provides the record for this person
+    /// (`lookup.no_provider`).
+    NoProvider(ApiError),
+}
+
+/// Why a lookup failed.
+#[derive(Debug)]
+enum Failure {
+    /// The provider was not called, did not answer, holds no record, or
+    /// answered wrongly (`lookup.provider_error`).
+    Provider(ApiError),
+    /// The hub failed, or the batch ran out of time (`lookup.error`).
+    Hub(ApiError),
+}
+
+/// A lookup that stops before an answer: the error of each step.
+#[derive(Debug)]
+enum Stop {
+    Refused(Refusal),
+    Failed(Failure),
+}
+
+impl From<Refusal> for Stop {
+    fn from(refusal: Refusal) -> Self {
+        Stop::Refused(refusal)
+    }
+}
+
+impl From<Failure> for Stop {
+    fn from(failure: Failure) -> Self {
+        Stop::Failed(failure)
+    }
+}
+
+impl Stop {
+    /// A failure of the hub itself.
+    fn hub(error: ApiError) -> Self {
+        Stop::Failed(Failure::Hub(error))
+    }
+
+    /// The audit entry kind of this stop.
+    fn kind(&self) -> &'static str {
+        match self {
+            Stop::Refused(Refusal::Invalid(_)) => "lookup.invalid",
+            Stop::Refused(Refusal::OutOfScope(_) | Refusal::Denied { .. }) => "lookup.denied",
+            Stop::Refused(Refusal::NoProvider(_)) => "lookup.no_provider",
+            Stop::Failed(Failure::Provider(_)) => "lookup.provider_error",
+            Stop::Failed(Failure::Hub(_)) => "lookup.error",
+        }
+    }
+
+    /// The outcome the audit log records.
+    fn audit_outcome(&self) -> audit::Outcome {
+        match self {
+            Stop::Refused(Refusal::OutOfScope(_) | Refusal::Denied { .. }) => {
                 audit::Outcome::Denied
-            } else {
-                audit::Outcome::Error
-            };
-            let appended = match exchange.entry(kind, outcome) {
-                Ok(entry) => state
-                    .audit
-                    .append(entry.with_deny_code(deny_code))
-                    .await
-                    .map(|_| ()),
-                Err(e) => Err(e),
-            };
-            // No record reached the consumer: give the consent's use back,
-            // once the failure is in the log (a crash before that leaves the
-            // reservation, which the failure's entry then settles).
-            if exchange.reserved && appended.is_ok() {
-                let id = exchange.id.clone();
-                if let Err(e) = state.db(move |conn| access::release(conn, &id)).await {
-                    tracing::error!(error = %e, exchange_id = %exchange.id, "consent use not released");
-                }
             }
-            Err(LookupFailure {
-                exchange_id: exchange.id,
-                error: match appended {
-                    Ok(()) => error,
-                    Err(audit_error) => audit_error,
-                },
-            })
+            _ => audit::Outcome::Error,
+        }
+    }
+
+    /// The error the caller is answered with.
+    fn into_error(self) -> ApiError {
+        match self {
+            Stop::Refused(Refusal::Denied { code, detail }) => ApiError::Denied {
+                code: code.as_str(),
+                detail,
+            },
+            Stop::Refused(
+                Refusal::Invalid(e) | Refusal::OutOfScope(e) | Refusal::NoProvider(e),
+            )
+            | Stop::Failed(Failure::Provider(e) | Failure::Hub(e)) => e,
         }
     }
 }
 
-type Refusal = (&'static str, &'static str, ApiError);
+/// Releases a permitted answer: its entry is in the audit log first.
+async fn release(state: &AppState, entry: NewEntry) -> Result<(), ApiError> {
+    match state.audit.append(entry).await {
+        Ok(_) => {
+            state.hub_metrics.lookup("permitted", "ok");
+            Ok(())
+        }
+        Err(error) => {
+            // Permitted, but not released: the log could not record it.
+            state.hub_metrics.lookup("error", &error.problem().code);
+            Err(error)
+        }
+    }
+}
 
-fn refuse(kind: &'static str, error: ApiError) -> Refusal {
-    (kind, code_of(&error), error)
+/// Counts and audits a lookup that stopped, gives back the consent's use
+/// it reserved, and returns the error to answer with (the audit log's own
+/// where it could not record the stop).
+async fn audit_stop(state: &AppState, exchange: &Exchange, stop: Stop) -> ApiError {
+    let kind = stop.kind();
+    let outcome = stop.audit_outcome();
+    let error = stop.into_error();
+    let deny_code = code_of(&error);
+    state
+        .hub_metrics
+        .lookup(kind.strip_prefix("lookup.").unwrap_or(kind), deny_code);
+    let appended = match exchange.entry(kind, outcome) {
+        Ok(entry) => state
+            .audit
+            .append(entry.with_deny_code(deny_code))
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    // No record reached the consumer: give the consent's use back, once the
+    // failure is in the log (a crash before that leaves the reservation,
+    // which the failure's entry then settles).
+    if exchange.reserved && appended.is_ok() {
+        let id = exchange.id.clone();
+        if let Err(e) = state.db(move |conn| access::release(conn, &id)).await {
+            tracing::error!(
+                error = %e.chain(),
+                exchange_id = %exchange.id,
+                "consent use not released"
+            );
+        }
+    }
+    match appended {
+        Ok(()) => error,
+        Err(audit_error) => audit_error,
+    }
 }
 
 /// The code a lookup's failure is audited and counted under.
@@ -239,20 +363,70 @@ fn code_of(error: &ApiError) -> &'static str {
     }
 }
 
+/// The lookup's steps, in order: read the request, decide, route, ask the
+/// provider, check and minimise its answer.
 async fn run(
     state: &web::Data<AppState>,
     caller: &AgencyCaller,
     request: &LookupRequest,
     exchange: &mut Exchange,
     deadline: Option<tokio::time::Instant>,
-) -> Result<(LookupResponse, NewEntry), Refusal> {
+) -> Outcome {
+    let steps = async {
+        let asked = read_request(caller, request)?;
+        let now = state.clock.now();
+        let mut permitted = decide(state, caller, &asked, exchange, now).await?;
+        let routed = route(permitted.route.take(), exchange)?;
+        let record = ask_provider(
+            state,
+            caller,
+            &routed,
+            permitted.entry.record_type(),
+            &asked.purpose,
+            &permitted.person,
+            exchange,
+            deadline,
+            now,
+        )
+        .await?;
+        let data = check_and_minimise(
+            state,
+            &permitted.entry,
+            &permitted.fields,
+            &record,
+            &routed.provider,
+            asked.viewer,
+            exchange,
+        )?;
+        answer(state, &permitted, routed, asked.viewer, data, exchange)
+    };
+    match steps.await {
+        Ok(answered) => Outcome::Answered(Box::new(answered)),
+        Err(Stop::Refused(refusal)) => Outcome::Refused(refusal),
+        Err(Stop::Failed(failure)) => Outcome::Failed(failure),
+    }
+}
+
+/// A lookup request, read.
+struct Asked {
+    /// The person: a common ID, or the caller's sector pseudonym.
+    person: String,
+    record_type: RecordTypeRef,
+    purpose: PurposeCode,
+    consent_id: Option<ConsentId>,
+    /// How the caller names persons.
+    viewer: Viewer,
+}
+
+/// Checks the caller's scope and reads the request into domain types.
+fn read_request(caller: &AgencyCaller, request: &LookupRequest) -> Result<Asked, Stop> {
     let invalid = |code: &'static str, detail: String| {
-        refuse("lookup.invalid", ApiError::Invalid { code, detail })
+        Stop::Refused(Refusal::Invalid(ApiError::invalid(code, detail)))
     };
     caller
         .require_scope("consumer")
-        .map_err(|e| refuse("lookup.denied", e))?;
-    let reference: RecordTypeRef =
+        .map_err(Refusal::OutOfScope)?;
+    let record_type: RecordTypeRef =
         request
             .record_type
             .parse()
@@ -268,14 +442,40 @@ async fn run(
         ),
         None => None,
     };
-    let viewer = Viewer {
-        sector: caller.sector,
-        policy: caller.identifier_policy,
-    };
-    let now = state.clock.now();
+    Ok(Asked {
+        person: request.person.clone(),
+        record_type,
+        purpose,
+        consent_id,
+        viewer: Viewer {
+            sector: caller.sector,
+            policy: caller.identifier_policy,
+        },
+    })
+}
 
-    // Resolve the person and the record type, and decide.
-    let person_ref = request.person.clone();
+/// A permitted lookup: whom and what it is about, what may be released,
+/// and where it is routed.
+struct Permitted {
+    person: CommonId,
+    entry: Arc<SchemaEntry>,
+    fields: Vec<String>,
+    route: Option<Result<references::Route, ApiError>>,
+}
+
+/// Resolves the person and the record type, decides, and routes a
+/// permitted lookup, in one trip to the database; then reserves the
+/// consent's use, durably, before anything goes out.
+async fn decide(
+    state: &web::Data<AppState>,
+    caller: &AgencyCaller,
+    asked: &Asked,
+    exchange: &mut Exchange,
+    now: DateTime<Utc>,
+) -> Result<Permitted, Stop> {
+    let viewer = asked.viewer;
+    let person_ref = asked.person.clone();
+    let reference = asked.record_type.clone();
     let query_base = (
         caller.agency_id.clone(),
         caller.sector,
@@ -283,8 +483,8 @@ async fn run(
     );
     let registry = state.schemas.clone();
     let inner = state.clone();
-    let asked_purpose = purpose.clone();
-    let exchange_id = exchange.id.clone();
+    let asked_purpose = asked.purpose.clone();
+    let consent_id = asked.consent_id.clone();
     let resolved = state
         .db(move |conn| {
             let asked = persons::parse_reference(conn, viewer, &person_ref)?;
@@ -321,56 +521,69 @@ async fn run(
         .await;
     let (person, entry, mut decision, route, reservation) = match resolved {
         Ok(found) => found,
-        Err(e @ ApiError::NotFound { .. }) => return Err(refuse("lookup.invalid", e)),
-        Err(e @ ApiError::Invalid { .. }) => return Err(refuse("lookup.invalid", e)),
-        Err(e) => return Err(refuse("lookup.error", e)),
+        Err(e @ (ApiError::NotFound { .. } | ApiError::Invalid { .. })) => {
+            return Err(Refusal::Invalid(e).into());
+        }
+        Err(e) => return Err(Stop::hub(e)),
     };
     exchange.person = Some(person);
-    // Reserve the consent's use, durably, before anything goes out.
     if let Some(reservation) = &reservation {
         match state
             .reservations
-            .reserve(reservation, &exchange_id, now)
+            .reserve(reservation, &exchange.id, now)
             .await
-            .map_err(|e| refuse("lookup.error", e))?
+            .map_err(Stop::hub)?
         {
             None => exchange.reserved = true,
             Some(refusal) => decision = refusal,
         }
     }
-    let record_type = entry.record_type().clone();
-    exchange.record_type = record_type.to_string();
-    let (authorization, consent, fields) = match decision {
+    exchange.record_type = entry.record_type().to_string();
+    match decision {
         Decision::Permit {
             authorization,
             consent,
             fields,
-        } => (authorization, consent, fields),
-        Decision::Deny { code, detail } => {
-            return Err(refuse(
-                "lookup.denied",
-                ApiError::Denied {
-                    code: code.as_str(),
-                    detail,
-                },
-            ));
+        } => {
+            exchange.authorization = Some((authorization.id.to_string(), authorization.version));
+            exchange.consent = consent.as_ref().map(ToString::to_string);
+            Ok(Permitted {
+                person,
+                entry,
+                fields,
+                route,
+            })
         }
-    };
-    exchange.authorization = Some((authorization.id.to_string(), authorization.version));
-    exchange.consent = consent.as_ref().map(ToString::to_string);
+        Decision::Deny { code, detail } => Err(Refusal::Denied { code, detail }.into()),
+    }
+}
 
-    // The authentic source it was routed to.
+/// The authentic source a permitted lookup was routed to.
+fn route(
+    route: Option<Result<references::Route, ApiError>>,
+    exchange: &mut Exchange,
+) -> Result<references::Route, Stop> {
     let routed = route
-        .ok_or_else(|| {
-            refuse(
-                "lookup.error",
-                ApiError::Internal("a permitted lookup was not routed".to_owned()),
-            )
-        })?
-        .map_err(|e| refuse("lookup.no_provider", e))?;
+        .ok_or_else(|| Stop::hub(ApiError::internal("a permitted lookup was not routed")))?
+        .map_err(Refusal::NoProvider)?;
     exchange.provider = Some(routed.provider.clone());
+    Ok(routed)
+}
 
-    // Ask it, with a request only it can use, for this exchange only.
+/// Asks the provider for the record, with a request only it can use, for
+/// this exchange only; cut at the batch's deadline.
+#[allow(clippy::too_many_arguments)]
+async fn ask_provider(
+    state: &AppState,
+    caller: &AgencyCaller,
+    routed: &references::Route,
+    record_type: &RecordType,
+    purpose: &PurposeCode,
+    person: &CommonId,
+    exchange: &mut Exchange,
+    deadline: Option<tokio::time::Instant>,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, Stop> {
     let body = serde_json::json!({
         "exchange_id": exchange.id,
         "record_type": record_type.to_string(),
@@ -382,7 +595,7 @@ async fn run(
         IdentifierPolicy::CommonId => person.as_digits().to_owned(),
         IdentifierPolicy::SectorPseudonym => state
             .pseudonyms
-            .pseudonym(routed.sector, &person)
+            .pseudonym(routed.sector, person)
             .to_string(),
     };
     let claims = RequestClaims {
@@ -396,10 +609,8 @@ async fn run(
         purpose: purpose.as_str().to_owned(),
         consumer: caller.agency_id.to_string(),
     };
-    let token = sign_request(state, &claims, now)
-        .await
-        .map_err(|e| refuse("lookup.error", e))?;
-    let call = call_provider(state, &routed, &record_type, &token, body_bytes);
+    let token = sign_request(state, &claims, now).await.map_err(Stop::hub)?;
+    let call = call_provider(state, routed, record_type, &token, body_bytes);
     let answer = match deadline {
         None => call.await,
         Some(deadline) => tokio::time::timeout_at(deadline, call)
@@ -417,46 +628,68 @@ async fn run(
                 })
             }),
     };
-    let record = answer.map_err(|e| refuse("lookup.provider_error", e))?;
+    answer.map_err(|e| Stop::Failed(Failure::Provider(e)))
+}
 
-    // Check the answer against the schema, then keep only what is granted.
-    if let Err(issues) = entry.validate(&record) {
+/// Checks the provider's answer against the schema, then keeps only the
+/// granted fields, naming persons as the caller does.
+fn check_and_minimise(
+    state: &AppState,
+    entry: &SchemaEntry,
+    fields: &[String],
+    record: &serde_json::Value,
+    provider: &str,
+    viewer: Viewer,
+    exchange: &Exchange,
+) -> Result<serde_json::Value, Stop> {
+    let record_type = entry.record_type();
+    if let Err(issues) = entry.validate(record) {
         tracing::warn!(
             exchange_id = %exchange.id,
-            provider = %routed.provider,
+            provider = %provider,
             record_type = %record_type,
             // Where the answer fails and which schema keyword refuses it:
             // never the message, which may quote a record's value.
             issues = ?issues.iter().map(|i| format!("{} (schema {})", i.instance_path, i.schema_path)).collect::<Vec<_>>(),
             "provider answer does not validate"
         );
-        return Err(refuse(
-            "lookup.provider_error",
-            ApiError::Provider {
-                code: "provider_invalid_response",
-                detail: format!(
-                    "the provider's answer does not match {record_type}: {} schema error(s), logged for the operator under this exchange id",
-                    issues.len()
-                ),
-            },
-        ));
+        return Err(Failure::Provider(ApiError::Provider {
+            code: "provider_invalid_response",
+            detail: format!(
+                "the provider's answer does not match {record_type}: {} schema error(s), logged for the operator under this exchange id",
+                issues.len()
+            ),
+        })
+        .into());
     }
-    let mut data = FieldSelection::parse_lenient(&fields).apply(&record);
+    let mut data = FieldSelection::parse_lenient(fields).apply(record);
     if viewer.policy == IdentifierPolicy::SectorPseudonym {
         pseudonymise(&mut data, &state.pseudonyms, viewer.sector);
     }
-    let response_bytes = serde_json::to_vec(&data).unwrap_or_default();
+    Ok(data)
+}
 
+/// The answer, and the audit entry that records it (with the digests of
+/// what was asked and what is released).
+fn answer(
+    state: &AppState,
+    permitted: &Permitted,
+    routed: references::Route,
+    viewer: Viewer,
+    data: serde_json::Value,
+    exchange: &Exchange,
+) -> Result<(LookupResponse, NewEntry), Stop> {
+    let response_bytes = serde_json::to_vec(&data).unwrap_or_default();
     let audited = exchange
         .entry("lookup.permitted", audit::Outcome::Permitted)
-        .map_err(|e| refuse("lookup.error", e))?
+        .map_err(Stop::hub)?
         .with_digests(exchange.request_digest, Some(sha256(&response_bytes)));
     Ok((
         LookupResponse {
             exchange_id: exchange.id.clone(),
             provider: routed.provider,
-            record_type: record_type.to_string(),
-            person: persons::name_for(viewer, &state.pseudonyms, &person),
+            record_type: permitted.entry.record_type().to_string(),
+            person: persons::name_for(viewer, &state.pseudonyms, &permitted.person),
             data,
         },
         audited,
@@ -511,13 +744,13 @@ async fn sign_request(
             state
                 .db(move |conn| {
                     keys.ring(conn, now)
-                        .map_err(|e| ApiError::Internal(e.to_string()))
+                        .internal("the hub's signing keys cannot be read")
                 })
                 .await?
         }
     };
     identity::jwt::sign_token(claims, ring.current(), REQUEST_TOKEN_TYPE)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .internal("a provider request cannot be signed")
 }
 
 /// Calls the provider unless its circuit is open: times the call and counts
@@ -720,12 +953,12 @@ pub fn provider_facts(
         detail: format!("provider {provider} has no endpoint"),
     })?;
     let policy = row.identifier_policy.parse().map_err(|_| {
-        ApiError::Internal(format!("agency {provider} has a bad identifier policy"))
+        ApiError::internal(format!("agency {provider} has a bad identifier policy"))
     })?;
     let sector = row
         .sector
         .parse()
-        .map_err(|_| ApiError::Internal(format!("agency {provider} has a bad sector")))?;
+        .internal(format!("agency {provider} has a bad sector"))?;
     Ok((endpoint, policy, sector, row.status == "active"))
 }
 

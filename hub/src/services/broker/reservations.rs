@@ -20,7 +20,7 @@ use consent::Decision;
 use tokio::sync::oneshot;
 
 use crate::app::config::Config;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ResultExt};
 use crate::services::access::{self, Reservation};
 use crate::store::{DbConnection, Manager, Transient, consents as store};
 
@@ -81,9 +81,7 @@ impl Reservations {
             at,
             reply,
         })?;
-        let (used, made) = rx
-            .await
-            .map_err(|_| ApiError::Internal("the reservation thread stopped".to_owned()))??;
+        let (used, made) = rx.await.internal("the reservation thread stopped")??;
         Ok((!made).then(|| access::spent(reservation, used)))
     }
 
@@ -91,22 +89,19 @@ impl Reservations {
         let mut running = self
             .running
             .lock()
-            .map_err(|_| ApiError::Internal("reservation lock poisoned".to_owned()))?;
+            .map_err(|_| ApiError::internal("reservation lock poisoned"))?;
         if let Some((tx, handle)) = running.as_ref()
             && !handle.is_finished()
         {
-            return tx
-                .send(job)
-                .map_err(|_| ApiError::Internal("the reservation thread stopped".to_owned()));
+            return tx.send(job).internal("the reservation thread stopped");
         }
         let (tx, rx) = mpsc::channel();
         let manager = self.manager.clone();
         let handle = std::thread::Builder::new()
             .name("consent-reservations".to_owned())
             .spawn(move || run(&manager, &rx))
-            .map_err(|e| ApiError::Internal(format!("cannot start reservations: {e}")))?;
-        tx.send(job)
-            .map_err(|_| ApiError::Internal("the reservation thread stopped".to_owned()))?;
+            .map_err(|e| ApiError::internal_from("cannot start reservations", e))?;
+        tx.send(job).internal("the reservation thread stopped")?;
         *running = Some((tx, handle));
         Ok(())
     }
@@ -140,8 +135,8 @@ fn run(manager: &Manager, rx: &mpsc::Receiver<Job>) {
             Err(error) => {
                 tracing::error!(%error, reservations = jobs.len(), "consent uses not reserved");
                 for job in jobs {
-                    let _ = job.reply.send(Err(ApiError::Internal(
-                        "the consent's use could not be reserved".to_owned(),
+                    let _ = job.reply.send(Err(ApiError::internal(
+                        "the consent's use could not be reserved",
                     )));
                 }
             }
