@@ -1,4 +1,4 @@
-//! The person registry: registering persons and issuing their common IDs,
+//! Persons: registering them and issuing their common IDs,
 //! finding duplicates, merging, status changes, and naming persons to each
 //! agency as its identifier policy wants (common ID or sector pseudonym).
 

@@ -1,6 +1,6 @@
 //! The reference directory: which provider is the authentic source of which
 //! record type (and, when several are, which one holds a file on the person),
-//! and the persons directory agencies declare into.
+//! and the references agencies declare on persons (`source` or `file`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use identity::{CommonId, IdentifierPolicy, Role, Sector};

@@ -1,4 +1,4 @@
-//! The reference directory: record sources and the persons directory.
+//! The reference directory: record sources and the references agencies declare on persons.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;

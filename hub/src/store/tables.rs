@@ -202,7 +202,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// The persons directory: agencies that hold a file on a person.
+    /// The reference directory: the `source` and `file` references agencies declare on persons.
     person_references (id) {
         id -> Text,
         agency_id -> Text,

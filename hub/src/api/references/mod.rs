@@ -1,4 +1,4 @@
-//! `/v1/references`: the persons directory, where agencies declare that they
+//! `/v1/references`: the reference directory, where agencies declare that they
 //! are the authentic source of a record type for a person, or that they
 //! hold a file on a person.
 
@@ -15,7 +15,7 @@ use crate::http::error::{ApiError, Problem, ResultExt};
 use crate::services::persons::{self, Viewer};
 use crate::services::references::{self, NewReference, ReferenceView};
 
-/// The persons directory part of the OpenAPI document.
+/// The reference directory part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
     components(schemas(NewReference, ReferenceView, crate::services::references::ReferenceKind)),
