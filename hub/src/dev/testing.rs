@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
 use actix_web::web;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -170,6 +172,14 @@ impl TestApp {
         })
     }
 
+    /// Serves one request in-process: the status, headers and body.
+    pub async fn send(
+        &self,
+        req: actix_web::test::TestRequest,
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
+        send(&self.state, req).await
+    }
+
     /// A connection for direct checks of what was stored.
     pub fn conn(&self) -> store::PooledConnection {
         self.state
@@ -177,6 +187,21 @@ impl TestApp {
             .get()
             .unwrap_or_else(|e| panic!("no connection: {e}"))
     }
+}
+
+/// Serves one request with the app on `state` (another hub on the same
+/// database, say): the status, headers and body. The one way tests call the
+/// app in-process.
+pub async fn send(
+    state: &web::Data<AppState>,
+    req: actix_web::test::TestRequest,
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let service = actix_web::test::init_service(crate::http::app(state.clone())).await;
+    let res = actix_web::test::call_service(&service, req.to_request()).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = actix_web::test::read_body(res).await.to_vec();
+    (status, headers, body)
 }
 
 /// Says that a PostgreSQL test was skipped and why.

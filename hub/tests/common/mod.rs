@@ -40,23 +40,20 @@ pub fn token_form(assertion: &str) -> String {
     )
 }
 
-/// Calls the app once.
+/// Calls the app once; the body as JSON (a string when it is not JSON,
+/// null when empty).
 pub async fn call(
     app: &hub::dev::testing::TestApp,
     req: web::TestRequest,
 ) -> (u16, actix_web::http::header::HeaderMap, Value) {
-    let service = web::init_service(hub::http::app(app.state.clone())).await;
-    let res = web::call_service(&service, req.to_request()).await;
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let body = web::read_body(res).await;
+    let (status, headers, body) = app.send(req).await;
     let value = if body.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()))
     };
-    (status, headers, value)
+    (status.as_u16(), headers, value)
 }
 
 /// A new operator token on the app's database.
