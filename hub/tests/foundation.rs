@@ -2,9 +2,12 @@
 //! skeleton (health, readiness, metrics, OpenAPI, problem details, limits).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
+mod common;
+
 use actix_web::http::StatusCode;
 use actix_web::test as web;
 use hub::dev::testing::TestApp;
+use common::problem_snapshot;
 use hub::storage_test;
 use hub::store::{migrations, settings};
 use serde_json::Value;
@@ -97,6 +100,7 @@ storage_test!(
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         let p = problem(&headers, &body);
         assert_eq!(p["code"], "not_ready");
+        problem_snapshot(&p);
         assert!(p["detail"].as_str().unwrap().contains("pending"));
     }
 );
@@ -108,6 +112,7 @@ async fn unknown_route_is_a_404_problem() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let p = problem(&headers, &body);
     assert_eq!(p["code"], "not_found");
+    problem_snapshot(&p);
     assert_eq!(p["status"], 404);
     assert_eq!(p["type"], "urn:crossroads:problem:not_found");
 }
@@ -118,6 +123,7 @@ async fn wrong_method_is_a_405_problem() {
     let (status, headers, body) = app.send(web::TestRequest::delete().uri("/healthz")).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(problem(&headers, &body)["code"], "method_not_allowed");
+    problem_snapshot(&problem(&headers, &body));
 }
 
 #[actix_web::test]

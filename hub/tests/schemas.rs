@@ -2,11 +2,14 @@
 //! publishing and deprecating as an operator.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
+mod common;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::test as web;
 use hub::app::state::AppState;
 use hub::dev::testing::{Backend, TestApp};
+use common::problem_snapshot;
 use hub::storage_test;
 use hub::store::schemas as rows;
 use serde_json::{Value, json};
@@ -311,6 +314,7 @@ schema_test!(
         let (status, _, problem) = publish(&app, Some(&token), body).await;
         assert_eq!(status, StatusCode::CONFLICT, "{problem}");
         assert_eq!(problem["code"], "schema_exists");
+        problem_snapshot(&problem);
     }
 );
 
@@ -334,6 +338,7 @@ schema_test!(
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(content_type(&headers), "application/problem+json");
         assert_eq!(problem["code"], "schema_incompatible");
+        problem_snapshot(&problem);
         assert_eq!(
             problem["type"],
             "urn:crossroads:problem:schema_incompatible"
@@ -400,6 +405,7 @@ schema_test!(
         .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(problem["code"], "schema_invalid");
+        problem_snapshot(&problem);
         assert_eq!(
             pointers(&problem),
             [(
@@ -419,6 +425,7 @@ schema_test!(
         .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(problem["code"], "schema_version_refused");
+        problem_snapshot(&problem);
 
         let (status, _, problem) = publish(
             &app,
@@ -435,6 +442,7 @@ schema_test!(publishing_needs_an_operator, |app: TestApp| async move {
     let (status, headers, problem) = publish(&app, None, body.clone()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
     assert_eq!(problem["code"], "unauthenticated");
+    problem_snapshot(&problem);
     assert!(headers.contains_key("www-authenticate"));
     let (status, _, _) = publish(&app, Some("crop_not-a-real-token"), body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -500,6 +508,7 @@ schema_test!(a_version_is_deprecated, |app: TestApp| async move {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let problem: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(problem["code"], "schema_not_found");
+    problem_snapshot(&problem);
     let (status, _, _) = app.send(deprecate("/v1/admin/schemas/person.address/1/deprecate"),
     )
     .await;
