@@ -6,12 +6,11 @@ mod common;
 
 use actix_web::http::StatusCode;
 use actix_web::test as web;
-use hub::dev::testing::TestApp;
 use common::problem_snapshot;
+use hub::dev::testing::TestApp;
 use hub::storage_test;
 use hub::store::{migrations, settings};
 use serde_json::Value;
-
 
 fn problem(headers: &actix_web::http::header::HeaderMap, body: &[u8]) -> Value {
     assert_eq!(
@@ -81,11 +80,13 @@ storage_test!(health_and_readiness, |app: TestApp| async move {
     let op = hub::http::callers::operator::issue(&mut app.conn(), "Olga", app.clock.now())
         .unwrap()
         .token;
-    let (status, _, body) = app.send(web::TestRequest::get()
-            .uri("/readyz")
-            .insert_header(("authorization", format!("Bearer {op}"))),
-    )
-    .await;
+    let (status, _, body) = app
+        .send(
+            web::TestRequest::get()
+                .uri("/readyz")
+                .insert_header(("authorization", format!("Bearer {op}"))),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let ready: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(ready["database"], app.db.url.backend());
@@ -108,7 +109,9 @@ storage_test!(
 #[actix_web::test]
 async fn unknown_route_is_a_404_problem() {
     let app = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
-    let (status, headers, body) = app.send(web::TestRequest::get().uri("/no/such/thing")).await;
+    let (status, headers, body) = app
+        .send(web::TestRequest::get().uri("/no/such/thing"))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let p = problem(&headers, &body);
     assert_eq!(p["code"], "not_found");

@@ -7,9 +7,9 @@ mod common;
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::test as web;
+use common::problem_snapshot;
 use hub::app::state::AppState;
 use hub::dev::testing::{Backend, TestApp};
-use common::problem_snapshot;
 use hub::storage_test;
 use hub::store::schemas as rows;
 use serde_json::{Value, json};
@@ -44,7 +44,6 @@ macro_rules! schema_test {
         }
     };
 }
-
 
 async fn get_json(app: &TestApp, uri: &str) -> (StatusCode, HeaderMap, Value) {
     let (status, headers, body) = app.send(web::TestRequest::get().uri(uri)).await;
@@ -241,9 +240,9 @@ schema_test!(
             assert_eq!(problem["code"], code, "{uri}");
         }
 
-        let (status, _, _) = app.send(web::TestRequest::delete().uri("/v1/schemas/person.address/1.1"),
-        )
-        .await;
+        let (status, _, _) = app
+            .send(web::TestRequest::delete().uri("/v1/schemas/person.address/1.1"))
+            .await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         let (status, _, _) = app.send(web::TestRequest::post().uri("/v1/schemas")).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
@@ -300,7 +299,9 @@ schema_test!(
         let other = actix_web::web::Data::new(
             AppState::with_pool(config, app.state.pool.clone(), app.clock.clone()).unwrap(),
         );
-        let (status, _, served) = hub::dev::testing::send(&other, web::TestRequest::get().uri("/v1/schemas/person.address/1"),
+        let (status, _, served) = hub::dev::testing::send(
+            &other,
+            web::TestRequest::get().uri("/v1/schemas/person.address/1"),
         )
         .await;
         assert_eq!(status, StatusCode::OK);
@@ -446,9 +447,9 @@ schema_test!(publishing_needs_an_operator, |app: TestApp| async move {
     assert!(headers.contains_key("www-authenticate"));
     let (status, _, _) = publish(&app, Some("crop_not-a-real-token"), body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _, _) = app.send(web::TestRequest::post().uri("/v1/admin/schemas/person.address/1.0/deprecate"),
-    )
-    .await;
+    let (status, _, _) = app
+        .send(web::TestRequest::post().uri("/v1/admin/schemas/person.address/1.0/deprecate"))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(
         rows::get(&mut app.conn(), "person.address", 1, 2)
@@ -466,9 +467,9 @@ schema_test!(a_version_is_deprecated, |app: TestApp| async move {
             .uri(uri)
             .insert_header(("authorization", format!("Bearer {token}")))
     };
-    let (status, _, body) = app.send(deprecate("/v1/admin/schemas/person.address/1.0/deprecate"),
-    )
-    .await;
+    let (status, _, body) = app
+        .send(deprecate("/v1/admin/schemas/person.address/1.0/deprecate"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let version: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(version["status"], "deprecated");
@@ -490,9 +491,9 @@ schema_test!(a_version_is_deprecated, |app: TestApp| async move {
 
     // Again: no change, first deprecation time kept.
     app.clock.advance(chrono::Duration::days(1));
-    let (status, _, body) = app.send(deprecate("/v1/admin/schemas/person.address/1.0/deprecate"),
-    )
-    .await;
+    let (status, _, body) = app
+        .send(deprecate("/v1/admin/schemas/person.address/1.0/deprecate"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let version: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(version["deprecated_at"], at.as_str());
@@ -502,16 +503,16 @@ schema_test!(a_version_is_deprecated, |app: TestApp| async move {
         .unwrap();
     assert_eq!(row.status().unwrap(), rows::SchemaStatus::Deprecated);
 
-    let (status, _, body) = app.send(deprecate("/v1/admin/schemas/person.address/7.0/deprecate"),
-    )
-    .await;
+    let (status, _, body) = app
+        .send(deprecate("/v1/admin/schemas/person.address/7.0/deprecate"))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let problem: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(problem["code"], "schema_not_found");
     problem_snapshot(&problem);
-    let (status, _, _) = app.send(deprecate("/v1/admin/schemas/person.address/1/deprecate"),
-    )
-    .await;
+    let (status, _, _) = app
+        .send(deprecate("/v1/admin/schemas/person.address/1/deprecate"))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 });
 
@@ -524,7 +525,9 @@ schema_test!(
                 .unwrap(),
         );
         let latest_of = |state: actix_web::web::Data<AppState>| async move {
-            let (status, _, served) = hub::dev::testing::send(&state, web::TestRequest::get().uri("/v1/schemas/person.address/1"),
+            let (status, _, served) = hub::dev::testing::send(
+                &state,
+                web::TestRequest::get().uri("/v1/schemas/person.address/1"),
             )
             .await;
             assert_eq!(status, StatusCode::OK);
@@ -541,11 +544,13 @@ schema_test!(
         let body = json!({"record_type": "person.address@1.2", "document": address_1_2()});
         let (status, _, created) = publish(&app, Some(&token), body).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
-        let (status, _, _) = app.send(web::TestRequest::post()
-                .uri("/v1/admin/schemas/person.address/1.0/deprecate")
-                .insert_header(("authorization", format!("Bearer {token}"))),
-        )
-        .await;
+        let (status, _, _) = app
+            .send(
+                web::TestRequest::post()
+                    .uri("/v1/admin/schemas/person.address/1.0/deprecate")
+                    .insert_header(("authorization", format!("Bearer {token}"))),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
 
         std::thread::sleep(
@@ -556,7 +561,9 @@ schema_test!(
                 .await
                 .ends_with("/person.address/1.2")
         );
-        let (status, _, versions) = hub::dev::testing::send(&other, web::TestRequest::get().uri("/v1/schemas/person.address"),
+        let (status, _, versions) = hub::dev::testing::send(
+            &other,
+            web::TestRequest::get().uri("/v1/schemas/person.address"),
         )
         .await;
         assert_eq!(status, StatusCode::OK);

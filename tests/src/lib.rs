@@ -763,9 +763,7 @@ impl World {
 
     /// Every audit entry that names an exchange, by exchange id, once the
     /// hand-over table is drained.
-    pub fn entries_by_exchange(
-        &self,
-    ) -> std::collections::HashMap<String, Vec<serde_json::Value>> {
+    pub fn entries_by_exchange(&self) -> std::collections::HashMap<String, Vec<serde_json::Value>> {
         entries_by_exchange(&self.db, Duration::from_secs(10))
     }
 }

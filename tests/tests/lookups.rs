@@ -263,6 +263,7 @@ impl Lookups {
         let exchange = body["exchange_id"].as_str().unwrap();
         assert!(exchange.starts_with("exc-"), "{body}");
         self.exchanges.push((outcome, exchange.to_owned()));
+        problem_snapshot(body);
     }
 
     /// Checks a permitted lookup, and keeps its exchange id as `outcome`'s.
@@ -307,6 +308,18 @@ impl Lookups {
             }
         }
     }
+}
+
+/// Snapshots a refusal's problem body as `snapshots/problem_<code>.snap`,
+/// scrubbed of what changes from run to run (the same on both backends).
+fn problem_snapshot(body: &Value) {
+    let code = body["code"].as_str().unwrap();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        insta::assert_json_snapshot!(format!("problem_{code}"), hub::dev::testing::scrub(body));
+    });
 }
 
 /// Runs `body` in a fresh world on `backend`, or reports the skip.

@@ -331,7 +331,10 @@ fn scrub_text(text: &str) -> String {
                 r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
                 "[time]",
             ),
-            (r"\b(exc|con|ref|req|op|auth|agr)-[A-Za-z0-9_-]{6,}", "[$1-id]"),
+            (
+                r"\b(exc|con|ref|req|op|auth|agr)-[A-Za-z0-9_-]{6,}",
+                "[$1-id]",
+            ),
             (r"\b\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}\b", "[common-id]"),
             (r"\b\d{11}\b", "[common-id]"),
             (r"\b[0-9a-fA-F]{32,}\b", "[hex]"),
