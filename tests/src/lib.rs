@@ -640,6 +640,12 @@ impl World {
             .stop(signal)
     }
 
+    /// Kills the hub (SIGKILL) and waits until it is gone.
+    pub fn kill_hub(&mut self) {
+        self.client = None;
+        self.hub = None;
+    }
+
     /// A client of the running hub.
     pub fn client(&self) -> &hub::dev::demo::client::HubClient {
         self.client
