@@ -168,6 +168,7 @@ storage_test!(
             (400, Some("invalid_grant")),
             "{body}"
         );
+        problem_snapshot(&body);
 
         // The wrong audience.
         let wrong_aud = sign(
@@ -182,6 +183,7 @@ storage_test!(
             (401, Some("invalid_client")),
             "{body}"
         );
+        problem_snapshot(&body);
         assert!(
             body["error_description"]
                 .as_str()
@@ -235,6 +237,7 @@ storage_test!(
             (status, body["error"].as_str()),
             (400, Some("unsupported_grant_type"))
         );
+        problem_snapshot(&body);
 
         // Access tokens: tampered, alg none, and a garbage bearer.
         let mut parts: Vec<String> = access.split('.').map(str::to_owned).collect();
@@ -247,6 +250,7 @@ storage_test!(
             (401, Some("bad_signature")),
             "{body}"
         );
+        problem_snapshot(&body);
         let none_access = format!("{}.{}.", base64_url(&json!({"alg": "none"})), parts[1]);
         let (status, _) = me(&app, &none_access).await;
         assert_eq!(status, 401);
@@ -268,6 +272,7 @@ storage_test!(
             (401, Some("certificate_revoked")),
             "{body}"
         );
+        problem_snapshot(&body);
         let fresh = sign(
             "ES256",
             &key,
@@ -315,6 +320,7 @@ storage_test!(
             (403, Some("agency_suspended")),
             "{body}"
         );
+        problem_snapshot(&body);
         let (status, body) = token(
             &app,
             &sign(
@@ -349,6 +355,7 @@ storage_test!(
             (401, Some("token_expired")),
             "{body}"
         );
+        problem_snapshot(&body);
     }
 );
 
@@ -445,6 +452,7 @@ storage_test!(
             (403, Some("insufficient_scope")),
             "{body}"
         );
+        problem_snapshot(&body);
         let (status, body) = me(&app, &token).await;
         assert_eq!(
             (status, &body["roles"]),
@@ -495,6 +503,7 @@ storage_test!(
             (422, Some("insecure_endpoint_url")),
             "{body}"
         );
+        problem_snapshot(&body);
         let (status, _, body) = call(&app, provider("https://register.example")).await;
         assert_eq!(status, 201, "{body}");
 
@@ -555,6 +564,7 @@ storage_test!(
             (502, Some("provider_insecure")),
             "{body}"
         );
+        problem_snapshot(&body);
     }
 );
 

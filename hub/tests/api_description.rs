@@ -188,6 +188,7 @@ storage_test!(
             (415, Some("unsupported_media_type")),
             "{body}"
         );
+        problem_snapshot(&body);
 
         // An empty purpose: refused and audited, not a server error.
         let req =

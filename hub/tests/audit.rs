@@ -55,18 +55,6 @@ fn first_bad_seq(app: &TestApp) -> u64 {
     }
 }
 
-async fn call(
-    app: &TestApp,
-    req: web::TestRequest,
-) -> (StatusCode, actix_web::http::header::HeaderMap, Vec<u8>) {
-    let service = web::init_service(hub::http::app(app.state.clone())).await;
-    let res = web::call_service(&service, req.to_request()).await;
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = web::read_body(res).await.to_vec();
-    (status, headers, body)
-}
-
 storage_test!(
     concurrent_appends_get_consecutive_numbers,
     |app: TestApp| async move {
@@ -332,12 +320,16 @@ storage_test!(
 
 storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
     append_n(&app, 5).await;
-    let (status, _, key) = call(&app, web::TestRequest::get().uri("/log/verifier-key")).await;
+    let (status, _, key) = app
+        .send(web::TestRequest::get().uri("/log/verifier-key"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let key = String::from_utf8(key).unwrap().trim().to_owned();
 
     // Entries are not public.
-    let (status, _, _) = call(&app, web::TestRequest::get().uri("/v1/audit/entries/4")).await;
+    let (status, _, _) = app
+        .send(web::TestRequest::get().uri("/v1/audit/entries/4"))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let token = {
         let mut conn = app.conn();
@@ -350,7 +342,7 @@ storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
             .uri(&format!("/v1/audit/entries/{seq}"))
             .insert_header(("Authorization", format!("Bearer {token}")))
     };
-    let (status, _, body) = call(&app, get_entry(4)).await;
+    let (status, _, body) = app.send(get_entry(4)).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let first: hub::audit_log::EntryProof = serde_json::from_slice(&body).unwrap();
     let cp1 = Checkpoint::parse_and_verify(&first.checkpoint, &key).unwrap();
@@ -366,7 +358,9 @@ storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
     assert_eq!(first.entry["exchange_id"], "ex-4");
 
     // The published checkpoint verifies with the published key.
-    let (status, headers, note) = call(&app, web::TestRequest::get().uri("/log/checkpoint")).await;
+    let (status, headers, note) = app
+        .send(web::TestRequest::get().uri("/log/checkpoint"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         headers
@@ -381,17 +375,15 @@ storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
     assert!(published.size >= 5);
 
     append_n(&app, 300).await;
-    let (status, _, body) = call(&app, get_entry(304)).await;
+    let (status, _, body) = app.send(get_entry(304)).await;
     assert_eq!(status, StatusCode::OK);
     let second: hub::audit_log::EntryProof = serde_json::from_slice(&body).unwrap();
     let cp2 = Checkpoint::parse_and_verify(&second.checkpoint, &key).unwrap();
     assert_eq!(cp2.size, 305);
 
-    let (status, _, body) = call(
-        &app,
-        web::TestRequest::get().uri("/log/proof/consistency?from=5&to=305"),
-    )
-    .await;
+    let (status, _, body) = app
+        .send(web::TestRequest::get().uri("/log/proof/consistency?from=5&to=305"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let proof: Vec<Hash> = body["proof"]
@@ -402,15 +394,15 @@ storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
         .collect();
     audit::verify_consistency(5, 305, &cp1.root_hash, &cp2.root_hash, &proof).unwrap();
     // Beyond the latest checkpoint: refused.
-    let (status, _, _) = call(
-        &app,
-        web::TestRequest::get().uri("/log/proof/consistency?from=5&to=100000"),
-    )
-    .await;
+    let (status, _, _) = app
+        .send(web::TestRequest::get().uri("/log/proof/consistency?from=5&to=100000"))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Tiles: the full first tile and the partial second, as C2SP paths.
-    let (status, headers, tile) = call(&app, web::TestRequest::get().uri("/log/tile/0/000")).await;
+    let (status, headers, tile) = app
+        .send(web::TestRequest::get().uri("/log/tile/0/000"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(tile.len(), 256 * 32);
     assert!(
@@ -422,15 +414,23 @@ storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
             .contains("immutable")
     );
     assert_eq!(&tile[4 * 32..5 * 32], leaf.0.as_slice());
-    let (status, _, tile) = call(&app, web::TestRequest::get().uri("/log/tile/0/001.p/49")).await;
+    let (status, _, tile) = app
+        .send(web::TestRequest::get().uri("/log/tile/0/001.p/49"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(tile.len(), 49 * 32);
-    let (status, _, tile) = call(&app, web::TestRequest::get().uri("/log/tile/1/000.p/1")).await;
+    let (status, _, tile) = app
+        .send(web::TestRequest::get().uri("/log/tile/1/000.p/1"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(tile.len(), 32);
-    let (status, _, _) = call(&app, web::TestRequest::get().uri("/log/tile/0/002")).await;
+    let (status, _, _) = app
+        .send(web::TestRequest::get().uri("/log/tile/0/002"))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = call(&app, web::TestRequest::get().uri("/log/tile/entries/000")).await;
+    let (status, _, _) = app
+        .send(web::TestRequest::get().uri("/log/tile/entries/000"))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // A person's entries, each with its proof.

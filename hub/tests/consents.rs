@@ -16,95 +16,6 @@ use serde_json::{Value, json};
 
 const FIELDS: [&str; 4] = ["/commonId", "/addressType", "/since", "/address"];
 
-async fn send(
-    app: &TestApp,
-    method: &str,
-    uri: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let req = match method {
-        "GET" => web::TestRequest::get(),
-        _ => web::TestRequest::post(),
-    }
-    .uri(uri);
-    let mut req = with_bearer(req, token);
-    if let Some(body) = body {
-        req = req.set_json(body);
-    }
-    let (status, _, body) = call(app, req).await;
-    (status, body)
-}
-
-/// Registers a person and signs them in; returns (common id, citizen token).
-async fn citizen(app: &TestApp, agency: &str, given: &str) -> (String, String) {
-    let (status, person) = send(
-        app,
-        "POST",
-        "/v1/persons",
-        agency,
-        Some(json!({"given_names": given, "family_name": "Peeters", "birth_date": "1985-07-01"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{person}");
-    let id = person["id"].as_str().unwrap().to_owned();
-    let req = web::TestRequest::post()
-        .uri("/v1/citizen/activate")
-        .set_json(json!({"common_id": id, "activation_code": person["activation_code"], "password": PASSWORD}));
-    let (status, _, body) = call(app, req).await;
-    assert_eq!(status, 204, "{body}");
-    let token = sign_in(app, &id).await;
-    (id, token)
-}
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// A fresh citizen token (tokens are short-lived; tests move the clock).
-async fn sign_in(app: &TestApp, id: &str) -> String {
-    let req = web::TestRequest::post()
-        .uri("/v1/citizen/sign-in")
-        .set_json(json!({"common_id": id, "password": PASSWORD}));
-    let (status, _, body) = call(app, req).await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
-/// A fresh access token for the fixture agency, onboarded already.
-async fn agency_token_again(app: &TestApp) -> String {
-    let aud = format!("{}/oauth/token", app.state.config.public_base());
-    let now = app.clock.now().timestamp();
-    let jti = uuid::Uuid::new_v4().to_string();
-    let assertion = sign(
-        "ES256",
-        &fixture("agency-p256.key.pem"),
-        json!({}),
-        &assertion_claims(AGENCY, &aud, now, &jti),
-    );
-    let req = web::TestRequest::post()
-        .uri("/oauth/token")
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload(token_form(&assertion));
-    let (status, _, body) = call(app, req).await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
-fn legal() -> Value {
-    json!({"title": "Law of 15 January 1990, art. 5", "url": "https://example.gov/law/1990#art5"})
-}
-
-async fn purpose(app: &TestApp, op: &str, code: &str) {
-    let (status, body) = send(
-        app,
-        "POST",
-        "/v1/admin/purposes",
-        op,
-        Some(json!({"code": code, "title": format!("Title of {code}"), "description": "", "legal_reference": legal()})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-}
-
 async fn publish(app: &TestApp, op: &str, id: &str, consent_required: bool, from: DateTime<Utc>) {
     let (status, body) = send(
         app,
@@ -125,37 +36,6 @@ async fn publish(app: &TestApp, op: &str, id: &str, consent_required: bool, from
     )
     .await;
     assert_eq!(status, 201, "{body}");
-}
-
-struct World {
-    op: String,
-    agency: String,
-    person: String,
-    citizen: String,
-}
-
-impl World {
-    /// New tokens after the clock moved.
-    async fn refresh(&mut self, app: &TestApp) {
-        self.agency = agency_token_again(app).await;
-        self.citizen = sign_in(app, &self.person).await;
-    }
-}
-
-/// An operator, the fixture agency (consumer and registrar), a signed-in
-/// citizen, two purposes.
-async fn world(app: &TestApp) -> World {
-    let agency = agency_token(app, &["consumer", "registrar"], "common_id").await;
-    let op = operator_token(app);
-    purpose(app, &op, "benefit-eligibility").await;
-    purpose(app, &op, "tax-assessment").await;
-    let (person, citizen) = citizen(app, &agency, "Anna").await;
-    World {
-        op,
-        agency,
-        person,
-        citizen,
-    }
 }
 
 async fn request_consent(app: &TestApp, w: &World, frequency: Value) -> Value {
@@ -207,6 +87,7 @@ storage_test!(
             (status, body["code"].as_str()),
             (409, Some("consent_not_active"))
         );
+        problem_snapshot(&body);
         for action in ["pause", "resume", "revoke"] {
             let uri = format!("/v1/citizen/consents/{id}/{action}");
             let (status, body) = send(&app, "POST", &uri, &w.citizen, None).await;
@@ -215,6 +96,9 @@ storage_test!(
                 (409, Some("illegal_transition")),
                 "{action}: {body}"
             );
+            if action == "pause" {
+                problem_snapshot(&body);
+            }
         }
 
         // Another citizen can neither see nor change it.
@@ -228,6 +112,7 @@ storage_test!(
                 (status, body["code"].as_str()),
                 (404, Some("consent_not_found"))
             );
+            problem_snapshot(&body);
         }
         let (status, _) = send(&app, "GET", &artefact, &other, None).await;
         assert_eq!(status, 404);
@@ -382,6 +267,7 @@ storage_test!(
             (403, Some("no_consent_authorization")),
             "{body}"
         );
+        problem_snapshot(&body);
         // Nor under an authorization that does not need consent, nor for
         // another purpose than the authorization's.
         publish(&app, &w.op, "auth-no-consent", false, app.clock.now()).await;
@@ -430,6 +316,7 @@ storage_test!(
             (status, body["code"].as_str()),
             (422, Some("invalid_state"))
         );
+        problem_snapshot(&body);
         let (status, shown) =
             send(&app, "GET", &format!("/v1/consents/{id}"), &w.agency, None).await;
         assert_eq!(
@@ -723,6 +610,7 @@ storage_test!(
             (422, Some("grant_invalid")),
             "{body}"
         );
+        problem_snapshot(&body);
         let (status, body) = send(
             &app,
             "POST",
@@ -736,6 +624,7 @@ storage_test!(
             (422, Some("unknown_record_type")),
             "{body}"
         );
+        problem_snapshot(&body);
         let (status, body) = send(
             &app,
             "POST",
@@ -749,6 +638,7 @@ storage_test!(
             (409, Some("authorization_exists")),
             "{body}"
         );
+        problem_snapshot(&body);
 
         // Version 2 from in ten days: the tax purpose instead, with consent.
         let from = start + Duration::days(10);

@@ -2,24 +2,15 @@
 //! skeleton (health, readiness, metrics, OpenAPI, problem details, limits).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
+mod common;
+
 use actix_web::http::StatusCode;
 use actix_web::test as web;
+use common::problem_snapshot;
 use hub::dev::testing::TestApp;
 use hub::storage_test;
 use hub::store::{migrations, settings};
 use serde_json::Value;
-
-async fn call(
-    app: &TestApp,
-    req: web::TestRequest,
-) -> (StatusCode, actix_web::http::header::HeaderMap, Vec<u8>) {
-    let service = web::init_service(hub::http::app(app.state.clone())).await;
-    let res = web::call_service(&service, req.to_request()).await;
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = web::read_body(res).await.to_vec();
-    (status, headers, body)
-}
 
 fn problem(headers: &actix_web::http::header::HeaderMap, body: &[u8]) -> Value {
     assert_eq!(
@@ -74,12 +65,12 @@ storage_test!(settings_round_trip, |app: TestApp| async move {
 });
 
 storage_test!(health_and_readiness, |app: TestApp| async move {
-    let (status, _, body) = call(&app, web::TestRequest::get().uri("/healthz")).await;
+    let (status, _, body) = app.send(web::TestRequest::get().uri("/healthz")).await;
     assert_eq!(status, StatusCode::OK);
     let health: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(health["status"], "ok");
 
-    let (status, _, body) = call(&app, web::TestRequest::get().uri("/readyz")).await;
+    let (status, _, body) = app.send(web::TestRequest::get().uri("/readyz")).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let ready: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(ready["status"], "ready");
@@ -89,13 +80,13 @@ storage_test!(health_and_readiness, |app: TestApp| async move {
     let op = hub::http::callers::operator::issue(&mut app.conn(), "Olga", app.clock.now())
         .unwrap()
         .token;
-    let (status, _, body) = call(
-        &app,
-        web::TestRequest::get()
-            .uri("/readyz")
-            .insert_header(("authorization", format!("Bearer {op}"))),
-    )
-    .await;
+    let (status, _, body) = app
+        .send(
+            web::TestRequest::get()
+                .uri("/readyz")
+                .insert_header(("authorization", format!("Bearer {op}"))),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let ready: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(ready["database"], app.db.url.backend());
@@ -106,10 +97,11 @@ storage_test!(
     not_ready_while_migrations_are_pending,
     |app: TestApp| async move {
         migrations::revert_last(&mut app.conn()).unwrap();
-        let (status, headers, body) = call(&app, web::TestRequest::get().uri("/readyz")).await;
+        let (status, headers, body) = app.send(web::TestRequest::get().uri("/readyz")).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         let p = problem(&headers, &body);
         assert_eq!(p["code"], "not_ready");
+        problem_snapshot(&p);
         assert!(p["detail"].as_str().unwrap().contains("pending"));
     }
 );
@@ -117,10 +109,13 @@ storage_test!(
 #[actix_web::test]
 async fn unknown_route_is_a_404_problem() {
     let app = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
-    let (status, headers, body) = call(&app, web::TestRequest::get().uri("/no/such/thing")).await;
+    let (status, headers, body) = app
+        .send(web::TestRequest::get().uri("/no/such/thing"))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let p = problem(&headers, &body);
     assert_eq!(p["code"], "not_found");
+    problem_snapshot(&p);
     assert_eq!(p["status"], 404);
     assert_eq!(p["type"], "urn:crossroads:problem:not_found");
 }
@@ -128,9 +123,10 @@ async fn unknown_route_is_a_404_problem() {
 #[actix_web::test]
 async fn wrong_method_is_a_405_problem() {
     let app = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
-    let (status, headers, body) = call(&app, web::TestRequest::delete().uri("/healthz")).await;
+    let (status, headers, body) = app.send(web::TestRequest::delete().uri("/healthz")).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(problem(&headers, &body)["code"], "method_not_allowed");
+    problem_snapshot(&problem(&headers, &body));
 }
 
 #[actix_web::test]
@@ -142,7 +138,7 @@ async fn a_ten_megabyte_body_is_a_413_problem() {
             .uri(uri)
             .insert_header(("content-type", "application/json"))
             .set_payload(big.clone());
-        let (status, headers, body) = call(&app, req).await;
+        let (status, headers, body) = app.send(req).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{uri}");
         assert_eq!(problem(&headers, &body)["code"], "payload_too_large");
     }
@@ -154,10 +150,10 @@ async fn request_ids_are_kept_or_made() {
     let req = web::TestRequest::get()
         .uri("/healthz")
         .insert_header(("x-request-id", "abc-123"));
-    let (_, headers, _) = call(&app, req).await;
+    let (_, headers, _) = app.send(req).await;
     assert_eq!(headers.get("x-request-id").unwrap(), "abc-123");
 
-    let (_, headers, _) = call(&app, web::TestRequest::get().uri("/nowhere")).await;
+    let (_, headers, _) = app.send(web::TestRequest::get().uri("/nowhere")).await;
     let made = headers.get("x-request-id").unwrap().to_str().unwrap();
     assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
 
@@ -165,7 +161,7 @@ async fn request_ids_are_kept_or_made() {
     let req = web::TestRequest::get()
         .uri("/healthz")
         .insert_header(("x-request-id", "a b\tc"));
-    let (_, headers, _) = call(&app, req).await;
+    let (_, headers, _) = app.send(req).await;
     assert_ne!(headers.get("x-request-id").unwrap(), "a b\tc");
 }
 
@@ -217,7 +213,7 @@ async fn metrics_count_requests_by_route_and_status() {
 #[actix_web::test]
 async fn openapi_document_and_docs_page() {
     let app = TestApp::new(hub::dev::testing::Backend::Sqlite).unwrap();
-    let (status, _, body) = call(&app, web::TestRequest::get().uri("/openapi.json")).await;
+    let (status, _, body) = app.send(web::TestRequest::get().uri("/openapi.json")).await;
     assert_eq!(status, StatusCode::OK);
     let doc: Value = serde_json::from_slice(&body).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
@@ -226,7 +222,7 @@ async fn openapi_document_and_docs_page() {
     }
     assert!(doc["components"]["schemas"].get("Problem").is_some());
 
-    let (status, headers, body) = call(&app, web::TestRequest::get().uri("/docs")).await;
+    let (status, headers, body) = app.send(web::TestRequest::get().uri("/docs")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         headers
@@ -254,7 +250,7 @@ async fn answers_are_not_sniffed_and_tls_is_strict() {
         "/openapi.json",
         "/portal/sign-in",
     ] {
-        let (_, headers, _) = call(&plain, web::TestRequest::get().uri(uri)).await;
+        let (_, headers, _) = plain.send(web::TestRequest::get().uri(uri)).await;
         assert_eq!(
             headers
                 .get("x-content-type-options")
@@ -268,7 +264,7 @@ async fn answers_are_not_sniffed_and_tls_is_strict() {
         config.tls_cert_file = Some("hub.pem".into());
     })
     .unwrap();
-    let (_, headers, _) = call(&tls, web::TestRequest::get().uri("/healthz")).await;
+    let (_, headers, _) = tls.send(web::TestRequest::get().uri("/healthz")).await;
     assert_eq!(
         headers
             .get("strict-transport-security")

@@ -85,6 +85,7 @@ storage_test!(
         let (status, dup) = register(&app, &token, same.clone()).await;
         assert_eq!(status, 409, "{dup}");
         assert_eq!(dup["code"], "possible_duplicate");
+        problem_snapshot(&dup);
         assert_eq!(dup["candidate"], id.as_str());
 
         // The registrar confirms it is someone else.
@@ -160,6 +161,7 @@ storage_test!(
         let (status, body) = show(&app, &token, "00000000000").await;
         assert_eq!(status, 422, "{body}");
         assert_eq!(body["code"], "bad_check_digits");
+        problem_snapshot(&body);
         let unknown = identity::CommonId::generate(&mut rand::rng());
         let (status, body) = show(&app, &token, unknown.as_digits()).await;
         assert_eq!(
@@ -167,6 +169,7 @@ storage_test!(
             (404, Some("unknown_person")),
             "{body}"
         );
+        problem_snapshot(&body);
     }
 );
 
@@ -244,6 +247,7 @@ storage_test!(
             (401, Some("invalid_credentials")),
             "{body}"
         );
+        problem_snapshot(&body);
         let (status, body) = post(
             &app,
             "/v1/citizen/activate",
@@ -293,6 +297,7 @@ storage_test!(
             (422, Some("activation_code_expired")),
             "{body}"
         );
+        problem_snapshot(&body);
 
         // Sign in: the token reads A's data only.
         let req = web::TestRequest::post()
@@ -345,6 +350,7 @@ storage_test!(
             (429, Some("account_locked")),
             "{body}"
         );
+        problem_snapshot(&body);
         assert!(headers.get("retry-after").is_some());
         // The lock is audited once, in the transaction that locked.
         let started = std::time::Instant::now();

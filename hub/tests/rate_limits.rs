@@ -39,6 +39,7 @@ storage_test!(
             (429, Some("too_many_requests")),
             "{body}"
         );
+        problem_snapshot(&body);
         let wait: u64 = headers
             .get("retry-after")
             .unwrap()

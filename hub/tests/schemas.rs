@@ -2,9 +2,12 @@
 //! publishing and deprecating as an operator.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
+mod common;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::test as web;
+use common::problem_snapshot;
 use hub::app::state::AppState;
 use hub::dev::testing::{Backend, TestApp};
 use hub::storage_test;
@@ -42,24 +45,8 @@ macro_rules! schema_test {
     };
 }
 
-async fn call_state(
-    state: &actix_web::web::Data<AppState>,
-    req: web::TestRequest,
-) -> (StatusCode, HeaderMap, Vec<u8>) {
-    let service = web::init_service(hub::http::app(state.clone())).await;
-    let res = web::call_service(&service, req.to_request()).await;
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = web::read_body(res).await.to_vec();
-    (status, headers, body)
-}
-
-async fn call(app: &TestApp, req: web::TestRequest) -> (StatusCode, HeaderMap, Vec<u8>) {
-    call_state(&app.state, req).await
-}
-
 async fn get_json(app: &TestApp, uri: &str) -> (StatusCode, HeaderMap, Value) {
-    let (status, headers, body) = call(app, web::TestRequest::get().uri(uri)).await;
+    let (status, headers, body) = app.send(web::TestRequest::get().uri(uri)).await;
     let value = serde_json::from_slice(&body)
         .unwrap_or_else(|e| panic!("{uri}: {e}: {}", String::from_utf8_lossy(&body)));
     (status, headers, value)
@@ -89,7 +76,7 @@ async fn publish(
     if let Some(token) = token {
         req = req.insert_header(("authorization", format!("Bearer {token}")));
     }
-    let (status, headers, body) = call(app, req).await;
+    let (status, headers, body) = app.send(req).await;
     let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     (status, headers, value)
 }
@@ -253,13 +240,11 @@ schema_test!(
             assert_eq!(problem["code"], code, "{uri}");
         }
 
-        let (status, _, _) = call(
-            &app,
-            web::TestRequest::delete().uri("/v1/schemas/person.address/1.1"),
-        )
-        .await;
+        let (status, _, _) = app
+            .send(web::TestRequest::delete().uri("/v1/schemas/person.address/1.1"))
+            .await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-        let (status, _, _) = call(&app, web::TestRequest::post().uri("/v1/schemas")).await;
+        let (status, _, _) = app.send(web::TestRequest::post().uri("/v1/schemas")).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 
         let (status, _, openapi) = get_json(&app, "/openapi.json").await;
@@ -314,7 +299,7 @@ schema_test!(
         let other = actix_web::web::Data::new(
             AppState::with_pool(config, app.state.pool.clone(), app.clock.clone()).unwrap(),
         );
-        let (status, _, served) = call_state(
+        let (status, _, served) = hub::dev::testing::send(
             &other,
             web::TestRequest::get().uri("/v1/schemas/person.address/1"),
         )
@@ -330,6 +315,7 @@ schema_test!(
         let (status, _, problem) = publish(&app, Some(&token), body).await;
         assert_eq!(status, StatusCode::CONFLICT, "{problem}");
         assert_eq!(problem["code"], "schema_exists");
+        problem_snapshot(&problem);
     }
 );
 
@@ -353,6 +339,7 @@ schema_test!(
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(content_type(&headers), "application/problem+json");
         assert_eq!(problem["code"], "schema_incompatible");
+        problem_snapshot(&problem);
         assert_eq!(
             problem["type"],
             "urn:crossroads:problem:schema_incompatible"
@@ -419,6 +406,7 @@ schema_test!(
         .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(problem["code"], "schema_invalid");
+        problem_snapshot(&problem);
         assert_eq!(
             pointers(&problem),
             [(
@@ -438,6 +426,7 @@ schema_test!(
         .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(problem["code"], "schema_version_refused");
+        problem_snapshot(&problem);
 
         let (status, _, problem) = publish(
             &app,
@@ -454,14 +443,13 @@ schema_test!(publishing_needs_an_operator, |app: TestApp| async move {
     let (status, headers, problem) = publish(&app, None, body.clone()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
     assert_eq!(problem["code"], "unauthenticated");
+    problem_snapshot(&problem);
     assert!(headers.contains_key("www-authenticate"));
     let (status, _, _) = publish(&app, Some("crop_not-a-real-token"), body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _, _) = call(
-        &app,
-        web::TestRequest::post().uri("/v1/admin/schemas/person.address/1.0/deprecate"),
-    )
-    .await;
+    let (status, _, _) = app
+        .send(web::TestRequest::post().uri("/v1/admin/schemas/person.address/1.0/deprecate"))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(
         rows::get(&mut app.conn(), "person.address", 1, 2)
@@ -479,11 +467,9 @@ schema_test!(a_version_is_deprecated, |app: TestApp| async move {
             .uri(uri)
             .insert_header(("authorization", format!("Bearer {token}")))
     };
-    let (status, _, body) = call(
-        &app,
-        deprecate("/v1/admin/schemas/person.address/1.0/deprecate"),
-    )
-    .await;
+    let (status, _, body) = app
+        .send(deprecate("/v1/admin/schemas/person.address/1.0/deprecate"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let version: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(version["status"], "deprecated");
@@ -505,11 +491,9 @@ schema_test!(a_version_is_deprecated, |app: TestApp| async move {
 
     // Again: no change, first deprecation time kept.
     app.clock.advance(chrono::Duration::days(1));
-    let (status, _, body) = call(
-        &app,
-        deprecate("/v1/admin/schemas/person.address/1.0/deprecate"),
-    )
-    .await;
+    let (status, _, body) = app
+        .send(deprecate("/v1/admin/schemas/person.address/1.0/deprecate"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let version: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(version["deprecated_at"], at.as_str());
@@ -519,19 +503,16 @@ schema_test!(a_version_is_deprecated, |app: TestApp| async move {
         .unwrap();
     assert_eq!(row.status().unwrap(), rows::SchemaStatus::Deprecated);
 
-    let (status, _, body) = call(
-        &app,
-        deprecate("/v1/admin/schemas/person.address/7.0/deprecate"),
-    )
-    .await;
+    let (status, _, body) = app
+        .send(deprecate("/v1/admin/schemas/person.address/7.0/deprecate"))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let problem: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(problem["code"], "schema_not_found");
-    let (status, _, _) = call(
-        &app,
-        deprecate("/v1/admin/schemas/person.address/1/deprecate"),
-    )
-    .await;
+    problem_snapshot(&problem);
+    let (status, _, _) = app
+        .send(deprecate("/v1/admin/schemas/person.address/1/deprecate"))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 });
 
@@ -544,7 +525,7 @@ schema_test!(
                 .unwrap(),
         );
         let latest_of = |state: actix_web::web::Data<AppState>| async move {
-            let (status, _, served) = call_state(
+            let (status, _, served) = hub::dev::testing::send(
                 &state,
                 web::TestRequest::get().uri("/v1/schemas/person.address/1"),
             )
@@ -563,13 +544,13 @@ schema_test!(
         let body = json!({"record_type": "person.address@1.2", "document": address_1_2()});
         let (status, _, created) = publish(&app, Some(&token), body).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
-        let (status, _, _) = call(
-            &app,
-            web::TestRequest::post()
-                .uri("/v1/admin/schemas/person.address/1.0/deprecate")
-                .insert_header(("authorization", format!("Bearer {token}"))),
-        )
-        .await;
+        let (status, _, _) = app
+            .send(
+                web::TestRequest::post()
+                    .uri("/v1/admin/schemas/person.address/1.0/deprecate")
+                    .insert_header(("authorization", format!("Bearer {token}"))),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
 
         std::thread::sleep(
@@ -580,7 +561,7 @@ schema_test!(
                 .await
                 .ends_with("/person.address/1.2")
         );
-        let (status, _, versions) = call_state(
+        let (status, _, versions) = hub::dev::testing::send(
             &other,
             web::TestRequest::get().uri("/v1/schemas/person.address"),
         )

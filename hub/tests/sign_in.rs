@@ -173,6 +173,7 @@ storage_test!(
             (401, Some("session_ended")),
             "{body}"
         );
+        problem_snapshot(&body);
 
         // Ended sessions do not pile up: the next sign-in sweeps them.
         use diesel::prelude::*;

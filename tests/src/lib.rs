@@ -474,3 +474,302 @@ pub fn concerns(entry: &serde_json::Value, salt: Option<&str>, common_id: &str) 
         _ => false,
     }
 }
+
+/// A registered person, as `crossroads person register` printed them.
+#[derive(Debug, Clone)]
+pub struct Person {
+    /// The common ID's digits.
+    pub id: String,
+    /// The activation code the person received.
+    pub code: String,
+}
+
+/// An agency of a [`World`]: how it is onboarded.
+#[derive(Debug, Clone)]
+pub struct AgencySpec<'a> {
+    /// Its identifier, `BE-…`.
+    pub id: &'a str,
+    /// Its name.
+    pub name: &'a str,
+    /// Its sector.
+    pub sector: &'a str,
+    /// Its roles (`consumer`, `provider`, `registrar`…).
+    pub roles: &'a [&'a str],
+    /// Where it answers as a provider.
+    pub endpoint: Option<&'a str>,
+    /// `common_id` or `sector_pseudonym`.
+    pub policy: &'a str,
+}
+
+/// One set of test actors over real processes, shared by the end-to-end
+/// tests: a fresh database, a private CA (the hub's trust anchors), an
+/// operator token made with the CLI, registered persons, the running hub,
+/// agencies onboarded over HTTP with their credentials and access tokens,
+/// and the simulated providers.
+pub struct World {
+    /// The operator's bearer token (`crossroads operator token`).
+    pub operator: String,
+    /// The private CA that issues agency certificates and the providers'
+    /// TLS certificates.
+    pub ca: hub::dev::demo::certs::DemoCa,
+    /// Its certificate file, the hub's trust anchors.
+    pub ca_file: PathBuf,
+    /// The hub's data directory.
+    pub data: PathBuf,
+    hub: Option<Hub>,
+    client: Option<hub::dev::demo::client::HubClient>,
+    agencies: std::collections::BTreeMap<String, Onboarded>,
+    dir: tempfile::TempDir,
+    /// Declared last: the database outlives the processes using it.
+    pub db: hub::dev::testing::TestDb,
+}
+
+/// An onboarded agency: its credentials and an access token.
+pub struct Onboarded {
+    /// Its certificate and key, issued by the world's CA.
+    pub credentials: hub::dev::demo::certs::AgencyCredentials,
+    /// An access token from the hub's token endpoint.
+    pub token: String,
+}
+
+impl World {
+    /// A migrated database on `backend` with an operator token; `None` when
+    /// the backend is not available (the caller reports the skip with
+    /// [`hub::dev::testing::skip`]). The hub is not running yet.
+    pub fn create(backend: hub::dev::testing::Backend) -> Option<World> {
+        let db = hub::dev::testing::TestDb::create(backend)?;
+        // reqwest with rustls: a client needs a crypto provider, even for
+        // plain HTTP.
+        install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let data = dir.path().join("data");
+        let ca = hub::dev::demo::certs::DemoCa::new().unwrap_or_else(|e| panic!("CA: {e}"));
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, &ca.pem).unwrap_or_else(|e| panic!("CA file: {e}"));
+        cli(&db, &data, &["migrate"]);
+        let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
+            .trim()
+            .to_owned();
+        Some(World {
+            operator,
+            ca,
+            ca_file,
+            data,
+            hub: None,
+            client: None,
+            agencies: std::collections::BTreeMap::new(),
+            dir,
+            db,
+        })
+    }
+
+    /// A private folder for the test's files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `crossroads ARGS` on the world's database and data directory;
+    /// it must succeed; its standard output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        cli(&self.db, &self.data, args)
+    }
+
+    /// Registers a person with the operator CLI.
+    pub fn register(&self, given: &str, family: &str, born: &str) -> Person {
+        let out = self.cli(&[
+            "person",
+            "register",
+            "--given-names",
+            given,
+            "--family-name",
+            family,
+            "--birth-date",
+            born,
+        ]);
+        let field = |name: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or_else(|| panic!("no {name} in {out}"))
+                .trim()
+                .to_owned()
+        };
+        Person {
+            id: field("common ID:").replace(['.', '-'], ""),
+            code: field("activation code:"),
+        }
+    }
+
+    /// A `crossroads serve` command on the world's database and data
+    /// directory, trusting the world's CA for agencies and providers.
+    pub fn serve_command(&self) -> Command {
+        let mut serve = crossroads();
+        serve
+            .env("CROSSROADS_DATA_DIR", &self.data)
+            .env("CROSSROADS_DATABASE_URL", self.db.url.expose_url())
+            .env("CROSSROADS_TRUST_ANCHORS_FILE", &self.ca_file)
+            .env("CROSSROADS_PROVIDER_CA_FILE", &self.ca_file);
+        serve
+    }
+
+    /// Starts the hub with [`World::serve_command`].
+    pub fn serve(&mut self) -> &Hub {
+        self.serve_with(self.serve_command())
+    }
+
+    /// Starts the hub with `serve` (a [`World::serve_command`] with more
+    /// settings).
+    pub fn serve_with(&mut self, serve: Command) -> &Hub {
+        let hub = Hub::start(serve);
+        self.client = Some(hub::dev::demo::client::HubClient::new(&hub.base_url));
+        self.hub.insert(hub)
+    }
+
+    /// The running hub.
+    pub fn hub(&self) -> &Hub {
+        self.hub
+            .as_ref()
+            .unwrap_or_else(|| panic!("the hub is not running: call World::serve"))
+    }
+
+    /// Stops the hub with `signal`; its exit status and log.
+    pub fn stop(&mut self, signal: &str) -> (ExitStatus, Vec<String>) {
+        self.client = None;
+        self.hub
+            .take()
+            .unwrap_or_else(|| panic!("the hub is not running"))
+            .stop(signal)
+    }
+
+    /// Kills the hub (SIGKILL) and waits until it is gone.
+    pub fn kill_hub(&mut self) {
+        self.client = None;
+        self.hub = None;
+    }
+
+    /// A client of the running hub.
+    pub fn client(&self) -> &hub::dev::demo::client::HubClient {
+        self.client
+            .as_ref()
+            .unwrap_or_else(|| panic!("the hub is not running: call World::serve"))
+    }
+
+    /// Writes `records` (record type name → person → record) as a
+    /// simulator's records file named `name`.
+    pub fn records(&self, name: &str, records: &serde_json::Value) -> PathBuf {
+        let file = self.dir().join(format!("{name}.json"));
+        let bytes = serde_json::to_vec_pretty(records).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&file, bytes).unwrap_or_else(|e| panic!("records file: {e}"));
+        file
+    }
+
+    /// Starts a simulated provider `id` answering from `records`, after
+    /// `delay_ms`.
+    pub fn provider(&self, id: &str, records: &serde_json::Value, delay_ms: u64) -> AgencySim {
+        let file = self.records(id, records);
+        AgencySim::start(id, &self.hub().base_url, &file, delay_ms)
+    }
+
+    /// Like [`World::provider`], serving HTTPS with a certificate of the
+    /// world's CA for 127.0.0.1.
+    pub fn tls_provider(&self, id: &str, records: &serde_json::Value) -> AgencySim {
+        let file = self.records(id, records);
+        let tls = self
+            .ca
+            .issue_server(&["127.0.0.1"])
+            .unwrap_or_else(|e| panic!("TLS certificate: {e}"));
+        let cert = self.dir().join(format!("{id}-tls.pem"));
+        let key = self.dir().join(format!("{id}-tls.key"));
+        std::fs::write(&cert, &tls.certificate_pem).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&key, &tls.key_pem).unwrap_or_else(|e| panic!("{e}"));
+        AgencySim::start_tls(id, &self.hub().base_url, &file, &cert, &key)
+    }
+
+    /// Onboards an agency over HTTP as the operator, with a certificate of
+    /// the world's CA, and gets it an access token.
+    pub async fn onboard(&mut self, agency: AgencySpec<'_>) -> &Onboarded {
+        let credentials = self
+            .ca
+            .issue(agency.id, agency.name)
+            .unwrap_or_else(|e| panic!("certificate: {e}"));
+        self.admin(
+            "/v1/admin/agencies",
+            &serde_json::json!({
+                "id": agency.id, "name": agency.name, "sector": agency.sector,
+                "roles": agency.roles, "endpoint_url": agency.endpoint,
+                "identifier_policy": agency.policy,
+                "certificates": [credentials.certificate_pem],
+            }),
+        )
+        .await;
+        let token = self
+            .client()
+            .agency_token(agency.id, &credentials)
+            .await
+            .unwrap_or_else(|e| panic!("token for {}: {e}", agency.id));
+        self.agencies
+            .entry(agency.id.to_owned())
+            .insert_entry(Onboarded { credentials, token })
+            .into_mut()
+    }
+
+    /// An onboarded agency.
+    pub fn agency(&self, id: &str) -> &Onboarded {
+        self.agencies
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} is not onboarded"))
+    }
+
+    /// The access token of an onboarded agency.
+    pub fn token(&self, id: &str) -> &str {
+        &self.agency(id).token
+    }
+
+    /// POSTs `body` to an operator endpoint, which must answer 201; the
+    /// answer.
+    pub async fn admin(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        self.client()
+            .post(path, Some(&self.operator), body, 201)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Declares a purpose with a legal reference.
+    pub async fn purpose(&self, code: &str, title: &str) {
+        self.admin(
+            "/v1/admin/purposes",
+            &serde_json::json!({
+                "code": code, "title": title,
+                "legal_reference": {"title": "Social Assistance Act, art. 12", "url": "https://law.example/sa#12"},
+            }),
+        )
+        .await;
+    }
+
+    /// Publishes an authorization for `consumer` to read `fields` of
+    /// `record_type` (major 1) for `purpose`.
+    pub async fn authorize(
+        &self,
+        consumer: &str,
+        record_type: &str,
+        fields: &[&str],
+        purpose: &str,
+        consent_required: bool,
+    ) {
+        self.admin(
+            "/v1/admin/authorizations",
+            &serde_json::json!({
+                "consumer": {"agency": consumer}, "record_type": record_type, "major": 1,
+                "fields": fields, "purposes": [purpose],
+                "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
+                "consent_required": consent_required,
+            }),
+        )
+        .await;
+    }
+
+    /// Every audit entry that names an exchange, by exchange id, once the
+    /// hand-over table is drained.
+    pub fn entries_by_exchange(&self) -> std::collections::HashMap<String, Vec<serde_json::Value>> {
+        entries_by_exchange(&self.db, Duration::from_secs(10))
+    }
+}

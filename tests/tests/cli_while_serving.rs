@@ -12,10 +12,9 @@ use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::{AgencySim, Hub, cli, crossroads};
-use hub::dev::demo::certs::DemoCa;
+use e2e::{AgencySpec, World, crossroads};
 use hub::dev::demo::client::HubClient;
-use hub::dev::testing::{Backend, TestDb, skip};
+use hub::dev::testing::{Backend, skip};
 use serde_json::{Value, json};
 
 const TAX: &str = "BE-0300000001";
@@ -82,36 +81,19 @@ struct ConsoleRun {
 }
 
 async fn cli_while_serving(backend: Backend, test: &str) {
-    let Some(db) = TestDb::create(backend) else {
+    let Some(mut world) = World::create(backend) else {
         skip(test);
         return;
     };
-    e2e::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let ca = DemoCa::new().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &ca.pem).unwrap();
-
-    cli(&db, &data, &["migrate"]);
-    let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
-        .trim()
-        .to_owned();
     let looked_up: Vec<String> = (0..LOOKED_UP)
         .map(|i| {
             let args = register_args(1_000 + i);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            common_id(&cli(&db, &data, &args)).unwrap()
+            common_id(&world.cli(&args)).unwrap()
         })
         .collect();
 
-    let mut serve = crossroads();
-    serve
-        .env("CROSSROADS_DATA_DIR", &data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .env("CROSSROADS_TRUST_ANCHORS_FILE", &ca_file);
-    let hub_process = Hub::start(serve);
-    let hub = HubClient::new(&hub_process.base_url);
+    world.serve();
 
     let records: serde_json::Map<String, Value> = looked_up
         .iter()
@@ -124,85 +106,60 @@ async fn cli_while_serving(backend: Backend, test: &str) {
             )
         })
         .collect();
-    let records_file = dir.path().join("tax.json");
-    std::fs::write(
-        &records_file,
-        serde_json::to_vec(&json!({"tax.income-statement": records})).unwrap(),
-    )
-    .unwrap();
-    let tax_sim = AgencySim::start(TAX, &hub_process.base_url, &records_file, 0);
-
-    let tax_creds = ca.issue(TAX, "Tax Authority").unwrap();
-    let benefits_creds = ca.issue(BENEFITS, "Benefits Agency").unwrap();
-    for (id, name, sector, role, endpoint, creds) in [
-        (
-            TAX,
-            "Tax Authority",
-            "tax",
-            "provider",
-            Some(&tax_sim.url),
-            &tax_creds,
-        ),
-        (
-            BENEFITS,
-            "Benefits Agency",
-            "social",
-            "consumer",
-            None,
-            &benefits_creds,
-        ),
+    let tax_sim = world.provider(TAX, &json!({"tax.income-statement": records}), 0);
+    let tax_url = tax_sim.url.clone();
+    for agency in [
+        AgencySpec {
+            id: TAX,
+            name: "Tax Authority",
+            sector: "tax",
+            roles: &["provider"],
+            endpoint: Some(&tax_url),
+            policy: "common_id",
+        },
+        AgencySpec {
+            id: BENEFITS,
+            name: "Benefits Agency",
+            sector: "social",
+            roles: &["consumer"],
+            endpoint: None,
+            policy: "common_id",
+        },
     ] {
-        hub.post(
-            "/v1/admin/agencies",
-            Some(&operator),
-            &json!({
-                "id": id, "name": name, "sector": sector, "roles": [role],
-                "endpoint_url": endpoint, "identifier_policy": "common_id",
-                "certificates": [creds.certificate_pem],
-            }),
-            201,
-        )
-        .await
-        .unwrap();
+        world.onboard(agency).await;
     }
-    hub.post(
-        "/v1/admin/sources",
-        Some(&operator),
-        &json!({"record_type": "tax.income-statement", "major": 1, "provider": TAX, "timeout_ms": 5_000}),
-        201,
-    )
-    .await
-    .unwrap();
-    hub.post(
-        "/v1/admin/purposes",
-        Some(&operator),
-        &json!({
-            "code": PURPOSE, "title": "Checking eligibility for a social benefit",
-            "legal_reference": {"title": "Social Assistance Act, art. 12", "url": "https://law.example/sa#12"},
-        }),
-        201,
-    )
-    .await
-    .unwrap();
-    hub.post(
-        "/v1/admin/authorizations",
-        Some(&operator),
-        &json!({
-            "consumer": {"agency": BENEFITS}, "record_type": "tax.income-statement", "major": 1,
-            "fields": ["/commonId", "/taxYear", "/incomeYear", "/status", "/currency", "/taxableIncome"],
-            "purposes": [PURPOSE],
-            "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
-            "consent_required": false,
-        }),
-        201,
-    )
-    .await
-    .unwrap();
-    let benefits = hub.agency_token(BENEFITS, &benefits_creds).await.unwrap();
+    world
+        .admin(
+            "/v1/admin/sources",
+            &json!({"record_type": "tax.income-statement", "major": 1, "provider": TAX, "timeout_ms": 5_000}),
+        )
+        .await;
+    world
+        .purpose(PURPOSE, "Checking eligibility for a social benefit")
+        .await;
+    world
+        .authorize(
+            BENEFITS,
+            "tax.income-statement",
+            &[
+                "/commonId",
+                "/taxYear",
+                "/incomeYear",
+                "/status",
+                "/currency",
+                "/taxableIncome",
+            ],
+            PURPOSE,
+            false,
+        )
+        .await;
+    let hub = world.client().clone();
+    let benefits = world.token(BENEFITS).to_owned();
+    let data = world.data.clone();
 
     // The console registers persons, a few processes at a time…
     let runs: Arc<Mutex<Vec<ConsoleRun>>> = Arc::default();
-    let url = db.url.expose_url();
+    let url = world.db.url.expose_url();
     let consoles: Vec<std::thread::JoinHandle<()>> = (0..CONSOLES)
         .map(|c| {
             let (runs, url, data): (_, String, PathBuf) = (runs.clone(), url.clone(), data.clone());
@@ -240,7 +197,7 @@ async fn cli_while_serving(backend: Backend, test: &str) {
         .await;
         for (status, body) in answers {
             if status != 200 {
-                let (_, log) = hub_process.stop("TERM");
+                let (_, log) = world.stop("TERM");
                 panic!(
                     "lookup while the console writes: {status} {body}\nhub log:\n{}\nprovider:\n{}",
                     log.join("\n"),
@@ -280,7 +237,7 @@ async fn cli_while_serving(backend: Backend, test: &str) {
     assert!(!lookups.is_empty());
 
     // Nothing left in the hand-over table.
-    let pool = db.pool();
+    let pool = world.db.pool();
     let mut conn = pool.get().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while !hub::store::audit::queue_is_empty(&mut conn).unwrap() {
@@ -292,7 +249,7 @@ async fn cli_while_serving(backend: Backend, test: &str) {
     }
 
     // A gapless log: exactly one entry per registration and per lookup.
-    let rows = e2e::entries_with_salts(&db);
+    let rows = e2e::entries_with_salts(&world.db);
     let mut by_exchange: HashMap<String, Vec<Value>> = HashMap::new();
     let mut by_person: HashMap<String, Vec<Value>> = HashMap::new();
     for (i, (seq, entry, salt)) in rows.into_iter().enumerate() {
@@ -326,8 +283,8 @@ async fn cli_while_serving(backend: Backend, test: &str) {
     }
     drop(conn);
     drop(tax_sim);
-    drop(hub_process);
-    let verified = cli(&db, &data, &["audit", "verify"]);
+    world.kill_hub();
+    let verified = world.cli(&["audit", "verify"]);
     assert!(verified.contains("verified: "), "{verified}");
 }
 

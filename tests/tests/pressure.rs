@@ -6,13 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use e2e::{AgencySim, Hub, cli, crossroads};
-use hub::dev::demo::certs::DemoCa;
+use e2e::{AgencySim, AgencySpec, Hub, World};
 use hub::dev::demo::client::HubClient;
-use hub::dev::testing::{Backend, TestDb, skip};
+use hub::dev::testing::{Backend, skip};
 use serde_json::{Value, json};
 
 const TAX: &str = "BE-0300000001";
@@ -24,23 +22,19 @@ const PASSWORD: &str = "correct horse battery staple 42";
 const BATCH: usize = 16;
 
 /// Registers a person; returns the common ID's digits and activation code.
-fn register(db: &TestDb, data: &Path, i: usize) -> (String, String) {
+fn register(world: &World, i: usize) -> (String, String) {
     let given = format!("Person{i}");
     let born = format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10);
-    let out = cli(
-        db,
-        data,
-        &[
-            "person",
-            "register",
-            "--given-names",
-            &given,
-            "--family-name",
-            "Pressure",
-            "--birth-date",
-            &born,
-        ],
-    );
+    let out = world.cli(&[
+        "person",
+        "register",
+        "--given-names",
+        &given,
+        "--family-name",
+        "Pressure",
+        "--birth-date",
+        &born,
+    ]);
     let field = |name: &str| {
         out.lines()
             .find_map(|l| l.strip_prefix(name))
@@ -125,172 +119,117 @@ async fn batch(hub: &HubClient, token: &str, persons: &[String]) -> (u16, Value)
     .unwrap()
 }
 
-fn serve(db: &TestDb, data: &Path, ca_file: &Path, public_url: Option<&str>) -> Hub {
-    let mut serve = crossroads();
+/// A `crossroads serve` of `world` with cheap password hashes (the test
+/// signs many citizens in), at `public_url` when given.
+fn serve_command(world: &World, public_url: Option<&str>) -> std::process::Command {
+    let mut serve = world.serve_command();
     if let Some(url) = public_url {
         serve.env("CROSSROADS_PUBLIC_URL", url);
     }
     serve
-        .env("CROSSROADS_DATA_DIR", data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .env("CROSSROADS_TRUST_ANCHORS_FILE", ca_file)
-        // Cheap password hashes: the test signs many citizens in.
         .env("CROSSROADS_ARGON2_MEMORY_KIB", "64")
         .env("CROSSROADS_ARGON2_ITERATIONS", "1");
-    Hub::start(serve)
+    serve
 }
 
-/// A hub, a provider (the tax authority, answering after `delay_ms`) and a
-/// consumer (the benefits agency) whose authorization needs consent;
-/// `persons` registered persons with their activation codes.
-struct World {
-    db: TestDb,
-    _dir: tempfile::TempDir,
-    data: std::path::PathBuf,
-    ca_file: std::path::PathBuf,
-    hub_process: Hub,
+/// The shared world with a provider (the tax authority, answering after
+/// `delay_ms`) and a consumer (the benefits agency) whose authorization
+/// needs consent; `persons` registered persons with their activation codes.
+struct Pressure {
+    world: World,
     hub: HubClient,
     tax_sim: AgencySim,
     benefits: String,
     persons: Vec<(String, String)>,
 }
 
-impl World {
-    async fn start(backend: Backend, persons: usize, delay_ms: u64) -> Option<World> {
-        let db = TestDb::create(backend)?;
-        e2e::install_crypto_provider();
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let ca = DemoCa::new().unwrap();
-        let ca_file = dir.path().join("ca.pem");
-        std::fs::write(&ca_file, &ca.pem).unwrap();
-
-        cli(&db, &data, &["migrate"]);
-        let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
-            .trim()
-            .to_owned();
-        let persons: Vec<(String, String)> =
-            (0..persons).map(|i| register(&db, &data, i)).collect();
-        let hub_process = serve(&db, &data, &ca_file, None);
-        let hub = HubClient::new(&hub_process.base_url);
+impl Pressure {
+    async fn start(backend: Backend, persons: usize, delay_ms: u64) -> Option<Pressure> {
+        let mut world = World::create(backend)?;
+        let persons: Vec<(String, String)> = (0..persons).map(|i| register(&world, i)).collect();
+        world.serve_with(serve_command(&world, None));
 
         let records: serde_json::Map<String, Value> = persons
-        .iter()
-        .map(|(id, _)| {
-            (
-                id.clone(),
-                json!({"commonId": id, "taxYear": 2026, "incomeYear": 2025, "status": "assessed",
-                       "currency": "EUR", "taxableIncome": 31250.0,
-                       "incomeByCategory": {"employment": 31250.0}}),
-            )
-        })
-        .collect();
-        let records_file = dir.path().join("tax.json");
-        std::fs::write(
-            &records_file,
-            serde_json::to_vec(&json!({"tax.income-statement": records})).unwrap(),
-        )
-        .unwrap();
+            .iter()
+            .map(|(id, _)| {
+                (
+                    id.clone(),
+                    json!({"commonId": id, "taxYear": 2026, "incomeYear": 2025, "status": "assessed",
+                           "currency": "EUR", "taxableIncome": 31250.0,
+                           "incomeByCategory": {"employment": 31250.0}}),
+                )
+            })
+            .collect();
         // A provider that takes a while: lookups overlap.
-        let tax_sim = AgencySim::start(TAX, &hub_process.base_url, &records_file, delay_ms);
-
-        let tax_creds = ca.issue(TAX, "Tax Authority").unwrap();
-        let benefits_creds = ca.issue(BENEFITS, "Benefits Agency").unwrap();
-        for (id, name, sector, role, endpoint, creds) in [
-            (
-                TAX,
-                "Tax Authority",
-                "tax",
-                "provider",
-                Some(&tax_sim.url),
-                &tax_creds,
-            ),
-            (
-                BENEFITS,
-                "Benefits Agency",
-                "social",
-                "consumer",
-                None,
-                &benefits_creds,
-            ),
+        let tax_sim = world.provider(TAX, &json!({"tax.income-statement": records}), delay_ms);
+        let tax_url = tax_sim.url.clone();
+        for agency in [
+            AgencySpec {
+                id: TAX,
+                name: "Tax Authority",
+                sector: "tax",
+                roles: &["provider"],
+                endpoint: Some(&tax_url),
+                policy: "common_id",
+            },
+            AgencySpec {
+                id: BENEFITS,
+                name: "Benefits Agency",
+                sector: "social",
+                roles: &["consumer"],
+                endpoint: None,
+                policy: "common_id",
+            },
         ] {
-            hub.post(
-                "/v1/admin/agencies",
-                Some(&operator),
-                &json!({
-                    "id": id, "name": name, "sector": sector, "roles": [role],
-                    "endpoint_url": endpoint, "identifier_policy": "common_id",
-                    "certificates": [creds.certificate_pem],
-                }),
-                201,
-            )
-            .await
-            .unwrap();
+            world.onboard(agency).await;
         }
-        hub.post(
-        "/v1/admin/sources",
-        Some(&operator),
-        &json!({"record_type": "tax.income-statement", "major": 1, "provider": TAX, "timeout_ms": 5_000}),
-        201,
-    )
-    .await
-    .unwrap();
-        hub.post(
-        "/v1/admin/purposes",
-        Some(&operator),
-        &json!({
-            "code": PURPOSE, "title": "Checking eligibility for a social benefit",
-            "legal_reference": {"title": "Social Assistance Act, art. 12", "url": "https://law.example/sa#12"},
-        }),
-        201,
-    )
-    .await
-    .unwrap();
-        hub.post(
-        "/v1/admin/authorizations",
-        Some(&operator),
-        &json!({
-            "consumer": {"agency": BENEFITS}, "record_type": "tax.income-statement", "major": 1,
-            "fields": ["/commonId", "/taxYear", "/incomeYear", "/status", "/currency", "/taxableIncome"],
-            "purposes": [PURPOSE],
-            "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
-            "consent_required": true,
-        }),
-        201,
-    )
-    .await
-    .unwrap();
-        let benefits = hub.agency_token(BENEFITS, &benefits_creds).await.unwrap();
-        Some(World {
-            db,
-            _dir: dir,
-            data,
-            ca_file,
-            hub_process,
-            hub,
+        world
+            .admin(
+                "/v1/admin/sources",
+                &json!({"record_type": "tax.income-statement", "major": 1, "provider": TAX, "timeout_ms": 5_000}),
+            )
+            .await;
+        world
+            .purpose(PURPOSE, "Checking eligibility for a social benefit")
+            .await;
+        world
+            .authorize(
+                BENEFITS,
+                "tax.income-statement",
+                &[
+                    "/commonId",
+                    "/taxYear",
+                    "/incomeYear",
+                    "/status",
+                    "/currency",
+                    "/taxableIncome",
+                ],
+                PURPOSE,
+                true,
+            )
+            .await;
+        Some(Pressure {
+            hub: world.client().clone(),
+            benefits: world.token(BENEFITS).to_owned(),
+            world,
             tax_sim,
-            benefits,
             persons,
         })
     }
 }
 
 async fn use_limits(backend: Backend, test: &str) {
-    let Some(world) = World::start(backend, BATCH + 1, 30).await else {
+    let Some(pressure) = Pressure::start(backend, BATCH + 1, 30).await else {
         skip(test);
         return;
     };
-    let World {
-        db,
-        _dir,
-        data,
-        ca_file,
-        hub_process,
+    let Pressure {
+        mut world,
         hub,
         tax_sim,
         benefits,
         persons,
-    } = world;
+    } = pressure;
 
     // Person 0: three uses a month. The others: one use each.
     let monthly = &persons[0];
@@ -310,7 +249,7 @@ async fn use_limits(backend: Backend, test: &str) {
     // Every process shares the data directory (its keys) and the public
     // URL (the issuer of tokens, as behind one load balancer).
     let second = (backend == Backend::Postgres)
-        .then(|| serve(&db, &data, &ca_file, Some(&hub_process.base_url)));
+        .then(|| Hub::start(serve_command(&world, Some(&world.hub().base_url))));
     let hubs: Vec<HubClient> = std::iter::once(hub.clone())
         .chain(second.iter().map(|h| HubClient::new(&h.base_url)))
         .collect();
@@ -339,7 +278,7 @@ async fn use_limits(backend: Backend, test: &str) {
             }
             _ => {
                 drop(second);
-                let (_, log) = hub_process.stop("TERM");
+                let (_, log) = world.stop("TERM");
                 panic!(
                     "{status} {body}\n{}\nprovider:\n{}",
                     log.join("\n"),
@@ -403,15 +342,15 @@ async fn use_limits(backend: Backend, test: &str) {
 
     // Exactly one audit entry per exchange, of the right outcome; nothing
     // left in the hand-over table; the log verifies.
-    let by_exchange = e2e::entries_by_exchange(&db, Duration::from_secs(5));
+    let by_exchange = e2e::entries_by_exchange(&world.db, Duration::from_secs(5));
     assert_eq!(by_exchange.len(), exchanges.len());
     for (id, outcome) in &exchanges {
         let entries = &by_exchange[id];
         assert_eq!(entries.len(), 1, "{entries:#?}");
         assert_eq!(entries[0]["outcome"], *outcome, "{}", entries[0]);
     }
-    drop(hub_process);
-    let verified = cli(&db, &data, &["audit", "verify"]);
+    world.kill_hub();
+    let verified = world.cli(&["audit", "verify"]);
     assert!(verified.contains("verified: "), "{verified}");
 }
 
@@ -438,7 +377,7 @@ async fn consent_use_limits_hold_under_concurrency_on_postgres() {
 /// as `lookup.interrupted`, once, and the use stays spent.
 async fn interrupted(backend: Backend, test: &str) {
     // The provider takes 4 s to answer: time to kill the hub mid-call.
-    let Some(world) = World::start(backend, 1, 4_000).await else {
+    let Some(mut world) = Pressure::start(backend, 1, 4_000).await else {
         skip(test);
         return;
     };
@@ -465,7 +404,7 @@ async fn interrupted(backend: Backend, test: &str) {
         })
     };
     // The reservation is made before the provider is called.
-    let pool = world.db.pool();
+    let pool = world.world.db.pool();
     let pending = || {
         use diesel::prelude::*;
         use hub::store::tables::consent_uses;
@@ -481,7 +420,7 @@ async fn interrupted(backend: Backend, test: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (status, _) = world.hub_process.stop("KILL");
+    let (status, _) = world.world.stop("KILL");
     assert!(!status.success());
     assert!(in_flight.await.unwrap().is_err(), "the lookup was answered");
     let reservations = pending();
@@ -489,16 +428,12 @@ async fn interrupted(backend: Backend, test: &str) {
     let (exchange, still_pending) = reservations[0].clone();
     assert!(still_pending);
 
-    let mut serve = crossroads();
-    serve
-        .env("CROSSROADS_DATA_DIR", &world.data)
-        .env("CROSSROADS_DATABASE_URL", world.db.url.expose_url())
-        .env("CROSSROADS_TRUST_ANCHORS_FILE", &world.ca_file)
-        .env("CROSSROADS_LOOKUP_INTERRUPTED_AFTER_SECS", "1");
+    let mut serve = world.world.serve_command();
+    serve.env("CROSSROADS_LOOKUP_INTERRUPTED_AFTER_SECS", "1");
     let restarted = Hub::start(serve);
     let started = Instant::now();
     let (entry, salt) = loop {
-        let found: Vec<(Value, Option<String>)> = e2e::entries_with_salts(&world.db)
+        let found: Vec<(Value, Option<String>)> = e2e::entries_with_salts(&world.world.db)
             .into_iter()
             .filter(|(_, e, _)| e["exchange_id"] == exchange.as_str())
             .map(|(_, e, salt)| (e, salt))

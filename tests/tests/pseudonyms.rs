@@ -9,14 +9,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use e2e::{AgencySim, Hub, cli, crossroads};
-use hub::dev::demo::certs::DemoCa;
+use e2e::{AgencySpec, World};
 use hub::dev::demo::client::HubClient;
-use hub::dev::testing::{Backend, TestDb, skip};
+use hub::dev::testing::{Backend, skip};
 use serde_json::{Value, json};
 
 /// Population register: the source of `person.address@1` (common IDs).
@@ -24,40 +22,6 @@ const REGISTER: &str = "BE-0200000001";
 /// Health insurer: consumer and registrar, sees persons by pseudonym.
 const INSURER: &str = "BE-0800000001";
 const PURPOSE: &str = "benefit-eligibility";
-
-/// A registered person: common ID digits and activation code.
-struct Person {
-    id: String,
-    code: String,
-}
-
-fn register(db: &TestDb, data: &Path, given: &str, family: &str, born: &str) -> Person {
-    let out = cli(
-        db,
-        data,
-        &[
-            "person",
-            "register",
-            "--given-names",
-            given,
-            "--family-name",
-            family,
-            "--birth-date",
-            born,
-        ],
-    );
-    let field = |name: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    Person {
-        id: field("common ID:").replace(['.', '-'], ""),
-        code: field("activation code:"),
-    }
-}
 
 /// Every written form of the test persons' common IDs.
 struct Secrets(Vec<String>);
@@ -209,34 +173,18 @@ fn agency_operations(doc: &Value) -> BTreeSet<String> {
 }
 
 async fn sweep(backend: Backend, test: &str) {
-    let Some(db) = TestDb::create(backend) else {
+    let Some(mut world) = World::create(backend) else {
         skip(test);
         return;
     };
-    e2e::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let ca = DemoCa::new().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &ca.pem).unwrap();
-
-    cli(&db, &data, &["migrate"]);
-    let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
-        .trim()
-        .to_owned();
-    let anna = register(&db, &data, "Anna", "Peeters", "1985-07-30");
-    let bob = register(&db, &data, "Bob", "Maes", "1979-04-02");
-    let carl = register(&db, &data, "Carl", "Wouters", "1990-01-20");
-    let carla = register(&db, &data, "Karl", "Wouters", "1990-02-01");
+    let operator = world.operator.clone();
+    let anna = world.register("Anna", "Peeters", "1985-07-30");
+    let bob = world.register("Bob", "Maes", "1979-04-02");
+    let carl = world.register("Carl", "Wouters", "1990-01-20");
+    let carla = world.register("Karl", "Wouters", "1990-02-01");
     let secrets = Secrets::new(&[&anna.id, &bob.id, &carl.id, &carla.id]);
 
-    let mut serve = crossroads();
-    serve
-        .env("CROSSROADS_DATA_DIR", &data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .env("CROSSROADS_TRUST_ANCHORS_FILE", &ca_file);
-    let hub_process = Hub::start(serve);
-    let hub = HubClient::new(&hub_process.base_url);
+    world.serve();
 
     let address = |id: &str, house: &str| {
         json!({
@@ -245,89 +193,65 @@ async fn sweep(backend: Backend, test: &str) {
                         "municipality": "Bruxelles", "country": "BE"},
         })
     };
-    let records = dir.path().join("register.json");
-    std::fs::write(
-        &records,
-        serde_json::to_vec(&json!({"person.address": {
+    let register_sim = world.provider(
+        REGISTER,
+        &json!({"person.address": {
             anna.id.clone(): address(&anna.id, "16"),
             bob.id.clone(): address(&bob.id, "18"),
             carl.id.clone(): address(&carl.id, "20"),
-        }}))
-        .unwrap(),
-    )
-    .unwrap();
-    let register_sim = AgencySim::start(REGISTER, &hub_process.base_url, &records, 0);
-
-    let register_creds = ca.issue(REGISTER, "Population Register").unwrap();
-    let insurer_creds = ca.issue(INSURER, "Health Insurer").unwrap();
-    for (id, name, sector, roles, endpoint, policy, creds) in [
-        (
-            REGISTER,
-            "Population Register",
-            "civil",
-            json!(["provider"]),
-            Some(&register_sim.url),
-            "common_id",
-            &register_creds,
-        ),
-        (
-            INSURER,
-            "Health Insurer",
-            "health",
-            json!(["consumer", "registrar"]),
-            None,
-            "sector_pseudonym",
-            &insurer_creds,
-        ),
+        }}),
+        0,
+    );
+    let register_url = register_sim.url.clone();
+    for agency in [
+        AgencySpec {
+            id: REGISTER,
+            name: "Population Register",
+            sector: "civil",
+            roles: &["provider"],
+            endpoint: Some(&register_url),
+            policy: "common_id",
+        },
+        AgencySpec {
+            id: INSURER,
+            name: "Health Insurer",
+            sector: "health",
+            roles: &["consumer", "registrar"],
+            endpoint: None,
+            policy: "sector_pseudonym",
+        },
     ] {
-        hub.post(
-            "/v1/admin/agencies",
-            Some(&operator),
-            &json!({
-                "id": id, "name": name, "sector": sector, "roles": roles,
-                "endpoint_url": endpoint, "identifier_policy": policy,
-                "certificates": [creds.certificate_pem],
-            }),
-            201,
-        )
-        .await
-        .unwrap();
+        world.onboard(agency).await;
     }
-    hub.post(
-        "/v1/admin/sources",
-        Some(&operator),
-        &json!({"record_type": "person.address", "major": 1, "provider": REGISTER, "timeout_ms": 5_000}),
-        201,
-    )
-    .await
-    .unwrap();
-    hub.post(
-        "/v1/admin/purposes",
-        Some(&operator),
-        &json!({
-            "code": PURPOSE, "title": "Checking eligibility for a social benefit",
-            "legal_reference": {"title": "Social Assistance Act, art. 12", "url": "https://law.example/sa#12"},
-        }),
-        201,
-    )
-    .await
-    .unwrap();
-    hub.post(
-        "/v1/admin/authorizations",
-        Some(&operator),
-        &json!({
-            "consumer": {"agency": INSURER}, "record_type": "person.address", "major": 1,
-            "fields": ["/commonId", "/addressType", "/since", "/address/street",
-                       "/address/houseNumber", "/address/postcode", "/address/municipality",
-                       "/address/country"],
-            "purposes": [PURPOSE],
-            "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
-            "consent_required": true,
-        }),
-        201,
-    )
-    .await
-    .unwrap();
+    world
+        .admin(
+            "/v1/admin/sources",
+            &json!({"record_type": "person.address", "major": 1, "provider": REGISTER, "timeout_ms": 5_000}),
+        )
+        .await;
+    world
+        .purpose(PURPOSE, "Checking eligibility for a social benefit")
+        .await;
+    world
+        .authorize(
+            INSURER,
+            "person.address",
+            &[
+                "/commonId",
+                "/addressType",
+                "/since",
+                "/address/street",
+                "/address/houseNumber",
+                "/address/postcode",
+                "/address/municipality",
+                "/address/country",
+            ],
+            PURPOSE,
+            true,
+        )
+        .await;
+    let hub = world.client().clone();
+    let hub_process = world.hub();
 
     let http = e2e::http_client();
     let key = http
@@ -343,7 +267,7 @@ async fn sweep(backend: Backend, test: &str) {
     let mut agency = Agency {
         http: http.clone(),
         base: hub_process.base_url.clone(),
-        token: hub.agency_token(INSURER, &insurer_creds).await.unwrap(),
+        token: world.token(INSURER).to_owned(),
         secrets: &secrets,
         proofs: Vec::new(),
         key,

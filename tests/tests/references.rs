@@ -6,12 +6,9 @@
 //! on the person's "who holds data about me" page.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::path::Path;
-
-use e2e::{AgencySim, Hub, cli, crossroads};
-use hub::dev::demo::certs::DemoCa;
+use e2e::{AgencySim, AgencySpec, World};
 use hub::dev::demo::client::HubClient;
-use hub::dev::testing::{Backend, TestDb, skip};
+use hub::dev::testing::{Backend, skip};
 use serde_json::{Value, json};
 
 const TAX_A: &str = "BE-0300000001";
@@ -21,39 +18,11 @@ const STRANGER: &str = "BE-0500000001";
 const PURPOSE: &str = "benefit-eligibility";
 const RECORD: &str = "tax.income-statement@1";
 
-fn register(db: &TestDb, data: &Path) -> String {
-    let out = cli(
-        db,
-        data,
-        &[
-            "person",
-            "register",
-            "--given-names",
-            "Rita",
-            "--family-name",
-            "Reference",
-            "--birth-date",
-            "1980-02-03",
-        ],
-    );
-    out.lines()
-        .find_map(|l| l.strip_prefix("common ID:"))
-        .unwrap()
-        .trim()
-        .replace(['.', '-'], "")
-}
-
 /// A provider simulator answering `income` as the person's taxable income.
-fn provider(hub: &Hub, dir: &Path, id: &str, person: &str, income: f64) -> AgencySim {
-    let file = dir.join(format!("{id}.json"));
+fn provider(world: &World, id: &str, person: &str, income: f64) -> AgencySim {
     let record = json!({"commonId": person, "taxYear": 2026, "incomeYear": 2025, "status": "assessed",
                         "currency": "EUR", "taxableIncome": income, "incomeByCategory": {"employment": income}});
-    std::fs::write(
-        &file,
-        serde_json::to_vec(&json!({"tax.income-statement": {person: record}})).unwrap(),
-    )
-    .unwrap();
-    AgencySim::start(id, &hub.base_url, &file, 0)
+    world.provider(id, &json!({"tax.income-statement": {person: record}}), 0)
 }
 
 async fn declare(hub: &HubClient, token: &str, body: Value) -> (u16, Value) {
@@ -85,80 +54,60 @@ fn income(answer: &(u16, Value)) -> f64 {
 }
 
 async fn two_kinds(backend: Backend, test: &str) {
-    let Some(db) = TestDb::create(backend) else {
+    let Some(mut world) = World::create(backend) else {
         return skip(test);
     };
-    e2e::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let ca = DemoCa::new().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &ca.pem).unwrap();
-    cli(&db, &data, &["migrate"]);
-    let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
-        .trim()
-        .to_owned();
-    let person = register(&db, &data);
-    let mut serve = crossroads();
-    serve
-        .env("CROSSROADS_DATA_DIR", &data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .env("CROSSROADS_TRUST_ANCHORS_FILE", &ca_file);
-    let hub_process = Hub::start(serve);
-    let hub = HubClient::new(&hub_process.base_url);
-    let sim_a = provider(&hub_process, dir.path(), TAX_A, &person, 1000.0);
-    let sim_b = provider(&hub_process, dir.path(), TAX_B, &person, 2000.0);
-
-    let mut tokens = std::collections::HashMap::new();
-    for (id, name, roles, endpoint) in [
-        (TAX_A, "Tax Office A", vec!["provider"], Some(&sim_a.url)),
-        (TAX_B, "Tax Office B", vec!["provider"], Some(&sim_b.url)),
-        (BENEFITS, "Benefits Agency", vec!["consumer"], None),
-        (STRANGER, "Curious Agency", vec!["consumer"], None),
-    ] {
-        let creds = ca.issue(id, name).unwrap();
-        hub.post(
-            "/v1/admin/agencies",
-            Some(&operator),
-            &json!({"id": id, "name": name, "sector": "tax", "roles": roles, "endpoint_url": endpoint,
-                    "identifier_policy": "common_id", "certificates": [creds.certificate_pem]}),
-            201,
-        )
-        .await
-        .unwrap();
-        tokens.insert(id, hub.agency_token(id, &creds).await.unwrap());
+    let person = world.register("Rita", "Reference", "1980-02-03").id;
+    world.serve();
+    let sim_a = provider(&world, TAX_A, &person, 1000.0);
+    let sim_b = provider(&world, TAX_B, &person, 2000.0);
+    let (url_a, url_b) = (sim_a.url.clone(), sim_b.url.clone());
+    let agencies: [(&str, &str, &[&str], Option<&str>); 4] = [
+        (TAX_A, "Tax Office A", &["provider"], Some(&url_a)),
+        (TAX_B, "Tax Office B", &["provider"], Some(&url_b)),
+        (BENEFITS, "Benefits Agency", &["consumer"], None),
+        (STRANGER, "Curious Agency", &["consumer"], None),
+    ];
+    for (id, name, roles, endpoint) in agencies {
+        world
+            .onboard(AgencySpec {
+                id,
+                name,
+                sector: "tax",
+                roles,
+                endpoint,
+                policy: "common_id",
+            })
+            .await;
     }
     for source in [TAX_A, TAX_B] {
-        hub.post(
-            "/v1/admin/sources",
-            Some(&operator),
-            &json!({"record_type": "tax.income-statement", "major": 1, "provider": source, "routing": "by_reference"}),
-            201,
-        )
-        .await
-        .unwrap();
+        world
+            .admin(
+                "/v1/admin/sources",
+                &json!({"record_type": "tax.income-statement", "major": 1, "provider": source, "routing": "by_reference"}),
+            )
+            .await;
     }
-    hub.post(
-        "/v1/admin/purposes",
-        Some(&operator),
-        &json!({"code": PURPOSE, "title": "Checking eligibility",
-                "legal_reference": {"title": "Social Assistance Act, art. 12", "url": "https://law.example/sa#12"}}),
-        201,
-    )
-    .await
-    .unwrap();
-    hub.post(
-        "/v1/admin/authorizations",
-        Some(&operator),
-        &json!({"consumer": {"agency": BENEFITS}, "record_type": "tax.income-statement", "major": 1,
-                "fields": ["/commonId", "/taxYear", "/incomeYear", "/status", "/currency", "/taxableIncome"], "purposes": [PURPOSE],
-                "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
-                "consent_required": false}),
-        201,
-    )
-    .await
-    .unwrap();
-    let token = |id: &str| tokens[id].clone();
+    world.purpose(PURPOSE, "Checking eligibility").await;
+    world
+        .authorize(
+            BENEFITS,
+            "tax.income-statement",
+            &[
+                "/commonId",
+                "/taxYear",
+                "/incomeYear",
+                "/status",
+                "/currency",
+                "/taxableIncome",
+            ],
+            PURPOSE,
+            false,
+        )
+        .await;
+    let hub = world.client().clone();
+    let db = &world.db;
+    let token = |id: &str| world.token(id).to_owned();
     let file = json!({"person": person, "kind": "file", "capacity": "beneficiary"});
     let source =
         json!({"person": person, "kind": "source", "record_type": RECORD, "capacity": "taxpayer"});
@@ -248,7 +197,7 @@ async fn two_kinds(backend: Backend, test: &str) {
     );
 
     // Every declaration, refused ones aside, is in the log with its kind.
-    e2e::entries_by_exchange(&db, std::time::Duration::from_secs(10));
+    e2e::entries_by_exchange(db, std::time::Duration::from_secs(10));
     let rows = hub::store::audit::entries_from(&mut db.pool().get().unwrap(), 0, 100_000).unwrap();
     let log: Vec<Value> = rows
         .into_iter()
@@ -276,7 +225,7 @@ async fn two_kinds(backend: Backend, test: &str) {
             (BENEFITS.to_owned(), "file".to_owned()),
         ]
     );
-    drop(hub_process);
+    drop((sim_a, sim_b));
 }
 
 #[tokio::test]

@@ -2,4 +2,5 @@
 
 pub mod demo;
 pub mod sim;
+#[cfg(feature = "testing")]
 pub mod testing;

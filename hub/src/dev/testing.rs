@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
 use actix_web::web;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -170,6 +172,14 @@ impl TestApp {
         })
     }
 
+    /// Serves one request in-process: the status, headers and body.
+    pub async fn send(
+        &self,
+        req: actix_web::test::TestRequest,
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
+        send(&self.state, req).await
+    }
+
     /// A connection for direct checks of what was stored.
     pub fn conn(&self) -> store::PooledConnection {
         self.state
@@ -177,6 +187,21 @@ impl TestApp {
             .get()
             .unwrap_or_else(|e| panic!("no connection: {e}"))
     }
+}
+
+/// Serves one request with the app on `state` (another hub on the same
+/// database, say): the status, headers and body. The one way tests call the
+/// app in-process.
+pub async fn send(
+    state: &web::Data<AppState>,
+    req: actix_web::test::TestRequest,
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let service = actix_web::test::init_service(crate::http::app(state.clone())).await;
+    let res = actix_web::test::call_service(&service, req.to_request()).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = actix_web::test::read_body(res).await.to_vec();
+    (status, headers, body)
 }
 
 /// Says that a PostgreSQL test was skipped and why.
@@ -244,4 +269,92 @@ pub fn sign_jws(
     provider::install_crypto().unwrap_or_else(|e| panic!("{e}"));
     crate::secrets::jose::try_sign_jws(alg, key_pem, extra_header, claims)
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `value` with what changes from run to run replaced by a placeholder, for
+/// snapshots: identifiers the hub makes (exchanges, consents, references,
+/// request ids, UUIDs), common IDs, times, hashes, salts and signatures.
+/// Values under the keys in [`VOLATILE_KEYS`] are replaced whole.
+pub fn scrub(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(scrub_text(s)),
+        Value::Array(items) => Value::Array(items.iter().map(scrub).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, v)| {
+                    let v = if VOLATILE_KEYS.contains(&key.as_str()) && !v.is_null() {
+                        Value::String(format!("[{key}]"))
+                    } else {
+                        scrub(v)
+                    };
+                    (key.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Keys whose values [`scrub`] replaces whole.
+pub const VOLATILE_KEYS: &[&str] = &[
+    "request_id",
+    "exchange_id",
+    "ts",
+    "time",
+    "timestamp",
+    "seq",
+    "prev_hash",
+    "entry_hash",
+    "leaf_hash",
+    "request_digest",
+    "response_digest",
+    "subject_commitment",
+    "subject_salt",
+    "salt",
+    "signature",
+    "thumbprint",
+    "x5t#S256",
+    "jti",
+    // The size of the last checkpoint signed, which follows the signer's
+    // timing.
+    "kept_checkpoint_size",
+];
+
+fn scrub_text(text: &str) -> String {
+    static PATTERNS: std::sync::OnceLock<Vec<(regex::Regex, &'static str)>> =
+        std::sync::OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        [
+            (
+                r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+                "[uuid]",
+            ),
+            (
+                r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+                "[time]",
+            ),
+            (
+                r"\b(exc|con|ref|req|op|auth|agr)-[A-Za-z0-9_-]{6,}",
+                "[$1-id]",
+            ),
+            (r"\b\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}\b", "[common-id]"),
+            (r"\b\d{11}\b", "[common-id]"),
+            (r"\b[0-9a-fA-F]{32,}\b", "[hex]"),
+            (r"\b[A-Za-z0-9_-]{40,}={0,2}", "[base64]"),
+        ]
+        .into_iter()
+        .map(|(pattern, with)| {
+            (
+                regex::Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}")),
+                with,
+            )
+        })
+        .collect()
+    });
+    let mut text = text.to_owned();
+    for (pattern, with) in patterns {
+        text = pattern.replace_all(&text, *with).into_owned();
+    }
+    text
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use actix_web::test as web;
+use hub::dev::testing::TestApp;
 use serde_json::{Value, json};
 
 /// The agency the fixture certificates bind.
@@ -40,23 +41,20 @@ pub fn token_form(assertion: &str) -> String {
     )
 }
 
-/// Calls the app once.
+/// Calls the app once; the body as JSON (a string when it is not JSON,
+/// null when empty).
 pub async fn call(
     app: &hub::dev::testing::TestApp,
     req: web::TestRequest,
 ) -> (u16, actix_web::http::header::HeaderMap, Value) {
-    let service = web::init_service(hub::http::app(app.state.clone())).await;
-    let res = web::call_service(&service, req.to_request()).await;
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let body = web::read_body(res).await;
+    let (status, headers, body) = app.send(req).await;
     let value = if body.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()))
     };
-    (status, headers, value)
+    (status.as_u16(), headers, value)
 }
 
 /// A new operator token on the app's database.
@@ -140,4 +138,135 @@ pub fn audited(app: &hub::dev::testing::TestApp, kind: &str) -> Vec<(String, Opt
         .select((audit_entries::actor_id, audit_entries::person))
         .load(&mut *app.conn())
         .unwrap()
+}
+
+/// Snapshots a problem body as `hub/tests/snapshots/problem_<code>.snap`,
+/// scrubbed of what changes from run to run: one representative body for
+/// each problem code (`problems.rs` checks that every code has one).
+pub fn problem_snapshot(body: &Value) {
+    let code = body["code"]
+        .as_str()
+        .or_else(|| body["error"].as_str())
+        .unwrap_or_else(|| panic!("not a problem: {body}"));
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        insta::assert_json_snapshot!(format!("problem_{code}"), hub::dev::testing::scrub(body));
+    });
+}
+
+// The shared actors of the in-process tests: an operator, the fixture
+// agency, a signed-in citizen.
+
+/// A request with `token` as bearer and `body` as JSON: its status and
+/// body.
+pub async fn send(
+    app: &TestApp,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let req = match method {
+        "GET" => web::TestRequest::get(),
+        _ => web::TestRequest::post(),
+    }
+    .uri(uri);
+    let mut req = with_bearer(req, token);
+    if let Some(body) = body {
+        req = req.set_json(body);
+    }
+    let (status, _, body) = call(app, req).await;
+    (status, body)
+}
+
+/// Registers a person and signs them in; returns (common id, citizen token).
+pub async fn citizen(app: &TestApp, agency: &str, given: &str) -> (String, String) {
+    let (status, person) = send(
+        app,
+        "POST",
+        "/v1/persons",
+        agency,
+        Some(json!({"given_names": given, "family_name": "Peeters", "birth_date": "1985-07-01"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{person}");
+    let id = person["id"].as_str().unwrap().to_owned();
+    let req = web::TestRequest::post()
+        .uri("/v1/citizen/activate")
+        .set_json(json!({"common_id": id, "activation_code": person["activation_code"], "password": PASSWORD}));
+    let (status, _, body) = call(app, req).await;
+    assert_eq!(status, 204, "{body}");
+    let token = sign_in(app, &id).await;
+    (id, token)
+}
+
+/// The test citizens' password.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A fresh citizen token (tokens are short-lived; tests move the clock).
+pub async fn sign_in(app: &TestApp, id: &str) -> String {
+    let req = web::TestRequest::post()
+        .uri("/v1/citizen/sign-in")
+        .set_json(json!({"common_id": id, "password": PASSWORD}));
+    let (status, _, body) = call(app, req).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A legal reference for purposes and authorizations.
+pub fn legal() -> Value {
+    json!({"title": "Law of 15 January 1990, art. 5", "url": "https://example.gov/law/1990#art5"})
+}
+
+/// Declares the purpose `code` as the operator `op`.
+pub async fn purpose(app: &TestApp, op: &str, code: &str) {
+    let (status, body) = send(
+        app,
+        "POST",
+        "/v1/admin/purposes",
+        op,
+        Some(json!({"code": code, "title": format!("Title of {code}"), "description": "", "legal_reference": legal()})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// The shared actors of a test: an operator, the fixture agency (consumer
+/// and registrar), a signed-in citizen.
+pub struct World {
+    /// An operator token.
+    pub op: String,
+    /// The fixture agency's access token (consumer and registrar).
+    pub agency: String,
+    /// The citizen's common ID.
+    pub person: String,
+    /// The citizen's access token.
+    pub citizen: String,
+}
+
+impl World {
+    /// New tokens after the clock moved.
+    pub async fn refresh(&mut self, app: &TestApp) {
+        self.agency = access_token(app).await;
+        self.citizen = sign_in(app, &self.person).await;
+    }
+}
+
+/// An operator, the fixture agency (consumer and registrar), a signed-in
+/// citizen, two purposes.
+pub async fn world(app: &TestApp) -> World {
+    let agency = agency_token(app, &["consumer", "registrar"], "common_id").await;
+    let op = operator_token(app);
+    purpose(app, &op, "benefit-eligibility").await;
+    purpose(app, &op, "tax-assessment").await;
+    let (person, citizen) = citizen(app, &agency, "Anna").await;
+    World {
+        op,
+        agency,
+        person,
+        citizen,
+    }
 }
