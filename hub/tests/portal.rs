@@ -14,8 +14,6 @@ use hub::dev::testing::TestApp;
 use hub::storage_test;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
-
 /// A browser's cookie jar.
 #[derive(Default)]
 struct Browser {
@@ -123,18 +121,7 @@ impl Browser {
 }
 
 async fn person(app: &TestApp, agency: &str, given: &str) -> String {
-    let req = with_bearer(web::TestRequest::post().uri("/v1/persons"), agency).set_json(
-        json!({"given_names": given, "family_name": "Peeters", "birth_date": "1985-07-01"}),
-    );
-    let (status, _, person) = call(app, req).await;
-    assert_eq!(status, 201, "{person}");
-    let id = person["id"].as_str().unwrap().to_owned();
-    let req = web::TestRequest::post()
-        .uri("/v1/citizen/activate")
-        .set_json(json!({"common_id": id, "activation_code": person["activation_code"], "password": PASSWORD}));
-    let (status, _, body) = call(app, req).await;
-    assert_eq!(status, 204, "{body}");
-    id
+    activated(app, agency, peeters(given)).await
 }
 
 async fn request_consent(app: &TestApp, agency: &str, person: &str) -> String {
