@@ -166,11 +166,7 @@ async fn drive(app: &TestApp) -> BTreeMap<String, Value> {
                     "while-suspended",
                 ),
             );
-            let req = web::TestRequest::post()
-                .uri("/oauth/token")
-                .insert_header(("content-type", "application/x-www-form-urlencoded"))
-                .set_payload(token_form(&assertion));
-            let (status, _, body) = call(app, req).await;
+            let (status, body) = token_answer(app, &assertion).await;
             assert_eq!(status, 401, "{body}");
         }
         let (status, body) = post(

@@ -69,10 +69,8 @@ impl Browser {
         if let Some(form) = form {
             req = req.set_form(form);
         }
-        let service = web::init_service(hub::http::app(app.state.clone())).await;
-        let res = web::call_service(&service, req.to_request()).await;
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
+        let (status, headers, body) = app.send(req).await;
+        let status = status.as_u16();
         for value in headers.get_all("set-cookie") {
             let cookie =
                 actix_web::cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
@@ -86,7 +84,7 @@ impl Browser {
                     .insert(cookie.name().to_owned(), cookie.value().to_owned());
             }
         }
-        let body = String::from_utf8(web::read_body(res).await.to_vec()).unwrap();
+        let body = String::from_utf8(body).unwrap();
         Page {
             status,
             headers,

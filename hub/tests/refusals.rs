@@ -98,11 +98,7 @@ storage_test!(
                 json!({}),
                 &assertion_claims(AGENCY, &aud, app.clock.now().timestamp(), "fresh-1"),
             );
-            let req = web::TestRequest::post()
-                .uri("/oauth/token")
-                .insert_header(("content-type", "application/x-www-form-urlencoded"))
-                .set_payload(token_form(&assertion));
-            let (status, _, body) = call(&app, req).await;
+            let (status, body) = token_answer(&app, &assertion).await;
             assert_eq!(status, 200, "{body}");
             body["access_token"].as_str().unwrap().to_owned()
         };
