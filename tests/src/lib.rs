@@ -501,6 +501,70 @@ pub struct AgencySpec<'a> {
     pub policy: &'a str,
 }
 
+impl<'a> AgencySpec<'a> {
+    /// A provider answering at `endpoint`, identified by common ID.
+    pub fn provider(id: &'a str, name: &'a str, sector: &'a str, endpoint: &'a str) -> Self {
+        AgencySpec {
+            id,
+            name,
+            sector,
+            roles: &["provider"],
+            endpoint: Some(endpoint),
+            policy: "common_id",
+        }
+    }
+
+    /// A consumer identifying persons by common ID.
+    pub fn consumer(id: &'a str, name: &'a str, sector: &'a str) -> Self {
+        AgencySpec {
+            id,
+            name,
+            sector,
+            roles: &["consumer"],
+            endpoint: None,
+            policy: "common_id",
+        }
+    }
+}
+
+/// The tax authority of the shared scenario, a provider of income
+/// statements.
+pub const TAX: &str = "BE-0300000001";
+/// The benefits agency of the shared scenario, a consumer.
+pub const BENEFITS: &str = "BE-0400000001";
+/// The purpose of the shared scenario.
+pub const PURPOSE: &str = "benefit-eligibility";
+/// The fields of `tax.income-statement` consumers are granted (the income
+/// breakdown, withholdable, is not).
+pub const INCOME_FIELDS: &[&str] = &[
+    "/commonId",
+    "/taxYear",
+    "/incomeYear",
+    "/status",
+    "/currency",
+    "/taxableIncome",
+];
+/// The fields of `person.address` consumers are granted (every required
+/// one; the box number is not).
+pub const ADDRESS_FIELDS: &[&str] = &[
+    "/commonId",
+    "/addressType",
+    "/since",
+    "/address/street",
+    "/address/houseNumber",
+    "/address/postcode",
+    "/address/municipality",
+    "/address/country",
+];
+
+/// An assessed income statement of the person `common_id` for the tax year
+/// 2026.
+pub fn income_statement(common_id: &str) -> serde_json::Value {
+    serde_json::json!({"commonId": common_id, "taxYear": 2026, "incomeYear": 2025, "status": "assessed",
+           "currency": "EUR", "taxableIncome": 31250.0,
+           "incomeByCategory": {"employment": 31250.0}})
+}
+
 /// One set of test actors over real processes, shared by the end-to-end
 /// tests: a fresh database, a private CA (the hub's trust anchors), an
 /// operator token made with the CLI, registered persons, the running hub,
@@ -765,6 +829,51 @@ impl World {
             }),
         )
         .await;
+    }
+
+    /// Declares `provider` the source of `record_type` (major 1), with a
+    /// timeout of 5 seconds.
+    pub async fn source(&self, record_type: &str, provider: &str) {
+        self.admin(
+            "/v1/admin/sources",
+            &serde_json::json!({"record_type": record_type, "major": 1, "provider": provider, "timeout_ms": 5_000}),
+        )
+        .await;
+    }
+
+    /// The shared scenario: the tax authority [`TAX`] answers income
+    /// statements from `records` after `delay_ms`, and the benefits agency
+    /// [`BENEFITS`] may read their [`INCOME_FIELDS`] for [`PURPOSE`] (with
+    /// the person's consent when `consent_required`). The simulated
+    /// provider, to keep running.
+    pub async fn income_statements(
+        &mut self,
+        records: &serde_json::Value,
+        delay_ms: u64,
+        consent_required: bool,
+    ) -> AgencySim {
+        let tax_sim = self.provider(
+            TAX,
+            &serde_json::json!({"tax.income-statement": records}),
+            delay_ms,
+        );
+        let tax_url = tax_sim.url.clone();
+        self.onboard(AgencySpec::provider(TAX, "Tax Authority", "tax", &tax_url))
+            .await;
+        self.onboard(AgencySpec::consumer(BENEFITS, "Benefits Agency", "social"))
+            .await;
+        self.source("tax.income-statement", TAX).await;
+        self.purpose(PURPOSE, "Checking eligibility for a social benefit")
+            .await;
+        self.authorize(
+            BENEFITS,
+            "tax.income-statement",
+            INCOME_FIELDS,
+            PURPOSE,
+            consent_required,
+        )
+        .await;
+        tax_sim
     }
 
     /// Every audit entry that names an exchange, by exchange id, once the
