@@ -234,12 +234,27 @@ impl AgencySim {
         delay_ms: u64,
         args: &[&OsStr],
     ) -> AgencySim {
+        let delay_ms = delay_ms.to_string();
+        let mut all = vec![
+            OsStr::new("--hub"),
+            OsStr::new(hub_url),
+            OsStr::new("--listen"),
+            OsStr::new("127.0.0.1:0"),
+            OsStr::new("--records"),
+            records.as_os_str(),
+            OsStr::new("--delay-ms"),
+            OsStr::new(&delay_ms),
+        ];
+        all.extend(args);
+        Self::run(id, &all)
+    }
+
+    /// Starts `crossroads agency-sim --id ID ARGS` and waits for its
+    /// "agency-sim ID listening on URL" line.
+    pub fn run(id: &str, args: &[&OsStr]) -> AgencySim {
         let mut cmd = crossroads();
         cmd.arg("agency-sim")
-            .args(["--id", id, "--hub", hub_url, "--listen", "127.0.0.1:0"])
-            .arg("--records")
-            .arg(records)
-            .args(["--delay-ms", &delay_ms.to_string()])
+            .args(["--id", id])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -372,26 +387,39 @@ pub fn add_fixture_consumer(mut cmd: Command) {
     );
 }
 
+/// A `crossroads` command on `db` with the data directory `data`.
+pub fn crossroads_for(db: &hub::dev::testing::TestDb, data: &Path) -> Command {
+    let mut cmd = crossroads();
+    cmd.env("CROSSROADS_DATA_DIR", data)
+        .env("CROSSROADS_DATABASE_URL", db.url.expose_url());
+    cmd
+}
+
 /// Runs `crossroads ARGS` on `db` with the data directory `data`; the
 /// finished process.
 pub fn crossroads_on(db: &hub::dev::testing::TestDb, data: &Path, args: &[&str]) -> Output {
-    crossroads()
-        .env("CROSSROADS_DATA_DIR", data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
+    crossroads_for(db, data)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run crossroads: {e}"))
 }
 
-/// [`crossroads_on`], which must succeed; its standard output.
-pub fn cli(db: &hub::dev::testing::TestDb, data: &Path, args: &[&str]) -> String {
-    let out = crossroads_on(db, data, args);
+/// The standard output of `crossroads ARGS`, finished as `out`, which must
+/// have succeeded.
+pub fn succeeded(args: &[&str], out: &Output) -> String {
     assert!(
         out.status.success(),
-        "{args:?}: {}",
+        "{args:?}: exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// [`crossroads_on`], which must succeed; its standard output.
+pub fn cli(db: &hub::dev::testing::TestDb, data: &Path, args: &[&str]) -> String {
+    succeeded(args, &crossroads_on(db, data, args))
 }
 
 /// Waits (at most `within`) until the hand-over table of `db` is drained,

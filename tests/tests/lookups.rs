@@ -167,31 +167,9 @@ async fn lookups_world(backend: Backend) -> Option<Lookups> {
         .await;
     // Every field the schema requires must be granted; the box number (not
     // required) and the income breakdown (withholdable) are not.
-    let address_fields = [
-        "/commonId",
-        "/addressType",
-        "/since",
-        "/address/street",
-        "/address/houseNumber",
-        "/address/postcode",
-        "/address/municipality",
-        "/address/country",
-    ];
     let grants: [(&str, &str, &[&str], bool); 6] = [
-        (BENEFITS, "person.address", &address_fields, false),
-        (
-            BENEFITS,
-            "tax.income-statement",
-            &[
-                "/commonId",
-                "/taxYear",
-                "/incomeYear",
-                "/status",
-                "/currency",
-                "/taxableIncome",
-            ],
-            true,
-        ),
+        (BENEFITS, "person.address", e2e::ADDRESS_FIELDS, false),
+        (BENEFITS, "tax.income-statement", e2e::INCOME_FIELDS, true),
         (
             BENEFITS,
             "health.insurance-coverage",
@@ -216,7 +194,7 @@ async fn lookups_world(backend: Backend) -> Option<Lookups> {
             &["/commonId", "/asOf", "/householdSize", "/members"],
             false,
         ),
-        (INSURER, "person.address", &address_fields, false),
+        (INSURER, "person.address", e2e::ADDRESS_FIELDS, false),
     ];
     for (consumer, record_type, fields, consent_required) in grants {
         world

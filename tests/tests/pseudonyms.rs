@@ -236,16 +236,7 @@ async fn sweep(backend: Backend, test: &str) {
         .authorize(
             INSURER,
             "person.address",
-            &[
-                "/commonId",
-                "/addressType",
-                "/since",
-                "/address/street",
-                "/address/houseNumber",
-                "/address/postcode",
-                "/address/municipality",
-                "/address/country",
-            ],
+            e2e::ADDRESS_FIELDS,
             PURPOSE,
             true,
         )
