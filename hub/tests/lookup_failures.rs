@@ -12,7 +12,7 @@ use common::*;
 use diesel::RunQueryDsl;
 use hub::dev::testing::{Captured, TestApp};
 use hub::storage_test;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Stores a person as replaced by a person whose stored id is not a common
 /// ID, and returns the first: resolving them fails inside the hub.
@@ -38,16 +38,6 @@ fn cause() -> String {
         .parse::<identity::CommonId>()
         .unwrap_err()
         .to_string()
-}
-
-/// The audit entries about exchange `id`.
-fn entries_of(app: &TestApp, id: &str) -> Vec<Value> {
-    hub::store::audit::entries_from(&mut app.conn(), 0, 100_000)
-        .unwrap()
-        .into_iter()
-        .map(|(_, e)| serde_json::from_str::<Value>(&e).unwrap())
-        .filter(|e| e["exchange_id"] == id)
-        .collect()
 }
 
 storage_test!(

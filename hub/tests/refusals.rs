@@ -24,16 +24,6 @@ async fn lookup(app: &TestApp, token: &str) -> (u16, Value) {
     (status, body)
 }
 
-/// The log's entries about exchange `id`.
-fn entries_of(app: &TestApp, id: &str) -> Vec<Value> {
-    hub::store::audit::entries_from(&mut app.conn(), 0, 100_000)
-        .unwrap()
-        .into_iter()
-        .map(|(_, e)| serde_json::from_str::<Value>(&e).unwrap())
-        .filter(|e| e["exchange_id"] == id)
-        .collect()
-}
-
 /// Checks a refusal: its status and code, an exchange id in the problem,
 /// and exactly one `lookup.denied` entry of the agency with that code.
 fn audited_once(app: &TestApp, answer: &(u16, Value), status: u16, code: &str) {

@@ -294,3 +294,32 @@ pub async fn world(app: &TestApp) -> World {
         citizen,
     }
 }
+
+/// The audit entries about exchange `id`.
+pub fn entries_of(app: &TestApp, id: &str) -> Vec<Value> {
+    hub::store::audit::entries_from(&mut app.conn(), 0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| serde_json::from_str::<Value>(&e).unwrap())
+        .filter(|e| e["exchange_id"] == id)
+        .collect()
+}
+
+/// The text of every Rust file in `hub/src` outside `dev/`.
+pub fn source_texts() -> Vec<String> {
+    let mut texts = Vec::new();
+    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "dev") {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                texts.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    texts
+}
