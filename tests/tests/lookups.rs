@@ -104,38 +104,10 @@ async fn lookups_world(backend: Backend) -> Option<Lookups> {
         slow_sim.url.clone(),
     );
     for agency in [
-        AgencySpec {
-            id: REGISTER,
-            name: "Population Register",
-            sector: "civil",
-            roles: &["provider"],
-            endpoint: Some(&register_url),
-            policy: "common_id",
-        },
-        AgencySpec {
-            id: TAX,
-            name: "Tax Authority",
-            sector: "tax",
-            roles: &["provider"],
-            endpoint: Some(&tax_url),
-            policy: "common_id",
-        },
-        AgencySpec {
-            id: EMPLOYMENT,
-            name: "Employment Register",
-            sector: "employment",
-            roles: &["provider"],
-            endpoint: Some(&slow_url),
-            policy: "common_id",
-        },
-        AgencySpec {
-            id: BENEFITS,
-            name: "Benefits Agency",
-            sector: "social",
-            roles: &["consumer"],
-            endpoint: None,
-            policy: "common_id",
-        },
+        AgencySpec::provider(REGISTER, "Population Register", "civil", &register_url),
+        AgencySpec::provider(TAX, "Tax Authority", "tax", &tax_url),
+        AgencySpec::provider(EMPLOYMENT, "Employment Register", "employment", &slow_url),
+        AgencySpec::consumer(BENEFITS, "Benefits Agency", "social"),
         AgencySpec {
             id: INSURER,
             name: "Health Insurer",
