@@ -363,6 +363,16 @@ pub fn http_client() -> reqwest::Client {
         .unwrap_or_else(|e| panic!("HTTP client: {e}"))
 }
 
+/// A `crossroads` command on the data directory `data` (and the database
+/// there) trusting the fixture CA for agencies, as the tests that sign with
+/// the fixture agency's key run it.
+pub fn crossroads_with_fixture_ca(data: &Path) -> Command {
+    let mut cmd = crossroads();
+    cmd.env("CROSSROADS_DATA_DIR", data)
+        .env("CROSSROADS_TRUST_ANCHORS_FILE", fixture("ca.pem"));
+    cmd
+}
+
 /// Onboards the fixture agency (`FIXTURE_AGENCY`, P-256 certificate) as a
 /// consumer with `crossroads agency add`, run through `cmd` (which carries
 /// the environment: data directory, trust anchors…).
