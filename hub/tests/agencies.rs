@@ -31,15 +31,6 @@ async fn onboard(app: &TestApp, certs: &[&str]) -> String {
     op
 }
 
-async fn token(app: &TestApp, assertion: &str) -> (u16, Value) {
-    let req = web::TestRequest::post()
-        .uri("/oauth/token")
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload(token_form(assertion));
-    let (status, _, body) = call(app, req).await;
-    (status, body)
-}
-
 fn aud(app: &TestApp) -> String {
     format!("{}/oauth/token", app.state.config.public_base())
 }
@@ -132,7 +123,7 @@ storage_test!(
         {
             let claims = assertion_claims(AGENCY, &aud(&app), now, &format!("jti-{i}"));
             let assertion = sign(alg, &fixture(key), json!({}), &claims);
-            let (status, body) = token(&app, &assertion).await;
+            let (status, body) = token_answer(&app, &assertion).await;
             assert_eq!(status, 200, "{alg}: {body}");
             assert_eq!(body["token_type"], "Bearer");
             assert!(body["expires_in"].as_i64().unwrap() <= 900);
@@ -157,12 +148,12 @@ storage_test!(
             json!({}),
             &assertion_claims(AGENCY, &aud(&app), now, "once"),
         );
-        let (status, body) = token(&app, &good).await;
+        let (status, body) = token_answer(&app, &good).await;
         assert_eq!(status, 200, "{body}");
         let access = body["access_token"].as_str().unwrap().to_owned();
 
         // A replayed jti.
-        let (status, body) = token(&app, &good).await;
+        let (status, body) = token_answer(&app, &good).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_grant")),
@@ -177,7 +168,7 @@ storage_test!(
             json!({}),
             &assertion_claims(AGENCY, "https://elsewhere", now, "a1"),
         );
-        let (status, body) = token(&app, &wrong_aud).await;
+        let (status, body) = token_answer(&app, &wrong_aud).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (401, Some("invalid_client")),
@@ -194,7 +185,7 @@ storage_test!(
 
         // An expired assertion.
         let old = assertion_claims(AGENCY, &aud(&app), now - 3600, "a2");
-        let (status, body) = token(&app, &sign("ES256", &key, json!({}), &old)).await;
+        let (status, body) = token_answer(&app, &sign("ES256", &key, json!({}), &old)).await;
         assert_eq!(status, 401, "{body}");
         assert!(
             body["error_description"]
@@ -211,7 +202,7 @@ storage_test!(
             base64_url(&json!({"alg": "none", "typ": "JWT"})),
             base64_url(&claims)
         );
-        let (status, body) = token(&app, &none).await;
+        let (status, body) = token_answer(&app, &none).await;
         assert_eq!(status, 401, "{body}");
         let input = format!(
             "{}.{}",
@@ -224,7 +215,7 @@ storage_test!(
             input.as_bytes(),
         );
         let hs = format!("{input}.{}", base64_url_bytes(mac.as_ref()));
-        let (status, body) = token(&app, &hs).await;
+        let (status, body) = token_answer(&app, &hs).await;
         assert_eq!(status, 401, "{body}");
 
         // Wrong grant type, and no assertion at all.
@@ -279,7 +270,7 @@ storage_test!(
             json!({}),
             &assertion_claims(AGENCY, &aud(&app), now, "a4"),
         );
-        let (status, body) = token(&app, &fresh).await;
+        let (status, body) = token_answer(&app, &fresh).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (401, Some("invalid_client")),
@@ -295,7 +286,7 @@ storage_test!(
         let op = onboard(&app, &["agency-ed25519.pem"]).await;
         let key = fixture("agency-ed25519.key.pem");
         let now = app.clock.now().timestamp();
-        let (status, body) = token(
+        let (status, body) = token_answer(
             &app,
             &sign(
                 "EdDSA",
@@ -321,7 +312,7 @@ storage_test!(
             "{body}"
         );
         problem_snapshot(&body);
-        let (status, body) = token(
+        let (status, body) = token_answer(
             &app,
             &sign(
                 "EdDSA",
@@ -582,7 +573,8 @@ storage_test!(
             json!({}),
             &assertion_claims(AGENCY, &aud(&app), now, "parallel-1"),
         );
-        let answers = futures_util::future::join_all((0..16).map(|_| token(&app, &once))).await;
+        let answers =
+            futures_util::future::join_all((0..16).map(|_| token_answer(&app, &once))).await;
         let issued = answers.iter().filter(|(s, _)| *s == 200).count();
         assert_eq!(issued, 1, "{answers:?}");
         assert!(
@@ -599,10 +591,10 @@ storage_test!(
             json!({}),
             &assertion_claims(AGENCY, &aud(&app), now, "late-1"),
         );
-        let (status, body) = token(&app, &late).await;
+        let (status, body) = token_answer(&app, &late).await;
         assert_eq!(status, 200, "{body}");
         app.clock.advance(chrono::Duration::seconds(120 + 3));
-        let (status, body) = token(&app, &late).await;
+        let (status, body) = token_answer(&app, &late).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_grant")),
@@ -610,7 +602,7 @@ storage_test!(
         );
         // Past exp and the leeway, it is refused for its age.
         app.clock.advance(chrono::Duration::seconds(60));
-        let (status, _) = token(&app, &late).await;
+        let (status, _) = token_answer(&app, &late).await;
         assert_eq!(status, 401);
     }
 );

@@ -371,24 +371,7 @@ storage_test!(
         assert_eq!(body["results"][0]["status"], 422, "{body}");
 
         // The access log's agency filter holds to the agency ID's pattern.
-        let req = with_bearer(web::TestRequest::post().uri("/v1/persons"), &token).set_json(
-            json!({"given_names": "Anna", "family_name": "Peeters", "birth_date": "1985-07-01"}),
-        );
-        let (status, _, person) = call(&app, req).await;
-        assert_eq!(status, 201, "{person}");
-        let id = person["id"].as_str().unwrap();
-        let password = "correct horse battery staple";
-        let req = web::TestRequest::post().uri("/v1/citizen/activate").set_json(
-            json!({"common_id": id, "activation_code": person["activation_code"], "password": password}),
-        );
-        let (status, _, body) = call(&app, req).await;
-        assert_eq!(status, 204, "{body}");
-        let req = web::TestRequest::post()
-            .uri("/v1/citizen/sign-in")
-            .set_json(json!({"common_id": id, "password": password}));
-        let (status, _, signed) = call(&app, req).await;
-        assert_eq!(status, 200, "{signed}");
-        let citizen = signed["access_token"].as_str().unwrap();
+        let (_, citizen) = citizen(&app, &token, "Anna").await;
         for (query, expected) in [
             ("agency=BE-0123456789", 200),
             ("agency=not%20an%20agency", 400),
@@ -397,7 +380,7 @@ storage_test!(
         ] {
             let req = with_bearer(
                 web::TestRequest::get().uri(&format!("/v1/citizen/access-log?{query}")),
-                citizen,
+                &citizen,
             );
             let (status, _, body) = call(&app, req).await;
             assert_eq!(status, expected, "{query}: {body}");

@@ -56,21 +56,10 @@ fn kinds_in_source() -> BTreeSet<String> {
     )
     .unwrap();
     let mut kinds = BTreeSet::new();
-    let mut dirs = vec![root.join("src")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                if path.file_name().is_some_and(|n| n != "dev") {
-                    dirs.push(path);
-                }
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                for found in pattern.captures_iter(&text) {
-                    if !record_types.contains(&found[1]) {
-                        kinds.insert(found[1].to_owned());
-                    }
-                }
+    for text in source_texts() {
+        for found in pattern.captures_iter(&text) {
+            if !record_types.contains(&found[1]) {
+                kinds.insert(found[1].to_owned());
             }
         }
     }
@@ -166,11 +155,7 @@ async fn drive(app: &TestApp) -> BTreeMap<String, Value> {
                     "while-suspended",
                 ),
             );
-            let req = web::TestRequest::post()
-                .uri("/oauth/token")
-                .insert_header(("content-type", "application/x-www-form-urlencoded"))
-                .set_payload(token_form(&assertion));
-            let (status, _, body) = call(app, req).await;
+            let (status, body) = token_answer(app, &assertion).await;
             assert_eq!(status, 401, "{body}");
         }
         let (status, body) = post(

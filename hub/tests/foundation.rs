@@ -6,7 +6,7 @@ mod common;
 
 use actix_web::http::StatusCode;
 use actix_web::test as web;
-use common::problem_snapshot;
+use common::{operator_token, problem_snapshot};
 use hub::dev::testing::TestApp;
 use hub::storage_test;
 use hub::store::{migrations, settings};
@@ -77,9 +77,7 @@ storage_test!(health_and_readiness, |app: TestApp| async move {
     // The backend and schema version are for operators only.
     assert_eq!(ready.get("database"), None, "{ready}");
     assert_eq!(ready.get("schema_version"), None, "{ready}");
-    let op = hub::http::callers::operator::issue(&mut app.conn(), "Olga", app.clock.now())
-        .unwrap()
-        .token;
+    let op = operator_token(&app);
     let (status, _, body) = app
         .send(
             web::TestRequest::get()
@@ -179,9 +177,7 @@ async fn metrics_count_requests_by_route_and_status() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let op = hub::http::callers::operator::issue(&mut app.conn(), "Olga", app.clock.now())
-        .unwrap()
-        .token;
+    let op = operator_token(&app);
     let res = web::call_service(
         &service,
         web::TestRequest::get()

@@ -7,51 +7,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use actix_web::test as web;
 use common::*;
 use diesel::RunQueryDsl;
-use hub::dev::testing::TestApp;
+use hub::dev::testing::{Captured, TestApp};
 use hub::storage_test;
-use serde_json::{Value, json};
-
-/// Log lines written by the subscriber under test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Captured {
-    /// The fields of each `request failed` event.
-    fn failures(&self) -> Vec<Value> {
-        let bytes = self.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str::<Value>(line).unwrap())
-            .filter(|e| e["fields"]["message"] == "request failed")
-            .map(|e| e["fields"].clone())
-            .collect()
-    }
-}
+use serde_json::json;
 
 /// Stores a person as replaced by a person whose stored id is not a common
 /// ID, and returns the first: resolving them fails inside the hub.
@@ -79,33 +40,13 @@ fn cause() -> String {
         .to_string()
 }
 
-/// The audit entries about exchange `id`.
-fn entries_of(app: &TestApp, id: &str) -> Vec<Value> {
-    hub::store::audit::entries_from(&mut app.conn(), 0, 100_000)
-        .unwrap()
-        .into_iter()
-        .map(|(_, e)| serde_json::from_str::<Value>(&e).unwrap())
-        .filter(|e| e["exchange_id"] == id)
-        .collect()
-}
-
-fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(captured.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    (captured, guard)
-}
-
 storage_test!(
     an_internal_error_in_a_lookup_is_logged_and_audited,
     setup = app_with_fixture_ca,
     |app: TestApp| async move {
         let token = agency_token(&app, &["consumer"], "common_id").await;
         let person = corrupt_person(&app);
-        let (captured, _guard) = capture();
+        let (captured, _guard) = Captured::install();
         let req = with_bearer(web::TestRequest::post().uri("/v1/lookups"), &token)
             .insert_header(("x-request-id", "req-lookup-7"))
             .set_json(json!({
@@ -146,7 +87,7 @@ storage_test!(
     |app: TestApp| async move {
         let token = agency_token(&app, &["consumer"], "common_id").await;
         let person = corrupt_person(&app);
-        let (captured, _guard) = capture();
+        let (captured, _guard) = Captured::install();
         let req = with_bearer(web::TestRequest::post().uri("/v1/lookups/batch"), &token)
             .insert_header(("x-request-id", "req-batch-8"))
             .set_json(json!({

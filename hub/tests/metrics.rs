@@ -38,28 +38,17 @@ fn operator(app: &TestApp) -> String {
     let mut tokens = TOKENS.get_or_init(Default::default).lock().unwrap();
     tokens
         .entry(app.db.data_dir())
-        .or_insert_with(|| {
-            hub::http::callers::operator::issue(&mut app.conn(), "Prometheus", app.clock.now())
-                .unwrap()
-                .token
-        })
+        .or_insert_with(|| operator_token(app))
         .clone()
 }
 
 /// The text served at `/metrics`.
 async fn scrape(app: &TestApp) -> String {
     let op = operator(app);
-    let service = web::init_service(hub::http::app(app.state.clone())).await;
-    let res = web::call_service(
-        &service,
-        web::TestRequest::get()
-            .uri("/metrics")
-            .insert_header(("authorization", format!("Bearer {op}")))
-            .to_request(),
-    )
-    .await;
-    assert_eq!(res.status().as_u16(), 200);
-    String::from_utf8(web::read_body(res).await.to_vec()).unwrap()
+    let req = with_bearer(web::TestRequest::get().uri("/metrics"), &op);
+    let (status, _, body) = app.send(req).await;
+    assert_eq!(status.as_u16(), 200);
+    String::from_utf8(body.to_vec()).unwrap()
 }
 
 /// The value of the sample `series` (name and labels, as printed).

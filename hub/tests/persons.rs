@@ -13,12 +13,6 @@ fn alice() -> Value {
     json!({"given_names": "Alice Marie", "family_name": "Dupont-Lefèvre", "birth_date": "1990-04-12", "birth_place": "Liège", "sex": "female"})
 }
 
-async fn register(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
-    let req = with_bearer(web::TestRequest::post().uri("/v1/persons"), token).set_json(body);
-    let (status, _, body) = call(app, req).await;
-    (status, body)
-}
-
 async fn show(app: &TestApp, token: &str, id: &str) -> (u16, Value) {
     let req = with_bearer(
         web::TestRequest::get().uri(&format!("/v1/persons/{id}")),
@@ -37,36 +31,17 @@ async fn post(app: &TestApp, uri: &str, token: Option<&str>, body: Value) -> (u1
     (status, body)
 }
 
-const PASSWORD: &str = "correct horse battery staple";
-
 /// Alice, registered and activated with [`PASSWORD`]; her common ID.
 async fn activated_citizen(app: &TestApp) -> String {
     let token = agency_token(app, &["registrar"], "common_id").await;
-    let (_, a) = register(app, &token, alice()).await;
-    let id = a["id"].as_str().unwrap().to_owned();
-    let (status, body) = post(
-        app,
-        "/v1/citizen/activate",
-        None,
-        json!({"common_id": id, "activation_code": a["activation_code"], "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, 204, "{body}");
-    id
+    activated(app, &token, alice()).await
 }
 
 /// Alice, activated and signed in: her common ID and citizen token.
 async fn signed_in_citizen(app: &TestApp) -> (String, String) {
     let id = activated_citizen(app).await;
-    let (status, signed) = post(
-        app,
-        "/v1/citizen/sign-in",
-        None,
-        json!({"common_id": id, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, 200, "{signed}");
-    (id, signed["access_token"].as_str().unwrap().to_owned())
+    let token = sign_in(app, &id).await;
+    (id, token)
 }
 
 storage_test!(

@@ -14,8 +14,6 @@ use hub::dev::testing::TestApp;
 use hub::storage_test;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
-
 /// A browser's cookie jar.
 #[derive(Default)]
 struct Browser {
@@ -71,10 +69,8 @@ impl Browser {
         if let Some(form) = form {
             req = req.set_form(form);
         }
-        let service = web::init_service(hub::http::app(app.state.clone())).await;
-        let res = web::call_service(&service, req.to_request()).await;
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
+        let (status, headers, body) = app.send(req).await;
+        let status = status.as_u16();
         for value in headers.get_all("set-cookie") {
             let cookie =
                 actix_web::cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
@@ -88,7 +84,7 @@ impl Browser {
                     .insert(cookie.name().to_owned(), cookie.value().to_owned());
             }
         }
-        let body = String::from_utf8(web::read_body(res).await.to_vec()).unwrap();
+        let body = String::from_utf8(body).unwrap();
         Page {
             status,
             headers,
@@ -123,18 +119,7 @@ impl Browser {
 }
 
 async fn person(app: &TestApp, agency: &str, given: &str) -> String {
-    let req = with_bearer(web::TestRequest::post().uri("/v1/persons"), agency).set_json(
-        json!({"given_names": given, "family_name": "Peeters", "birth_date": "1985-07-01"}),
-    );
-    let (status, _, person) = call(app, req).await;
-    assert_eq!(status, 201, "{person}");
-    let id = person["id"].as_str().unwrap().to_owned();
-    let req = web::TestRequest::post()
-        .uri("/v1/citizen/activate")
-        .set_json(json!({"common_id": id, "activation_code": person["activation_code"], "password": PASSWORD}));
-    let (status, _, body) = call(app, req).await;
-    assert_eq!(status, 204, "{body}");
-    id
+    activated(app, agency, peeters(given)).await
 }
 
 async fn request_consent(app: &TestApp, agency: &str, person: &str) -> String {

@@ -132,20 +132,9 @@ fn codes_in_source() -> BTreeSet<String> {
     )
     .unwrap();
     let mut codes = BTreeSet::new();
-    let mut dirs = vec![root.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                if path.file_name().is_some_and(|n| n != "dev") {
-                    dirs.push(path);
-                }
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                for found in literal.captures_iter(&text) {
-                    codes.insert(found[1].to_owned());
-                }
-            }
+    for text in source_texts() {
+        for found in literal.captures_iter(&text) {
+            codes.insert(found[1].to_owned());
         }
     }
     let errors = std::fs::read_to_string(root.join("http/error.rs")).unwrap();

@@ -24,16 +24,6 @@ async fn lookup(app: &TestApp, token: &str) -> (u16, Value) {
     (status, body)
 }
 
-/// The log's entries about exchange `id`.
-fn entries_of(app: &TestApp, id: &str) -> Vec<Value> {
-    hub::store::audit::entries_from(&mut app.conn(), 0, 100_000)
-        .unwrap()
-        .into_iter()
-        .map(|(_, e)| serde_json::from_str::<Value>(&e).unwrap())
-        .filter(|e| e["exchange_id"] == id)
-        .collect()
-}
-
 /// Checks a refusal: its status and code, an exchange id in the problem,
 /// and exactly one `lookup.denied` entry of the agency with that code.
 fn audited_once(app: &TestApp, answer: &(u16, Value), status: u16, code: &str) {
@@ -98,11 +88,7 @@ storage_test!(
                 json!({}),
                 &assertion_claims(AGENCY, &aud, app.clock.now().timestamp(), "fresh-1"),
             );
-            let req = web::TestRequest::post()
-                .uri("/oauth/token")
-                .insert_header(("content-type", "application/x-www-form-urlencoded"))
-                .set_payload(token_form(&assertion));
-            let (status, _, body) = call(&app, req).await;
+            let (status, body) = token_answer(&app, &assertion).await;
             assert_eq!(status, 200, "{body}");
             body["access_token"].as_str().unwrap().to_owned()
         };
@@ -165,16 +151,6 @@ storage_test!(
     }
 );
 
-/// Asks for an access token with `assertion`; the status and body.
-async fn token(app: &TestApp, assertion: &str) -> (u16, Value) {
-    let req = web::TestRequest::post()
-        .uri("/oauth/token")
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload(token_form(assertion));
-    let (status, _, body) = call(app, req).await;
-    (status, body)
-}
-
 storage_test!(
     an_assertion_is_never_accepted_twice,
     setup = app_with_fixture_ca,
@@ -187,8 +163,8 @@ storage_test!(
             json!({}),
             &assertion_claims(AGENCY, &aud, app.clock.now().timestamp(), "once-only"),
         );
-        assert_eq!(token(&app, &assertion).await.0, 200);
-        let (status, body) = token(&app, &assertion).await;
+        assert_eq!(token_answer(&app, &assertion).await.0, 200);
+        let (status, body) = token_answer(&app, &assertion).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_grant")),
@@ -197,7 +173,7 @@ storage_test!(
         // Past its `exp` (120 s) but within the accepted clock skew: still
         // refused as a replay, not accepted again.
         app.clock.advance(Duration::seconds(125));
-        let (status, body) = token(&app, &assertion).await;
+        let (status, body) = token_answer(&app, &assertion).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_grant")),
@@ -207,7 +183,7 @@ storage_test!(
         assert_eq!(audited(&app, "token.refused").len(), 2);
         // Past the skew, it is simply expired.
         app.clock.advance(Duration::seconds(60));
-        let (status, body) = token(&app, &assertion).await;
+        let (status, body) = token_answer(&app, &assertion).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (401, Some("invalid_client")),

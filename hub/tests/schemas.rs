@@ -7,7 +7,7 @@ mod common;
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::test as web;
-use common::problem_snapshot;
+use common::{operator_token, problem_snapshot};
 use hub::app::state::AppState;
 use hub::dev::testing::{Backend, TestApp};
 use hub::storage_test;
@@ -57,12 +57,6 @@ fn content_type(headers: &HeaderMap) -> &str {
         .get("content-type")
         .map(|v| v.to_str().unwrap())
         .unwrap_or_default()
-}
-
-fn operator_token(app: &TestApp) -> String {
-    hub::http::callers::operator::issue(&mut app.conn(), "Schema Steward", app.clock.now())
-        .unwrap()
-        .token
 }
 
 async fn publish(

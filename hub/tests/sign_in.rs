@@ -14,25 +14,13 @@ use hub::dev::testing::TestApp;
 use hub::storage_test;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
 /// Attempts let through before the delay starts.
 const ALLOWANCE: u64 = 5;
 
 /// A registered, activated citizen; their common ID.
 async fn citizen(app: &TestApp) -> String {
     let agency = agency_token(app, &["registrar"], "common_id").await;
-    let req = with_bearer(web::TestRequest::post().uri("/v1/persons"), &agency).set_json(
-        json!({"given_names": "Anna", "family_name": "Peeters", "birth_date": "1985-07-01"}),
-    );
-    let (status, _, person) = call(app, req).await;
-    assert_eq!(status, 201, "{person}");
-    let id = person["id"].as_str().unwrap().to_owned();
-    let req = web::TestRequest::post().uri("/v1/citizen/activate").set_json(
-        json!({"common_id": id, "activation_code": person["activation_code"], "password": PASSWORD}),
-    );
-    let (status, _, body) = call(app, req).await;
-    assert_eq!(status, 204, "{body}");
-    id
+    activated(app, &agency, peeters("Anna")).await
 }
 
 fn attempt(id: &str, password: &str, peer: &str) -> web::TestRequest {

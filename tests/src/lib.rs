@@ -234,12 +234,27 @@ impl AgencySim {
         delay_ms: u64,
         args: &[&OsStr],
     ) -> AgencySim {
+        let delay_ms = delay_ms.to_string();
+        let mut all = vec![
+            OsStr::new("--hub"),
+            OsStr::new(hub_url),
+            OsStr::new("--listen"),
+            OsStr::new("127.0.0.1:0"),
+            OsStr::new("--records"),
+            records.as_os_str(),
+            OsStr::new("--delay-ms"),
+            OsStr::new(&delay_ms),
+        ];
+        all.extend(args);
+        Self::run(id, &all)
+    }
+
+    /// Starts `crossroads agency-sim --id ID ARGS` and waits for its
+    /// "agency-sim ID listening on URL" line.
+    pub fn run(id: &str, args: &[&OsStr]) -> AgencySim {
         let mut cmd = crossroads();
         cmd.arg("agency-sim")
-            .args(["--id", id, "--hub", hub_url, "--listen", "127.0.0.1:0"])
-            .arg("--records")
-            .arg(records)
-            .args(["--delay-ms", &delay_ms.to_string()])
+            .args(["--id", id])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -348,6 +363,16 @@ pub fn http_client() -> reqwest::Client {
         .unwrap_or_else(|e| panic!("HTTP client: {e}"))
 }
 
+/// A `crossroads` command on the data directory `data` (and the database
+/// there) trusting the fixture CA for agencies, as the tests that sign with
+/// the fixture agency's key run it.
+pub fn crossroads_with_fixture_ca(data: &Path) -> Command {
+    let mut cmd = crossroads();
+    cmd.env("CROSSROADS_DATA_DIR", data)
+        .env("CROSSROADS_TRUST_ANCHORS_FILE", fixture("ca.pem"));
+    cmd
+}
+
 /// Onboards the fixture agency (`FIXTURE_AGENCY`, P-256 certificate) as a
 /// consumer with `crossroads agency add`, run through `cmd` (which carries
 /// the environment: data directory, trust anchors…).
@@ -372,26 +397,39 @@ pub fn add_fixture_consumer(mut cmd: Command) {
     );
 }
 
+/// A `crossroads` command on `db` with the data directory `data`.
+pub fn crossroads_for(db: &hub::dev::testing::TestDb, data: &Path) -> Command {
+    let mut cmd = crossroads();
+    cmd.env("CROSSROADS_DATA_DIR", data)
+        .env("CROSSROADS_DATABASE_URL", db.url.expose_url());
+    cmd
+}
+
 /// Runs `crossroads ARGS` on `db` with the data directory `data`; the
 /// finished process.
 pub fn crossroads_on(db: &hub::dev::testing::TestDb, data: &Path, args: &[&str]) -> Output {
-    crossroads()
-        .env("CROSSROADS_DATA_DIR", data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
+    crossroads_for(db, data)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run crossroads: {e}"))
 }
 
-/// [`crossroads_on`], which must succeed; its standard output.
-pub fn cli(db: &hub::dev::testing::TestDb, data: &Path, args: &[&str]) -> String {
-    let out = crossroads_on(db, data, args);
+/// The standard output of `crossroads ARGS`, finished as `out`, which must
+/// have succeeded.
+pub fn succeeded(args: &[&str], out: &Output) -> String {
     assert!(
         out.status.success(),
-        "{args:?}: {}",
+        "{args:?}: exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// [`crossroads_on`], which must succeed; its standard output.
+pub fn cli(db: &hub::dev::testing::TestDb, data: &Path, args: &[&str]) -> String {
+    succeeded(args, &crossroads_on(db, data, args))
 }
 
 /// Waits (at most `within`) until the hand-over table of `db` is drained,
@@ -499,6 +537,70 @@ pub struct AgencySpec<'a> {
     pub endpoint: Option<&'a str>,
     /// `common_id` or `sector_pseudonym`.
     pub policy: &'a str,
+}
+
+impl<'a> AgencySpec<'a> {
+    /// A provider answering at `endpoint`, identified by common ID.
+    pub fn provider(id: &'a str, name: &'a str, sector: &'a str, endpoint: &'a str) -> Self {
+        AgencySpec {
+            id,
+            name,
+            sector,
+            roles: &["provider"],
+            endpoint: Some(endpoint),
+            policy: "common_id",
+        }
+    }
+
+    /// A consumer identifying persons by common ID.
+    pub fn consumer(id: &'a str, name: &'a str, sector: &'a str) -> Self {
+        AgencySpec {
+            id,
+            name,
+            sector,
+            roles: &["consumer"],
+            endpoint: None,
+            policy: "common_id",
+        }
+    }
+}
+
+/// The tax authority of the shared scenario, a provider of income
+/// statements.
+pub const TAX: &str = "BE-0300000001";
+/// The benefits agency of the shared scenario, a consumer.
+pub const BENEFITS: &str = "BE-0400000001";
+/// The purpose of the shared scenario.
+pub const PURPOSE: &str = "benefit-eligibility";
+/// The fields of `tax.income-statement` consumers are granted (the income
+/// breakdown, withholdable, is not).
+pub const INCOME_FIELDS: &[&str] = &[
+    "/commonId",
+    "/taxYear",
+    "/incomeYear",
+    "/status",
+    "/currency",
+    "/taxableIncome",
+];
+/// The fields of `person.address` consumers are granted (every required
+/// one; the box number is not).
+pub const ADDRESS_FIELDS: &[&str] = &[
+    "/commonId",
+    "/addressType",
+    "/since",
+    "/address/street",
+    "/address/houseNumber",
+    "/address/postcode",
+    "/address/municipality",
+    "/address/country",
+];
+
+/// An assessed income statement of the person `common_id` for the tax year
+/// 2026.
+pub fn income_statement(common_id: &str) -> serde_json::Value {
+    serde_json::json!({"commonId": common_id, "taxYear": 2026, "incomeYear": 2025, "status": "assessed",
+           "currency": "EUR", "taxableIncome": 31250.0,
+           "incomeByCategory": {"employment": 31250.0}})
 }
 
 /// One set of test actors over real processes, shared by the end-to-end
@@ -765,6 +867,51 @@ impl World {
             }),
         )
         .await;
+    }
+
+    /// Declares `provider` the source of `record_type` (major 1), with a
+    /// timeout of 5 seconds.
+    pub async fn source(&self, record_type: &str, provider: &str) {
+        self.admin(
+            "/v1/admin/sources",
+            &serde_json::json!({"record_type": record_type, "major": 1, "provider": provider, "timeout_ms": 5_000}),
+        )
+        .await;
+    }
+
+    /// The shared scenario: the tax authority [`TAX`] answers income
+    /// statements from `records` after `delay_ms`, and the benefits agency
+    /// [`BENEFITS`] may read their [`INCOME_FIELDS`] for [`PURPOSE`] (with
+    /// the person's consent when `consent_required`). The simulated
+    /// provider, to keep running.
+    pub async fn income_statements(
+        &mut self,
+        records: &serde_json::Value,
+        delay_ms: u64,
+        consent_required: bool,
+    ) -> AgencySim {
+        let tax_sim = self.provider(
+            TAX,
+            &serde_json::json!({"tax.income-statement": records}),
+            delay_ms,
+        );
+        let tax_url = tax_sim.url.clone();
+        self.onboard(AgencySpec::provider(TAX, "Tax Authority", "tax", &tax_url))
+            .await;
+        self.onboard(AgencySpec::consumer(BENEFITS, "Benefits Agency", "social"))
+            .await;
+        self.source("tax.income-statement", TAX).await;
+        self.purpose(PURPOSE, "Checking eligibility for a social benefit")
+            .await;
+        self.authorize(
+            BENEFITS,
+            "tax.income-statement",
+            INCOME_FIELDS,
+            PURPOSE,
+            consent_required,
+        )
+        .await;
+        tax_sim
     }
 
     /// Every audit entry that names an exchange, by exchange id, once the

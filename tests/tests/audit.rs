@@ -2,30 +2,28 @@
 //! running hub, as an outside auditor and witness would run it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::process::Output;
+use std::process::{Command, Output};
 
-use e2e::{Hub, crossroads};
+use e2e::{Hub, crossroads_for, succeeded};
 use hub::dev::testing::{Backend, TestDb, skip};
 
-fn run(db: &TestDb, data: &std::path::Path, args: &[&str]) -> Output {
-    crossroads()
-        .env("CROSSROADS_DATA_DIR", data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .env("CROSSROADS_LOG_ORIGIN", "hub.example.test/log")
-        .args(args)
-        .output()
-        .unwrap()
+/// The origin of the hub's log in these tests.
+const ORIGIN: &str = "hub.example.test/log";
+
+/// A `crossroads` command on `db` and `data` with the log's origin.
+fn command(db: &TestDb, data: &std::path::Path) -> Command {
+    let mut cmd = crossroads_for(db, data);
+    cmd.env("CROSSROADS_LOG_ORIGIN", ORIGIN);
+    cmd
 }
 
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+fn run(db: &TestDb, data: &std::path::Path, args: &[&str]) -> Output {
+    command(db, data).args(args).output().unwrap()
+}
+
+/// [`run`], which must succeed; its standard output.
+fn cli(db: &TestDb, data: &std::path::Path, args: &[&str]) -> String {
+    succeeded(args, &run(db, data, args))
 }
 
 async fn outside_auditor(backend: Backend) {
@@ -37,26 +35,18 @@ async fn outside_auditor(backend: Backend) {
     let witness = data.path().join("witness.note");
     // Each operator token is an audited event.
     for name in ["Alice", "Bob", "Carol"] {
-        ok(&run(
-            &db,
-            data.path(),
-            &["operator", "token", "--name", name],
-        ));
+        cli(&db, data.path(), &["operator", "token", "--name", name]);
     }
-    let key = ok(&run(&db, data.path(), &["audit", "verifier-key"]))
+    let key = cli(&db, data.path(), &["audit", "verifier-key"])
         .trim()
         .to_owned();
     assert!(key.starts_with("hub.example.test/log+"), "{key}");
 
-    let mut cmd = crossroads();
-    cmd.env("CROSSROADS_DATA_DIR", data.path())
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .env("CROSSROADS_LOG_ORIGIN", "hub.example.test/log");
-    let hub = Hub::start(cmd);
+    let hub = Hub::start(command(&db, data.path()));
     let url = hub.base_url.clone();
     let witness_arg = witness.display().to_string();
 
-    let first = ok(&run(
+    let first = cli(
         &db,
         data.path(),
         &[
@@ -69,16 +59,12 @@ async fn outside_auditor(backend: Backend) {
             "--state",
             &witness_arg,
         ],
-    ));
+    );
     assert!(first.contains("size 3"), "{first}");
     assert!(witness.exists());
 
-    ok(&run(
-        &db,
-        data.path(),
-        &["operator", "token", "--name", "Dave"],
-    ));
-    let second = ok(&run(
+    cli(&db, data.path(), &["operator", "token", "--name", "Dave"]);
+    let second = cli(
         &db,
         data.path(),
         &[
@@ -91,7 +77,7 @@ async fn outside_auditor(backend: Backend) {
             "--state",
             &witness_arg,
         ],
-    ));
+    );
     assert!(second.contains("size 4"), "{second}");
     assert!(second.contains("consistent with size 3"), "{second}");
 
@@ -112,9 +98,9 @@ async fn outside_auditor(backend: Backend) {
     assert!(!out.status.success());
 
     // The database-side verification agrees.
-    let local = ok(&run(&db, data.path(), &["audit", "verify"]));
+    let local = cli(&db, data.path(), &["audit", "verify"]);
     assert!(local.contains("verified: 4 entries"), "{local}");
-    let checkpoint = ok(&run(&db, data.path(), &["audit", "checkpoint"]));
+    let checkpoint = cli(&db, data.path(), &["audit", "checkpoint"]);
     assert!(
         checkpoint.starts_with("hub.example.test/log\n4\n"),
         "{checkpoint}"

@@ -12,14 +12,11 @@ use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::{AgencySpec, World, crossroads};
+use e2e::{BENEFITS, PURPOSE, World, crossroads, income_statement};
 use hub::dev::demo::client::HubClient;
 use hub::dev::testing::{Backend, skip};
 use serde_json::{Value, json};
 
-const TAX: &str = "BE-0300000001";
-const BENEFITS: &str = "BE-0400000001";
-const PURPOSE: &str = "benefit-eligibility";
 const RECORD: &str = "tax.income-statement@1";
 /// Registrations while the hub serves.
 const REGISTRATIONS: usize = 50;
@@ -97,62 +94,9 @@ async fn cli_while_serving(backend: Backend, test: &str) {
 
     let records: serde_json::Map<String, Value> = looked_up
         .iter()
-        .map(|id| {
-            (
-                id.clone(),
-                json!({"commonId": id, "taxYear": 2026, "incomeYear": 2025, "status": "assessed",
-                       "currency": "EUR", "taxableIncome": 31250.0,
-                       "incomeByCategory": {"employment": 31250.0}}),
-            )
-        })
+        .map(|id| (id.clone(), income_statement(id)))
         .collect();
-    let tax_sim = world.provider(TAX, &json!({"tax.income-statement": records}), 0);
-    let tax_url = tax_sim.url.clone();
-    for agency in [
-        AgencySpec {
-            id: TAX,
-            name: "Tax Authority",
-            sector: "tax",
-            roles: &["provider"],
-            endpoint: Some(&tax_url),
-            policy: "common_id",
-        },
-        AgencySpec {
-            id: BENEFITS,
-            name: "Benefits Agency",
-            sector: "social",
-            roles: &["consumer"],
-            endpoint: None,
-            policy: "common_id",
-        },
-    ] {
-        world.onboard(agency).await;
-    }
-    world
-        .admin(
-            "/v1/admin/sources",
-            &json!({"record_type": "tax.income-statement", "major": 1, "provider": TAX, "timeout_ms": 5_000}),
-        )
-        .await;
-    world
-        .purpose(PURPOSE, "Checking eligibility for a social benefit")
-        .await;
-    world
-        .authorize(
-            BENEFITS,
-            "tax.income-statement",
-            &[
-                "/commonId",
-                "/taxYear",
-                "/incomeYear",
-                "/status",
-                "/currency",
-                "/taxableIncome",
-            ],
-            PURPOSE,
-            false,
-        )
-        .await;
+    let tax_sim = world.income_statements(&json!(records), 0, false).await;
     let hub = world.client().clone();
     let benefits = world.token(BENEFITS).to_owned();
     let data = world.data.clone();

@@ -11,14 +11,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Mutex;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use e2e::{Hub, crossroads};
+use e2e::{AgencySim, Hub, crossroads, succeeded};
 use hub::dev::demo::certs::{AgencyCredentials, DemoCa};
 use hub::dev::demo::client::HubClient;
 use hub::dev::testing::{Backend, TestDb, skip};
@@ -342,18 +341,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The standard output of a command that must succeed.
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        stdout(out),
-        stderr(out)
-    );
-    stdout(out)
-}
-
 /// One database and data directory, and the files the commands share.
 struct Site {
     database_url: String,
@@ -412,7 +399,7 @@ impl Site {
 
     /// [`Site::run`], which must succeed; its standard output.
     fn ok(&self, ran: &Ran, args: &[&str]) -> String {
-        ok(&self.run(ran, args))
+        succeeded(args, &self.run(ran, args))
     }
 
     /// `crossroads serve --listen 127.0.0.1:0 EXTRA` on this site.
@@ -427,54 +414,14 @@ impl Site {
     }
 }
 
-/// A running `crossroads agency-sim`, killed when dropped.
-struct Sim {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `crossroads agency-sim ARGS` (which include `--id ID`) and waits
 /// for its "agency-sim ID listening on URL" line.
-fn agency_sim(ran: &Ran, id: &str, args: &[&str]) -> Sim {
+fn agency_sim(ran: &Ran, id: &str, args: &[&str]) -> AgencySim {
     let mut all = vec!["agency-sim", "--id", id];
     all.extend(args);
     ran.note(&all);
-    let mut child = crossroads()
-        .args(&all)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let prefix = format!("agency-sim {id} listening on ");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix(&prefix) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("agency-sim {id} did not start listening")
-        });
-    Sim { child, url }
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    AgencySim::run(id, &args)
 }
 
 fn write(path: &Path, text: &str) -> String {
@@ -639,7 +586,7 @@ fn config_prints_the_effective_configuration() {
         .args(args)
         .output()
         .unwrap();
-    let shown = ok(&out);
+    let shown = succeeded(&args, &out);
     assert!(shown.contains("listen = \"127.0.0.1:9999\""), "{shown}");
     assert!(shown.contains("max_body_bytes = 4096"), "{shown}");
     assert!(shown.contains("workers = 5"), "{shown}");
@@ -685,7 +632,7 @@ fn demo_tells_its_story_and_exits() {
         .args(args)
         .output()
         .unwrap();
-    let story = ok(&out);
+    let story = succeeded(&args, &out);
     assert!(story.contains("  permitted — exchange exc-"), "{story}");
     assert!(story.contains("403 consent_revoked"), "{story}");
     let written: Value = serde_json::from_slice(&std::fs::read(&scenario).unwrap()).unwrap();

@@ -3,24 +3,17 @@
 //! nothing but the hub's published JWKS.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use e2e::{Hub, crossroads, fixture, repo};
+use e2e::{Hub, crossroads_with_fixture_ca, fixture, repo, succeeded};
 use serde_json::{Value, json};
 
 const AGENCY: &str = e2e::FIXTURE_AGENCY;
 
 fn run(data: &std::path::Path, args: &[&str]) -> String {
-    let out = crossroads()
-        .env("CROSSROADS_DATA_DIR", data)
-        .env("CROSSROADS_TRUST_ANCHORS_FILE", fixture("ca.pem"))
+    let out = crossroads_with_fixture_ca(data)
         .args(args)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    succeeded(args, &out)
 }
 
 fn line(stdout: &str, prefix: &str) -> String {
@@ -72,11 +65,7 @@ async fn artefact_verifies_with_pyjwt_and_the_jwks() {
     let common_id = line(&person, "common ID:").replace(['.', '-'], "");
     let code = line(&person, "activation code:");
 
-    let mut serve = crossroads();
-    serve
-        .env("CROSSROADS_DATA_DIR", data.path())
-        .env("CROSSROADS_TRUST_ANCHORS_FILE", fixture("ca.pem"));
-    let hub = Hub::start(serve);
+    let hub = Hub::start(crossroads_with_fixture_ca(data.path()));
     let http = e2e::http_client();
 
     let res = http

@@ -7,24 +7,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use e2e::{Hub, cli, crossroads};
+use e2e::{Hub, World};
 use hub::dev::demo::client::HubClient;
 use hub::dev::testing::{Backend, TestDb, skip};
 use serde_json::{Value, json};
 
 const WRITERS: usize = 16;
-
-fn serve(db: &TestDb, data: &Path) -> Hub {
-    let mut cmd = crossroads();
-    cmd.env("CROSSROADS_DATA_DIR", data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url());
-    Hub::start(cmd)
-}
 
 /// The size line of the hub's latest checkpoint (a C2SP signed note).
 async fn checkpoint_size(http: &reqwest::Client, hub: &Hub) -> u64 {
@@ -35,19 +27,13 @@ async fn checkpoint_size(http: &reqwest::Client, hub: &Hub) -> u64 {
 }
 
 async fn killed_under_load(backend: Backend, test: &str) {
-    let Some(db) = TestDb::create(backend) else {
+    let Some(mut world) = World::create(backend) else {
         skip(test);
         return;
     };
-    e2e::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    cli(&db, &data, &["migrate"]);
-    let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
-        .trim()
-        .to_owned();
-    let hub_process = serve(&db, &data);
-    let hub = HubClient::new(&hub_process.base_url);
+    let operator = world.operator.clone();
+    world.serve();
+    let hub = world.client().clone();
 
     // 16 writers create purposes until the hub dies.
     let acknowledged = Arc::new(Mutex::new(HashSet::new()));
@@ -96,7 +82,7 @@ async fn killed_under_load(backend: Backend, test: &str) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (status, _) = hub_process.stop("KILL");
+    let (status, _) = world.stop("KILL");
     assert!(!status.success());
     for writer in writers {
         writer.await.unwrap();
@@ -104,14 +90,15 @@ async fn killed_under_load(backend: Backend, test: &str) {
     let acknowledged = acknowledged.lock().unwrap().clone();
 
     // Restart; no new traffic.
-    let restarted = serve(&db, &data);
+    world.serve();
+    let restarted = world.hub();
     let http = e2e::http_client();
-    let pool = db.pool();
+    let pool = world.db.pool();
     let mut conn = pool.get().unwrap();
     let started = Instant::now();
     let signed = loop {
         let size = hub::store::audit::tree_size(&mut conn).unwrap();
-        let signed = checkpoint_size(&http, &restarted).await;
+        let signed = checkpoint_size(&http, restarted).await;
         if signed == size && hub::store::audit::queue_is_empty(&mut conn).unwrap() {
             break size;
         }
@@ -160,8 +147,8 @@ async fn killed_under_load(backend: Backend, test: &str) {
         signed
     );
     drop(conn);
-    drop(restarted);
-    let verified = cli(&db, &data, &["audit", "verify"]);
+    world.kill_hub();
+    let verified = world.cli(&["audit", "verify"]);
     assert!(verified.contains("verified: "), "{verified}");
 }
 
@@ -230,36 +217,31 @@ fn sqlite_files(db: &TestDb) -> Vec<std::path::PathBuf> {
 
 #[tokio::test]
 async fn a_restored_older_database_is_refused_until_accepted() {
-    let db = TestDb::create(Backend::Sqlite).unwrap();
-    e2e::install_crypto_provider();
+    let mut world = World::create(Backend::Sqlite).unwrap();
     let http = e2e::http_client();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    cli(&db, &data, &["migrate"]);
-    let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
-        .trim()
-        .to_owned();
 
-    let first = serve(&db, &data);
-    purposes(&HubClient::new(&first.base_url), &operator, 0, 5).await;
-    let old = signed(&http, &first, &db).await;
-    first.stop("TERM");
-    let backup = dir.path().join("backup");
+    world.serve();
+    purposes(world.client(), &world.operator, 0, 5).await;
+    let old = signed(&http, world.hub(), &world.db).await;
+    world.stop("TERM");
+    let db = &world.db;
+    let backup = world.dir().join("backup");
     std::fs::create_dir_all(&backup).unwrap();
-    for (i, file) in sqlite_files(&db).iter().enumerate() {
+    for (i, file) in sqlite_files(db).iter().enumerate() {
         if file.exists() {
             std::fs::copy(file, backup.join(i.to_string())).unwrap();
         }
     }
 
-    let second = serve(&db, &data);
-    purposes(&HubClient::new(&second.base_url), &operator, 5, 5).await;
-    let new = signed(&http, &second, &db).await;
+    world.serve();
+    purposes(world.client(), &world.operator, 5, 5).await;
+    let new = signed(&http, world.hub(), &world.db).await;
     assert!(new > old);
-    second.stop("TERM");
+    world.stop("TERM");
+    let db = &world.db;
 
     // The operator restores the older copy.
-    for (i, file) in sqlite_files(&db).iter().enumerate() {
+    for (i, file) in sqlite_files(db).iter().enumerate() {
         let saved = backup.join(i.to_string());
         if saved.exists() {
             std::fs::copy(&saved, file).unwrap();
@@ -267,10 +249,9 @@ async fn a_restored_older_database_is_refused_until_accepted() {
             let _ = std::fs::remove_file(file);
         }
     }
-    let _ = std::fs::remove_file(format!("{}-shm", sqlite_files(&db)[0].display()));
-    let out = crossroads()
-        .env("CROSSROADS_DATA_DIR", &data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
+    let _ = std::fs::remove_file(format!("{}-shm", sqlite_files(db)[0].display()));
+    let out = world
+        .serve_command()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
@@ -283,15 +264,15 @@ async fn a_restored_older_database_is_refused_until_accepted() {
     );
 
     // Accepted knowingly, and audited: the hub serves again.
-    let accepted = cli(&db, &data, &["audit", "accept-database"]);
+    let accepted = world.cli(&["audit", "accept-database"]);
     assert!(
         accepted.contains(&format!("(the kept checkpoint had {new})")),
         "{accepted}"
     );
-    let third = serve(&db, &data);
-    let size = signed(&http, &third, &db).await;
+    world.serve();
+    let size = signed(&http, world.hub(), &world.db).await;
     assert_eq!(size, old + 1);
-    drop(third);
-    let verified = cli(&db, &data, &["audit", "verify"]);
+    world.kill_hub();
+    let verified = world.cli(&["audit", "verify"]);
     assert!(verified.contains("verified: "), "{verified}");
 }

@@ -104,38 +104,10 @@ async fn lookups_world(backend: Backend) -> Option<Lookups> {
         slow_sim.url.clone(),
     );
     for agency in [
-        AgencySpec {
-            id: REGISTER,
-            name: "Population Register",
-            sector: "civil",
-            roles: &["provider"],
-            endpoint: Some(&register_url),
-            policy: "common_id",
-        },
-        AgencySpec {
-            id: TAX,
-            name: "Tax Authority",
-            sector: "tax",
-            roles: &["provider"],
-            endpoint: Some(&tax_url),
-            policy: "common_id",
-        },
-        AgencySpec {
-            id: EMPLOYMENT,
-            name: "Employment Register",
-            sector: "employment",
-            roles: &["provider"],
-            endpoint: Some(&slow_url),
-            policy: "common_id",
-        },
-        AgencySpec {
-            id: BENEFITS,
-            name: "Benefits Agency",
-            sector: "social",
-            roles: &["consumer"],
-            endpoint: None,
-            policy: "common_id",
-        },
+        AgencySpec::provider(REGISTER, "Population Register", "civil", &register_url),
+        AgencySpec::provider(TAX, "Tax Authority", "tax", &tax_url),
+        AgencySpec::provider(EMPLOYMENT, "Employment Register", "employment", &slow_url),
+        AgencySpec::consumer(BENEFITS, "Benefits Agency", "social"),
         AgencySpec {
             id: INSURER,
             name: "Health Insurer",
@@ -167,31 +139,9 @@ async fn lookups_world(backend: Backend) -> Option<Lookups> {
         .await;
     // Every field the schema requires must be granted; the box number (not
     // required) and the income breakdown (withholdable) are not.
-    let address_fields = [
-        "/commonId",
-        "/addressType",
-        "/since",
-        "/address/street",
-        "/address/houseNumber",
-        "/address/postcode",
-        "/address/municipality",
-        "/address/country",
-    ];
     let grants: [(&str, &str, &[&str], bool); 6] = [
-        (BENEFITS, "person.address", &address_fields, false),
-        (
-            BENEFITS,
-            "tax.income-statement",
-            &[
-                "/commonId",
-                "/taxYear",
-                "/incomeYear",
-                "/status",
-                "/currency",
-                "/taxableIncome",
-            ],
-            true,
-        ),
+        (BENEFITS, "person.address", e2e::ADDRESS_FIELDS, false),
+        (BENEFITS, "tax.income-statement", e2e::INCOME_FIELDS, true),
         (
             BENEFITS,
             "health.insurance-coverage",
@@ -216,7 +166,7 @@ async fn lookups_world(backend: Backend) -> Option<Lookups> {
             &["/commonId", "/asOf", "/householdSize", "/members"],
             false,
         ),
-        (INSURER, "person.address", &address_fields, false),
+        (INSURER, "person.address", e2e::ADDRESS_FIELDS, false),
     ];
     for (consumer, record_type, fields, consent_required) in grants {
         world

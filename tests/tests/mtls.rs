@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use e2e::{Hub, crossroads, fixture};
+use e2e::{Hub, crossroads_with_fixture_ca, fixture};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
@@ -53,18 +53,14 @@ async fn tokens_are_bound_to_the_client_certificate() {
     std::fs::write(data.path().join("tls.key"), server_key.serialize_pem()).unwrap();
     let server_der = server_cert.der().clone();
 
-    let setup = |cmd: &mut std::process::Command| {
-        cmd.env("CROSSROADS_DATA_DIR", data.path().join("data"))
-            .env("CROSSROADS_TRUST_ANCHORS_FILE", fixture("ca.pem"))
-            .env("CROSSROADS_TLS_CERT_FILE", data.path().join("tls.pem"))
+    let setup = || {
+        let mut cmd = crossroads_with_fixture_ca(&data.path().join("data"));
+        cmd.env("CROSSROADS_TLS_CERT_FILE", data.path().join("tls.pem"))
             .env("CROSSROADS_TLS_KEY_FILE", data.path().join("tls.key"));
+        cmd
     };
-    let mut add = crossroads();
-    setup(&mut add);
-    e2e::add_fixture_consumer(add);
-    let mut serve = crossroads();
-    setup(&mut serve);
-    let hub = Hub::start(serve);
+    e2e::add_fixture_consumer(setup());
+    let hub = Hub::start(setup());
     assert!(hub.base_url.starts_with("https://"), "{}", hub.base_url);
 
     let p256 = client(

@@ -3,7 +3,7 @@
 //! but the hub's published JWKS.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use e2e::{Hub, crossroads, fixture, repo};
+use e2e::{Hub, crossroads_with_fixture_ca, fixture, repo};
 use serde_json::{Value, json};
 
 const AGENCY: &str = e2e::FIXTURE_AGENCY;
@@ -11,17 +11,9 @@ const AGENCY: &str = e2e::FIXTURE_AGENCY;
 #[tokio::test]
 async fn client_credentials_then_independent_verification() {
     let data = tempfile::tempdir().unwrap();
-    let setup = |cmd: &mut std::process::Command| {
-        cmd.env("CROSSROADS_DATA_DIR", data.path())
-            .env("CROSSROADS_TRUST_ANCHORS_FILE", fixture("ca.pem"));
-    };
-    let mut add = crossroads();
-    setup(&mut add);
-    e2e::add_fixture_consumer(add);
+    e2e::add_fixture_consumer(crossroads_with_fixture_ca(data.path()));
 
-    let mut serve = crossroads();
-    setup(&mut serve);
-    let hub = Hub::start(serve);
+    let hub = Hub::start(crossroads_with_fixture_ca(data.path()));
     let http = e2e::http_client();
 
     let meta: Value = http

@@ -13,11 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e::{Hub, cli, crossroads};
+use e2e::{AgencySpec, World};
 use futures_util::StreamExt;
-use hub::dev::demo::certs::DemoCa;
 use hub::dev::demo::client::HubClient;
-use hub::dev::testing::{Backend, TestDb};
+use hub::dev::testing::Backend;
 use serde_json::{Value, json};
 
 const CONSUMER: &str = "BE-0400000001";
@@ -252,20 +251,14 @@ async fn batch(
 }
 
 /// Fails with the hub's log.
-fn fail(hub: Hub, message: String) -> ! {
-    let (_, log) = hub.stop("TERM");
+fn fail(world: &mut World, message: String) -> ! {
+    let (_, log) = world.stop("TERM");
     panic!("{message}\nhub log:\n{}", log.join("\n"));
 }
 
 #[tokio::test]
 async fn provider_calls_are_bounded() {
-    let db = TestDb::create(Backend::Sqlite).unwrap();
-    e2e::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let ca = DemoCa::new().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let mut world = World::create(Backend::Sqlite).unwrap();
 
     // The port a redirect points to: nothing may ever connect to it.
     let elsewhere = FakeProvider::start(Behaviour::Silent);
@@ -275,14 +268,7 @@ async fn provider_calls_are_bounded() {
             "BE-0300000001",
             "tax",
             "tax.income-statement",
-            &[
-                "/commonId",
-                "/taxYear",
-                "/incomeYear",
-                "/status",
-                "/currency",
-                "/taxableIncome",
-            ][..],
+            e2e::INCOME_FIELDS,
             Behaviour::BigWithLength,
         ),
         (
@@ -325,84 +311,37 @@ async fn provider_calls_are_bounded() {
         .map(|(_, _, _, _, b)| FakeProvider::start(*b))
         .collect();
 
-    cli(&db, &data, &["migrate"]);
-    let operator = cli(&db, &data, &["operator", "token", "--name", "Olga"])
-        .trim()
-        .to_owned();
-    let mut serve = crossroads();
+    let operator = world.operator.clone();
+    let mut serve = world.serve_command();
     serve
-        .env("CROSSROADS_DATA_DIR", &data)
-        .env("CROSSROADS_DATABASE_URL", db.url.expose_url())
-        .env("CROSSROADS_TRUST_ANCHORS_FILE", &ca_file)
         .env("CROSSROADS_PROVIDER_MAX_RESPONSE_BYTES", LIMIT.to_string())
         .env(
             "CROSSROADS_BATCH_TIMEOUT_SECS",
             BATCH_DEADLINE_SECS.to_string(),
         );
-    let hub_process = Hub::start(serve);
-    let hub = HubClient::new(&hub_process.base_url);
+    world.serve_with(serve);
+    let hub = world.client().clone();
 
-    let consumer_creds = ca.issue(CONSUMER, "Benefits Agency").unwrap();
-    hub.post(
-        "/v1/admin/agencies",
-        Some(&operator),
-        &json!({
-            "id": CONSUMER, "name": "Benefits Agency", "sector": "social",
-            "roles": ["consumer", "registrar"], "identifier_policy": "common_id",
-            "certificates": [consumer_creds.certificate_pem],
-        }),
-        201,
-    )
-    .await
-    .unwrap();
-    hub.post(
-        "/v1/admin/purposes",
-        Some(&operator),
-        &json!({
-            "code": PURPOSE, "title": "Checking eligibility for a social benefit",
-            "legal_reference": {"title": "Social Assistance Act, art. 12", "url": "https://law.example/sa#12"},
-        }),
-        201,
-    )
-    .await
-    .unwrap();
+    world
+        .onboard(AgencySpec {
+            roles: &["consumer", "registrar"],
+            ..AgencySpec::consumer(CONSUMER, "Benefits Agency", "social")
+        })
+        .await;
+    world
+        .purpose(PURPOSE, "Checking eligibility for a social benefit")
+        .await;
     for ((id, sector, record_type, fields, _), fake) in providers.iter().zip(&fakes) {
-        let creds = ca.issue(id, "Misbehaving Provider").unwrap();
-        hub.post(
-            "/v1/admin/agencies",
-            Some(&operator),
-            &json!({
-                "id": id, "name": format!("Provider {id}"), "sector": sector, "roles": ["provider"],
-                "endpoint_url": fake.url, "identifier_policy": "common_id",
-                "certificates": [creds.certificate_pem],
-            }),
-            201,
-        )
-        .await
-        .unwrap();
-        hub.post(
-            "/v1/admin/sources",
-            Some(&operator),
-            &json!({"record_type": record_type, "major": 1, "provider": id, "timeout_ms": 5_000}),
-            201,
-        )
-        .await
-        .unwrap();
-        hub.post(
-            "/v1/admin/authorizations",
-            Some(&operator),
-            &json!({
-                "consumer": {"agency": CONSUMER}, "record_type": record_type, "major": 1,
-                "fields": fields, "purposes": [PURPOSE],
-                "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
-                "consent_required": false,
-            }),
-            201,
-        )
-        .await
-        .unwrap();
+        let name = format!("Provider {id}");
+        world
+            .onboard(AgencySpec::provider(id, &name, sector, &fake.url))
+            .await;
+        world.source(record_type, id).await;
+        world
+            .authorize(CONSUMER, record_type, fields, PURPOSE, false)
+            .await;
     }
-    let token = hub.agency_token(CONSUMER, &consumer_creds).await.unwrap();
+    let token = world.token(CONSUMER).to_owned();
 
     // The consumer, a registrar too, registers the persons of the batches.
     let started = Instant::now();
@@ -425,7 +364,7 @@ async fn provider_calls_are_bounded() {
     let mut persons = Vec::with_capacity(PERSONS);
     for (status, body) in registered {
         if status != 201 {
-            fail(hub_process, format!("registering: {status} {body}"));
+            fail(&mut world, format!("registering: {status} {body}"));
         }
         persons.push(body["id"].as_str().unwrap().to_owned());
     }
@@ -438,7 +377,7 @@ async fn provider_calls_are_bounded() {
 
     // (a) 50 MiB answers, three ways, three times each: 502, without
     // reading them.
-    let before = peak_rss_kib(hub_process.pid());
+    let before = peak_rss_kib(world.hub().pid());
     let started = Instant::now();
     for person in &persons[..3] {
         let answers = futures_util::future::join_all(providers[..3].iter().map(
@@ -456,13 +395,13 @@ async fn provider_calls_are_bounded() {
         .await;
         for (record_type, (status, body)) in answers {
             if (status, body["code"].as_str()) != (502, Some("provider_invalid_response")) {
-                fail(hub_process, format!("{record_type}: {status} {body}"));
+                fail(&mut world, format!("{record_type}: {status} {body}"));
             }
             exchanges.push(body["exchange_id"].as_str().unwrap().to_owned());
         }
     }
     let elapsed = started.elapsed();
-    let peak = peak_rss_kib(hub_process.pid());
+    let peak = peak_rss_kib(world.hub().pid());
     eprintln!(
         "9 lookups of 50 MiB answers in {elapsed:?}; hub peak RSS {} KiB before, {} KiB after",
         before, peak
@@ -476,7 +415,7 @@ async fn provider_calls_are_bounded() {
     // (b) A redirect to another port: refused, never followed.
     let (status, body) = lookup(&hub, &token, &persons[0], "health.insurance-coverage@1").await;
     if (status, body["code"].as_str()) != (502, Some("provider_invalid_response")) {
-        fail(hub_process, format!("redirect: {status} {body}"));
+        fail(&mut world, format!("redirect: {status} {body}"));
     }
     exchanges.push(body["exchange_id"].as_str().unwrap().to_owned());
     assert!(fakes[3].connections() >= 1);
@@ -492,7 +431,7 @@ async fn provider_calls_are_bounded() {
     let (status, body) = batch(&hub, &token, &persons, silent).await;
     let elapsed = started.elapsed();
     if status != 200 {
-        fail(hub_process, format!("batch: {status} {body}"));
+        fail(&mut world, format!("batch: {status} {body}"));
     }
     let results = body["results"].as_array().unwrap();
     assert_eq!(results.len(), PERSONS);
@@ -536,7 +475,7 @@ async fn provider_calls_are_bounded() {
     let (status, body) = batch(&hub, &token, &persons, silent).await;
     let elapsed = started.elapsed();
     if status != 200 {
-        fail(hub_process, format!("batch: {status} {body}"));
+        fail(&mut world, format!("batch: {status} {body}"));
     }
     let results = body["results"].as_array().unwrap();
     assert_eq!(results.len(), PERSONS);
@@ -569,7 +508,7 @@ async fn provider_calls_are_bounded() {
     );
 
     // Every exchange has exactly one audit entry.
-    let by_exchange = e2e::entries_by_exchange(&db, Duration::from_secs(10));
+    let by_exchange = world.entries_by_exchange();
     assert_eq!(by_exchange.len(), exchanges.len());
     for id in &exchanges {
         let entries = by_exchange.get(id).map(Vec::as_slice).unwrap_or_default();
@@ -577,5 +516,5 @@ async fn provider_calls_are_bounded() {
         assert_ne!(entries[0]["outcome"], "permitted", "{}", entries[0]);
     }
     drop(fakes);
-    drop(hub_process);
+    world.kill_hub();
 }

@@ -8,14 +8,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use e2e::{AgencySim, AgencySpec, Hub, World};
+use e2e::{AgencySim, BENEFITS, Hub, PURPOSE, World, income_statement};
 use hub::dev::demo::client::HubClient;
 use hub::dev::testing::{Backend, skip};
 use serde_json::{Value, json};
 
-const TAX: &str = "BE-0300000001";
-const BENEFITS: &str = "BE-0400000001";
-const PURPOSE: &str = "benefit-eligibility";
 const RECORD: &str = "tax.income-statement@1";
 const PASSWORD: &str = "correct horse battery staple 42";
 /// Persons of the batches, each under a one-use consent.
@@ -151,62 +148,11 @@ impl Pressure {
 
         let records: serde_json::Map<String, Value> = persons
             .iter()
-            .map(|(id, _)| {
-                (
-                    id.clone(),
-                    json!({"commonId": id, "taxYear": 2026, "incomeYear": 2025, "status": "assessed",
-                           "currency": "EUR", "taxableIncome": 31250.0,
-                           "incomeByCategory": {"employment": 31250.0}}),
-                )
-            })
+            .map(|(id, _)| (id.clone(), income_statement(id)))
             .collect();
         // A provider that takes a while: lookups overlap.
-        let tax_sim = world.provider(TAX, &json!({"tax.income-statement": records}), delay_ms);
-        let tax_url = tax_sim.url.clone();
-        for agency in [
-            AgencySpec {
-                id: TAX,
-                name: "Tax Authority",
-                sector: "tax",
-                roles: &["provider"],
-                endpoint: Some(&tax_url),
-                policy: "common_id",
-            },
-            AgencySpec {
-                id: BENEFITS,
-                name: "Benefits Agency",
-                sector: "social",
-                roles: &["consumer"],
-                endpoint: None,
-                policy: "common_id",
-            },
-        ] {
-            world.onboard(agency).await;
-        }
-        world
-            .admin(
-                "/v1/admin/sources",
-                &json!({"record_type": "tax.income-statement", "major": 1, "provider": TAX, "timeout_ms": 5_000}),
-            )
-            .await;
-        world
-            .purpose(PURPOSE, "Checking eligibility for a social benefit")
-            .await;
-        world
-            .authorize(
-                BENEFITS,
-                "tax.income-statement",
-                &[
-                    "/commonId",
-                    "/taxYear",
-                    "/incomeYear",
-                    "/status",
-                    "/currency",
-                    "/taxableIncome",
-                ],
-                PURPOSE,
-                true,
-            )
+        let tax_sim = world
+            .income_statements(&json!(records), delay_ms, true)
             .await;
         Some(Pressure {
             hub: world.client().clone(),

@@ -204,14 +204,7 @@ async fn sweep(backend: Backend, test: &str) {
     );
     let register_url = register_sim.url.clone();
     for agency in [
-        AgencySpec {
-            id: REGISTER,
-            name: "Population Register",
-            sector: "civil",
-            roles: &["provider"],
-            endpoint: Some(&register_url),
-            policy: "common_id",
-        },
+        AgencySpec::provider(REGISTER, "Population Register", "civil", &register_url),
         AgencySpec {
             id: INSURER,
             name: "Health Insurer",
@@ -236,16 +229,7 @@ async fn sweep(backend: Backend, test: &str) {
         .authorize(
             INSURER,
             "person.address",
-            &[
-                "/commonId",
-                "/addressType",
-                "/since",
-                "/address/street",
-                "/address/houseNumber",
-                "/address/postcode",
-                "/address/municipality",
-                "/address/country",
-            ],
+            e2e::ADDRESS_FIELDS,
             PURPOSE,
             true,
         )

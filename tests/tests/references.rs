@@ -93,14 +93,7 @@ async fn two_kinds(backend: Backend, test: &str) {
         .authorize(
             BENEFITS,
             "tax.income-statement",
-            &[
-                "/commonId",
-                "/taxYear",
-                "/incomeYear",
-                "/status",
-                "/currency",
-                "/taxableIncome",
-            ],
+            e2e::INCOME_FIELDS,
             PURPOSE,
             false,
         )

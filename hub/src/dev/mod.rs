@@ -2,5 +2,5 @@
 
 pub mod demo;
 pub mod sim;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;

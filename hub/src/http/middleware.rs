@@ -138,47 +138,11 @@ pub fn bare_error_to_problem<B: MessageBody + 'static>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use actix_web::middleware::from_fn;
     use actix_web::{App, HttpResponse, test as actix_test};
 
     use super::*;
-
-    /// Log lines written by the subscriber under test.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-        type Writer = Captured;
-
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
-
-    impl Captured {
-        /// The events logged, as JSON objects.
-        fn events(&self) -> Vec<serde_json::Value> {
-            let bytes = self.0.lock().unwrap().clone();
-            String::from_utf8(bytes)
-                .unwrap()
-                .lines()
-                .map(|line| serde_json::from_str(line).unwrap())
-                .collect()
-        }
-    }
+    use crate::dev::testing::Captured;
 
     async fn failing() -> Result<HttpResponse, ApiError> {
         let cause = std::io::Error::other("sector 7 of the disk is unreadable");
@@ -192,12 +156,7 @@ mod tests {
     #[actix_web::test]
     async fn an_internal_error_is_logged_once_with_its_source_and_the_request_id_and_not_answered()
     {
-        let captured = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_writer(captured.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = Captured::install();
         let app = actix_test::init_service(
             App::new()
                 .route("/fail", web::get().to(failing))

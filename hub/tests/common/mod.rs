@@ -108,13 +108,20 @@ pub async fn access_token(app: &hub::dev::testing::TestApp) -> String {
         json!({}),
         &assertion_claims(AGENCY, &aud, now, &uuid_like()),
     );
+    let (status, body) = token_answer(app, &assertion).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Asks for an access token with the client assertion `assertion`; the
+/// status and body.
+pub async fn token_answer(app: &hub::dev::testing::TestApp, assertion: &str) -> (u16, Value) {
     let req = web::TestRequest::post()
         .uri("/oauth/token")
         .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload(token_form(&assertion));
+        .set_payload(token_form(assertion));
     let (status, _, body) = call(app, req).await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
+    (status, body)
 }
 
 fn uuid_like() -> String {
@@ -182,23 +189,40 @@ pub async fn send(
     (status, body)
 }
 
-/// Registers a person and signs them in; returns (common id, citizen token).
-pub async fn citizen(app: &TestApp, agency: &str, given: &str) -> (String, String) {
-    let (status, person) = send(
-        app,
-        "POST",
-        "/v1/persons",
-        agency,
-        Some(json!({"given_names": given, "family_name": "Peeters", "birth_date": "1985-07-01"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{person}");
-    let id = person["id"].as_str().unwrap().to_owned();
+/// Registers `person` (the JSON body) as the agency `agency`; the status
+/// and body.
+pub async fn register(app: &TestApp, agency: &str, person: Value) -> (u16, Value) {
+    send(app, "POST", "/v1/persons", agency, Some(person)).await
+}
+
+/// Activates the person `registered` (the answer to their registration)
+/// with [`PASSWORD`]; their common ID.
+pub async fn activate(app: &TestApp, registered: &Value) -> String {
+    let id = registered["id"].as_str().unwrap().to_owned();
     let req = web::TestRequest::post()
         .uri("/v1/citizen/activate")
-        .set_json(json!({"common_id": id, "activation_code": person["activation_code"], "password": PASSWORD}));
+        .set_json(json!({"common_id": id, "activation_code": registered["activation_code"], "password": PASSWORD}));
     let (status, _, body) = call(app, req).await;
     assert_eq!(status, 204, "{body}");
+    id
+}
+
+/// Registers `person` as the agency `agency` and activates them with
+/// [`PASSWORD`]; their common ID.
+pub async fn activated(app: &TestApp, agency: &str, person: Value) -> String {
+    let (status, registered) = register(app, agency, person).await;
+    assert_eq!(status, 201, "{registered}");
+    activate(app, &registered).await
+}
+
+/// A person named `given` Peeters, born on 1 July 1985.
+pub fn peeters(given: &str) -> Value {
+    json!({"given_names": given, "family_name": "Peeters", "birth_date": "1985-07-01"})
+}
+
+/// Registers a person and signs them in; returns (common id, citizen token).
+pub async fn citizen(app: &TestApp, agency: &str, given: &str) -> (String, String) {
+    let id = activated(app, agency, peeters(given)).await;
     let token = sign_in(app, &id).await;
     (id, token)
 }
@@ -269,4 +293,33 @@ pub async fn world(app: &TestApp) -> World {
         person,
         citizen,
     }
+}
+
+/// The audit entries about exchange `id`.
+pub fn entries_of(app: &TestApp, id: &str) -> Vec<Value> {
+    hub::store::audit::entries_from(&mut app.conn(), 0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| serde_json::from_str::<Value>(&e).unwrap())
+        .filter(|e| e["exchange_id"] == id)
+        .collect()
+}
+
+/// The text of every Rust file in `hub/src` outside `dev/`.
+pub fn source_texts() -> Vec<String> {
+    let mut texts = Vec::new();
+    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "dev") {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                texts.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    texts
 }
