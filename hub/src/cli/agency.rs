@@ -60,7 +60,8 @@ pub enum AgencyCommand {
     CertRevoke {
         /// Identifier.
         id: String,
-        /// Thumbprint.
+        /// Thumbprint (base64url: it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         thumbprint: String,
     },
 }
@@ -173,4 +174,30 @@ pub fn run(command: AgencyCommand, state: &AppState) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::AgencyCommand;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: AgencyCommand,
+    }
+
+    #[test]
+    fn a_thumbprint_may_start_with_a_hyphen() {
+        let parsed = Cli::try_parse_from(["agency", "cert-revoke", "BE-0400000001", "-lXUlq3Y"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        match parsed.command {
+            AgencyCommand::CertRevoke { id, thumbprint } => {
+                assert_eq!(id, "BE-0400000001");
+                assert_eq!(thumbprint, "-lXUlq3Y");
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 }
