@@ -333,7 +333,7 @@ storage_test!(checkpoints_and_proofs_verify, |app: TestApp| async move {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let token = {
         let mut conn = app.conn();
-        hub::http::callers::operator::issue(&mut conn, "Auditor", app.clock.now())
+        hub::services::operators::issue(&mut conn, "Auditor", app.clock.now())
             .unwrap()
             .token
     };

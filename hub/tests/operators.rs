@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use hub::dev::testing::TestApp;
-use hub::http::callers::operator::{authenticate, issue};
+use hub::services::operators::{authenticate, issue};
 use hub::storage_test;
 use hub::store::operators;
 

@@ -59,7 +59,7 @@ pub async fn call(
 
 /// A new operator token on the app's database.
 pub fn operator_token(app: &hub::dev::testing::TestApp) -> String {
-    hub::http::callers::operator::issue(&mut app.conn(), "Test Operator", app.clock.now())
+    hub::services::operators::issue(&mut app.conn(), "Test Operator", app.clock.now())
         .unwrap()
         .token
 }

@@ -10,9 +10,9 @@ use actix_web::{FromRequest, HttpRequest};
 use utoipa::OpenApi;
 
 use crate::api::operations::Operations;
-use crate::http::callers::operator::TOKEN_PREFIX;
 use crate::http::callers::{AgencyCaller, OperatorCaller, bearer};
 use crate::http::error::ApiError;
+use crate::services::operators::TOKEN_PREFIX;
 
 /// The audit part of the OpenAPI document.
 #[derive(OpenApi)]

@@ -9,9 +9,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use super::bearer;
 use crate::app::state::AppState;
 use crate::http::error::ApiError;
-// Issuing and checking credentials is the operators service's; the old
-// path here still names them.
-pub use crate::services::operators::{IssuedOperatorToken, TOKEN_PREFIX, authenticate, issue};
+use crate::services::operators::authenticate;
 
 /// An authenticated operator.
 #[derive(Debug, Clone)]
