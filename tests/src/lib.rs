@@ -340,13 +340,8 @@ pub fn repo(path: &str) -> PathBuf {
 }
 
 /// The form body of a client-credentials token request with a
-/// `private_key_jwt` client assertion.
-pub fn client_credentials_form(assertion: &str) -> String {
-    format!(
-        "grant_type=client_credentials&client_assertion_type={}&client_assertion={assertion}",
-        "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
-    )
-}
+/// `private_key_jwt` client assertion, as the demo's client makes it.
+pub use hub::dev::demo::client::client_credentials_form;
 
 /// Makes ring the process's crypto provider, for TLS (the HTTP client needs
 /// one) and for JWS (tokens the tests make or check). Idempotent.

@@ -33,13 +33,8 @@ pub fn assertion_claims(agency: &str, aud: &str, now: i64, jti: &str) -> Value {
     json!({"iss": agency, "sub": agency, "aud": aud, "iat": now, "exp": now + 120, "jti": jti})
 }
 
-/// The form body of a token request.
-pub fn token_form(assertion: &str) -> String {
-    format!(
-        "grant_type=client_credentials&client_assertion_type={}&client_assertion={assertion}",
-        "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
-    )
-}
+/// The form body of a token request, as the demo's client makes it.
+pub use hub::dev::demo::client::client_credentials_form;
 
 /// Calls the app once; the body as JSON (a string when it is not JSON,
 /// null when empty).
@@ -119,7 +114,7 @@ pub async fn token_answer(app: &hub::dev::testing::TestApp, assertion: &str) -> 
     let req = web::TestRequest::post()
         .uri("/oauth/token")
         .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload(token_form(assertion));
+        .set_payload(client_credentials_form(assertion));
     let (status, _, body) = call(app, req).await;
     (status, body)
 }

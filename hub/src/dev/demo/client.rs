@@ -92,10 +92,7 @@ impl HubClient {
         });
         let assertion =
             crate::secrets::jose::try_sign_jws("ES256", &credentials.key_pem, &json!({}), &claims)?;
-        let form = format!(
-            "grant_type=client_credentials&client_assertion_type={}&client_assertion={assertion}",
-            "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
-        );
+        let form = client_credentials_form(&assertion);
         let res = self
             .http
             .post(&token_endpoint)
@@ -113,4 +110,13 @@ impl HubClient {
             .map(str::to_owned)
             .context("token response without access_token")
     }
+}
+
+/// The form body of a client-credentials token request with a
+/// `private_key_jwt` client assertion (RFC 7523).
+pub fn client_credentials_form(assertion: &str) -> String {
+    format!(
+        "grant_type=client_credentials&client_assertion_type={}&client_assertion={assertion}",
+        "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+    )
 }
