@@ -9,13 +9,13 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use identity::jwt::{ACCESS_TOKEN_TYPE, AccessTokenClaims, HubTokenExpectations, verify_hub_token};
 use identity::{AgencyId, IdentifierPolicy, Role, Sector};
 use serde::{Deserialize, Serialize};
 
-use super::bearer;
+use super::token_and_state;
 use crate::app::state::AppState;
 use crate::http::error::{ApiError, ResultExt};
 use crate::services::agencies::{self, AgencyFacts};
@@ -370,8 +370,10 @@ impl FromRequest for AgencyCaller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let token = bearer(req).map(str::to_owned);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let started = token_and_state(
+            req,
+            "agency endpoints need `Authorization: Bearer <access token>` from /oauth/token",
+        );
         let client_certificate = req
             .conn_data::<crate::app::tls::ClientCertificate>()
             .map(|c| c.0.clone());
@@ -379,10 +381,7 @@ impl FromRequest for AgencyCaller {
         // Read only for a refusal: the request is a cheap handle.
         let request = req.clone();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("no state"))?;
-            let token = token.ok_or(ApiError::Unauthenticated(
-                "agency endpoints need `Authorization: Bearer <access token>` from /oauth/token",
-            ))?;
+            let (token, state) = started?;
             let now = state.clock.now();
             match authenticate_named(&state, token, client_certificate.as_deref(), now).await {
                 Ok(caller) => Ok(caller),

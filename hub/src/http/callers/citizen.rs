@@ -3,12 +3,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 use identity::CommonId;
 use identity::jwt::{ACCESS_TOKEN_TYPE, AccessTokenClaims, HubTokenExpectations, verify_hub_token};
 
-use super::bearer;
-use crate::app::state::AppState;
+use super::token_and_state;
 use crate::http::error::{ApiError, ResultExt};
 use crate::services::citizens::citizen_audience;
 
@@ -26,13 +25,12 @@ impl FromRequest for CitizenCaller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let token = bearer(req).map(str::to_owned);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let started = token_and_state(
+            req,
+            "citizen endpoints need `Authorization: Bearer <token from /v1/citizen/sign-in>`",
+        );
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("no state"))?;
-            let token = token.ok_or(ApiError::Unauthenticated(
-                "citizen endpoints need `Authorization: Bearer <token from /v1/citizen/sign-in>`",
-            ))?;
+            let (token, state) = started?;
             let now = state.clock.now();
             let issuer = state.config.public_base();
             let audience = citizen_audience(&state.config);

@@ -4,10 +4,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 
-use super::bearer;
-use crate::app::state::AppState;
+use super::token_and_state;
 use crate::http::error::ApiError;
 use crate::services::operators::authenticate;
 
@@ -25,13 +24,12 @@ impl FromRequest for OperatorCaller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let token = bearer(req).map(str::to_owned);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let started = token_and_state(
+            req,
+            "operator endpoints need `Authorization: Bearer <operator token>`",
+        );
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("no state"))?;
-            let token = token.ok_or(ApiError::Unauthenticated(
-                "operator endpoints need `Authorization: Bearer <operator token>`",
-            ))?;
+            let (token, state) = started?;
             let found = state
                 .db(move |conn| Ok(authenticate(conn, &token)?))
                 .await?;
