@@ -334,27 +334,10 @@ async fn consent(hub: &HubClient, asker: &str, person: &str, code: &str) -> anyh
         )
         .await?;
     let id = requested["id"].as_str().context("consent without id")?;
-    hub.post(
-        "/v1/citizen/activate",
-        None,
-        &json!({"common_id": person, "activation_code": code, "password": PASSWORD}),
-        204,
-    )
-    .await?;
-    let signed_in = hub
-        .post(
-            "/v1/citizen/sign-in",
-            None,
-            &json!({"common_id": person, "password": PASSWORD}),
-            200,
-        )
-        .await?;
-    let citizen = signed_in["access_token"]
-        .as_str()
-        .context("sign-in without token")?;
+    let citizen = hub.activate_and_sign_in(person, code, PASSWORD).await?;
     hub.post(
         &format!("/v1/citizen/consents/{id}/approve"),
-        Some(citizen),
+        Some(&citizen),
         &json!({}),
         200,
     )

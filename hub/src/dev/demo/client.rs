@@ -77,6 +77,35 @@ impl HubClient {
         Ok(value)
     }
 
+    /// A citizen activates their account with the code from their letter,
+    /// choosing `password`, then signs in; returns the citizen token.
+    pub async fn activate_and_sign_in(
+        &self,
+        common_id: &str,
+        activation_code: &str,
+        password: &str,
+    ) -> anyhow::Result<String> {
+        self.post(
+            "/v1/citizen/activate",
+            None,
+            &json!({"common_id": common_id, "activation_code": activation_code, "password": password}),
+            204,
+        )
+        .await?;
+        let signed_in = self
+            .post(
+                "/v1/citizen/sign-in",
+                None,
+                &json!({"common_id": common_id, "password": password}),
+                200,
+            )
+            .await?;
+        signed_in["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("sign-in without token")
+    }
+
     /// An access token for an agency: a `private_key_jwt` client assertion
     /// signed with its key, exchanged at the token endpoint.
     pub async fn agency_token(

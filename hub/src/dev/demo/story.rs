@@ -371,25 +371,7 @@ async fn consent_approved(
         .await?;
     let consent_id = request["id"].as_str().unwrap_or_default().to_owned();
     say(&format!("  consent request {consent_id}: pending"));
-    hub.post(
-        "/v1/citizen/activate",
-        None,
-        &json!({"common_id": anna, "activation_code": anna_code, "password": PASSWORD}),
-        204,
-    )
-    .await?;
-    let signed_in = hub
-        .post(
-            "/v1/citizen/sign-in",
-            None,
-            &json!({"common_id": anna, "password": PASSWORD}),
-            200,
-        )
-        .await?;
-    let citizen = signed_in["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let citizen = hub.activate_and_sign_in(anna, anna_code, PASSWORD).await?;
     hub.post(
         &format!("/v1/citizen/consents/{consent_id}/approve"),
         Some(&citizen),
