@@ -474,9 +474,11 @@ fn der_header(bytes: &[u8]) -> Option<(u8, usize, usize)> {
 /// Refuses a certificate whose outer encoding is not the one DER allows:
 /// the signature covers only the `tbsCertificate`, so a parser that lets the
 /// outer `SEQUENCE`, the `signatureAlgorithm` or the `signatureValue` carry
-/// another tag would let one certificate come in several encodings, each
-/// with its own thumbprint (a revoked certificate could come back under a
-/// new one).
+/// another tag or other content would let one certificate come in several
+/// encodings, each with its own thumbprint (a revoked certificate could come
+/// back under a new one). So the outer `signatureAlgorithm` must be, byte for
+/// byte, the `signature` field inside the `tbsCertificate` (RFC 5280,
+/// 4.1.1.2), and the `signatureValue` must have no unused bits.
 fn canonical_outer_tags(der: &[u8]) -> Result<(), CertificateError> {
     let malformed = || CertificateError::Malformed("not a DER certificate".into());
     let (tag, header, _) = der_header(der).ok_or_else(malformed)?;
@@ -484,18 +486,61 @@ fn canonical_outer_tags(der: &[u8]) -> Result<(), CertificateError> {
         return Err(malformed());
     }
     let mut at = header;
+    let mut elements = Vec::with_capacity(3);
     for expected in [0x30, 0x30, 0x03] {
         let rest = der.get(at..).ok_or_else(malformed)?;
         let (tag, header, len) = der_header(rest).ok_or_else(malformed)?;
         if tag != expected {
             return Err(malformed());
         }
-        at = at.checked_add(header + len).ok_or_else(malformed)?;
+        let end = header.checked_add(len).ok_or_else(malformed)?;
+        elements.push((rest.get(..end).ok_or_else(malformed)?, header));
+        at = at.checked_add(end).ok_or_else(malformed)?;
     }
     if at != der.len() {
         return Err(malformed());
     }
+    let [
+        (tbs, tbs_header),
+        (outer_algorithm, _),
+        (signature, signature_header),
+    ] = elements.as_slice()
+    else {
+        return Err(malformed());
+    };
+    if tbs_signature_algorithm(tbs.get(*tbs_header..).ok_or_else(malformed)?)
+        != Some(*outer_algorithm)
+    {
+        return Err(CertificateError::Malformed(
+            "the signature algorithm differs from the one signed".into(),
+        ));
+    }
+    if signature.get(*signature_header) != Some(&0) {
+        return Err(malformed());
+    }
     Ok(())
+}
+
+/// The `signature` field (with its header) of a `tbsCertificate`'s content:
+/// the element after the optional `[0]` version and the serial number.
+fn tbs_signature_algorithm(content: &[u8]) -> Option<&[u8]> {
+    let (first, rest) = der_element(content)?;
+    let rest = if first == 0xa0 { rest } else { content };
+    let (serial, rest) = der_element(rest)?;
+    if serial != 0x02 {
+        return None;
+    }
+    let (tag, header, len) = der_header(rest)?;
+    if tag != 0x30 {
+        return None;
+    }
+    rest.get(..header.checked_add(len)?)
+}
+
+/// The tag of the DER element at the start of `bytes`, and what follows it.
+fn der_element(bytes: &[u8]) -> Option<(u8, &[u8])> {
+    let (tag, header, len) = der_header(bytes)?;
+    Some((tag, bytes.get(header.checked_add(len)?..)?))
 }
 
 fn to_datetime(timestamp: i64) -> Result<DateTime<Utc>, CertificateError> {

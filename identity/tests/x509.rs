@@ -224,3 +224,60 @@ fn trust_anchor_bundle_must_hold_a_certificate() {
         "malformed_certificate"
     );
 }
+
+/// The bytes of `der` with the first `from` after `after` replaced by `to`.
+fn edited(der: &[u8], after: usize, from: &[u8], to: &[u8]) -> Vec<u8> {
+    let at = after
+        + der[after..]
+            .windows(from.len())
+            .position(|w| w == from)
+            .unwrap();
+    let mut out = der.to_vec();
+    out.splice(at..at + from.len(), to.iter().copied());
+    out
+}
+
+/// Outside the signed `tbsCertificate`, a certificate has exactly one
+/// encoding: a re-encoded `signatureAlgorithm` or `signatureValue` (each
+/// with a new thumbprint) is refused, whatever the key's algorithm.
+#[test]
+fn refuses_re_encodings_outside_the_signed_part() {
+    for name in ["agency-p256", "agency-ed25519", "agency-rsa2048"] {
+        let der = pem_der(&format!("{name}.pem"));
+        assert!(validate_agency_certificate(&der, AGENCY, &anchors(), now()).is_ok());
+        // The end of the tbsCertificate: the outer header, then its own.
+        let tbs_len = usize::from(u16::from_be_bytes([der[6], der[7]]));
+        let tbs_end = 4 + 4 + tbs_len;
+        let outer = &der[tbs_end..];
+        let alg_len = usize::from(outer[1]);
+        let algorithm = &outer[..2 + alg_len];
+        // The OID's tag changed (06 -> 07) in the outer copy only.
+        let mut other_tag = algorithm.to_vec();
+        other_tag[2] = 0x07;
+        // The signature's unused-bits octet set.
+        let signature = &outer[2 + alg_len..];
+        let header = if signature[1] < 0x80 {
+            2
+        } else {
+            2 + usize::from(signature[1] & 0x7f)
+        };
+        let mut unused = der.clone();
+        let at = der.len() - signature.len() + header;
+        assert_eq!(unused[at], 0);
+        unused[at] = 1;
+        for (what, bytes) in [
+            (
+                "algorithm tag",
+                edited(&der, tbs_end, algorithm, &other_tag),
+            ),
+            ("unused bits", unused),
+        ] {
+            let refused = validate_agency_certificate(&bytes, AGENCY, &anchors(), now());
+            assert_eq!(
+                refused.map(|_| ()).unwrap_err().code(),
+                "malformed_certificate",
+                "{name}: {what}"
+            );
+        }
+    }
+}
