@@ -3,8 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
-use e2e::{Hub, crossroads_for, succeeded};
+use e2e::{Hub, crossroads_for, http_client, succeeded};
 use hub::dev::testing::{Backend, TestDb, skip};
 
 /// The origin of the hub's log in these tests.
@@ -24,6 +25,32 @@ fn run(db: &TestDb, data: &std::path::Path, args: &[&str]) -> Output {
 /// [`run`], which must succeed; its standard output.
 fn cli(db: &TestDb, data: &std::path::Path, args: &[&str]) -> String {
     succeeded(args, &run(db, data, args))
+}
+
+/// Waits until the checkpoint served at `url` starts with `prefix`; fails
+/// after `bound`.
+async fn signed_within(url: &str, prefix: &str, bound: Duration) {
+    let http = http_client();
+    let deadline = Instant::now() + bound;
+    loop {
+        let note = http
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if note.starts_with(prefix) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint {prefix:?} within {bound:?}; the hub serves {note:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn outside_auditor(backend: Backend) {
@@ -64,6 +91,10 @@ async fn outside_auditor(backend: Backend) {
     assert!(witness.exists());
 
     cli(&db, data.path(), &["operator", "token", "--name", "Dave"]);
+    // The entry is committed when the command returns; the hub signs a
+    // checkpoint covering it within a second (`CHECKPOINT_EVERY`).
+    let size_4 = hub.url("/log/checkpoint");
+    signed_within(&size_4, "hub.example.test/log\n4\n", Duration::from_secs(5)).await;
     let second = cli(
         &db,
         data.path(),
