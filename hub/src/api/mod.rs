@@ -3,6 +3,7 @@
 pub mod agencies;
 pub mod audit;
 pub mod authorizations;
+pub mod changes;
 pub mod citizen;
 pub mod consents;
 pub mod docs;
@@ -10,6 +11,7 @@ pub mod health;
 pub mod ids;
 pub mod log;
 pub mod lookups;
+pub mod notifications;
 pub mod oauth;
 pub mod operations;
 pub mod persons;
@@ -17,6 +19,7 @@ pub mod purposes;
 pub mod references;
 pub mod responses;
 pub mod schemas;
+pub mod subscriptions;
 
 use actix_web::{App, web};
 use utoipa::OpenApi;
@@ -63,6 +66,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(purposes::PurposesApi::openapi());
     doc.merge(authorizations::AuthorizationsApi::openapi());
     doc.merge(consents::ConsentsApi::openapi());
+    doc.merge(changes::ChangesApi::openapi());
+    doc.merge(subscriptions::SubscriptionsApi::openapi());
+    doc.merge(notifications::NotificationsApi::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.schemas.extend(ids::schemas());
     // serde's `deny_unknown_fields` on an internally tagged enum closes each
@@ -116,6 +122,9 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
         purposes::routes(operations);
         authorizations::routes(operations);
         consents::routes(operations);
+        changes::routes(operations);
+        subscriptions::routes(operations);
+        notifications::routes(operations);
     });
     cfg.map(|cfg| {
         cfg.service(web::resource("/docs").route(web::get().to(docs::docs_page)))

@@ -78,6 +78,24 @@ pub struct Config {
     /// Accept plain `http://` provider endpoints (development and tests
     /// only): otherwise a provider must be reached over `https://`.
     pub allow_insecure_providers: bool,
+    /// Accept plain `http://` webhook URLs (development and tests only):
+    /// otherwise a webhook must be `https://`.
+    pub allow_insecure_webhooks: bool,
+    /// Let webhooks reach loopback, private, link-local and other
+    /// non-public addresses (development and tests only). Checked on the
+    /// address connected to, not only on the name.
+    pub webhook_allow_private: bool,
+    /// How long a webhook may take to answer one batch, in seconds.
+    pub webhook_timeout_secs: u32,
+    /// How long a notification is retried (with exponential backoff)
+    /// before it is dead-lettered, in hours.
+    pub notification_retry_hours: u32,
+    /// How long a notification's record is kept for the pull feed to
+    /// replay, in days; then only its metadata and audit entries remain.
+    pub notification_retention_days: u32,
+    /// Most notifications waiting for one agency; beyond it new ones are
+    /// dead-lettered (`backlog_full`) and an alert is logged.
+    pub notification_backlog_max: u32,
     /// Where `/metrics` is served: absent means on `listen`, behind an
     /// operator token; an address means there only, without a token (bind
     /// it to a network only the monitoring system reaches).
@@ -140,6 +158,12 @@ impl Default for Config {
             batch_timeout_secs: 30,
             provider_max_response_bytes: 1024 * 1024,
             allow_insecure_providers: false,
+            allow_insecure_webhooks: false,
+            webhook_allow_private: false,
+            webhook_timeout_secs: 10,
+            notification_retry_hours: 24,
+            notification_retention_days: 7,
+            notification_backlog_max: 100_000,
             metrics_listen: None,
             trusted_proxies: Vec::new(),
             rate_limit_sign_in_per_minute: 100,
@@ -228,6 +252,21 @@ impl Config {
         {
             return Err(ConfigError(
                 "log_origin: must be non-empty, without '+' or whitespace".to_owned(),
+            ));
+        }
+        if !(1..=300).contains(&self.webhook_timeout_secs) {
+            return Err(ConfigError(
+                "webhook_timeout_secs: must be between 1 and 300".to_owned(),
+            ));
+        }
+        if self.notification_retry_hours == 0 || self.notification_retention_days == 0 {
+            return Err(ConfigError(
+                "notification_retry_hours / notification_retention_days: at least 1".to_owned(),
+            ));
+        }
+        if self.notification_backlog_max == 0 {
+            return Err(ConfigError(
+                "notification_backlog_max: at least 1".to_owned(),
             ));
         }
         if self.argon2_memory_kib < 8 || self.argon2_iterations < 1 {

@@ -40,6 +40,14 @@ pub struct HubMetrics {
     provider_request_seconds: HistogramVec,
     provider_errors_total: IntCounterVec,
     provider_circuit_open: IntGaugeVec,
+    changes_accepted_total: IntCounter,
+    notifications_decided_total: IntCounterVec,
+    notifications_delivered_total: IntCounterVec,
+    notifications_retried_total: IntCounter,
+    notifications_dead_lettered_total: IntCounterVec,
+    notification_outbox_depth: IntGaugeVec,
+    notification_outbox_oldest_age_seconds: prometheus::GaugeVec,
+    changes_waiting: IntGauge,
 }
 
 impl HubMetrics {
@@ -127,6 +135,53 @@ impl HubMetrics {
                 ),
                 &["provider"],
             )?,
+            changes_accepted_total: IntCounter::with_opts(opts(
+                "changes_accepted_total",
+                "Changes accepted from authentic sources and the hub's person lifecycle events",
+            ))?,
+            notifications_decided_total: IntCounterVec::new(
+                opts(
+                    "notifications_decided_total",
+                    "Notifications decided, by outcome (permitted, or the deny code)",
+                ),
+                &["outcome"],
+            )?,
+            notifications_delivered_total: IntCounterVec::new(
+                opts(
+                    "notifications_delivered_total",
+                    "Notifications delivered, by delivery (pull, webhook)",
+                ),
+                &["delivery"],
+            )?,
+            notifications_retried_total: IntCounter::with_opts(opts(
+                "notifications_retried_total",
+                "Webhook batches that failed and will be sent again",
+            ))?,
+            notifications_dead_lettered_total: IntCounterVec::new(
+                opts(
+                    "notifications_dead_lettered_total",
+                    "Notifications dead-lettered, by reason",
+                ),
+                &["reason"],
+            )?,
+            notification_outbox_depth: IntGaugeVec::new(
+                opts(
+                    "notification_outbox_depth",
+                    "Notifications waiting for delivery, per agency",
+                ),
+                &["agency"],
+            )?,
+            notification_outbox_oldest_age_seconds: prometheus::GaugeVec::new(
+                opts(
+                    "notification_outbox_oldest_age_seconds",
+                    "Age of the oldest notification waiting for delivery, per agency",
+                ),
+                &["agency"],
+            )?,
+            changes_waiting: IntGauge::with_opts(opts(
+                "changes_waiting",
+                "Accepted changes not fanned out yet",
+            ))?,
         };
         metrics.register(registry)?;
         Ok(metrics)
@@ -148,6 +203,16 @@ impl HubMetrics {
         registry.register(Box::new(self.provider_request_seconds.clone()))?;
         registry.register(Box::new(self.provider_errors_total.clone()))?;
         registry.register(Box::new(self.provider_circuit_open.clone()))?;
+        registry.register(Box::new(self.changes_accepted_total.clone()))?;
+        registry.register(Box::new(self.notifications_decided_total.clone()))?;
+        registry.register(Box::new(self.notifications_delivered_total.clone()))?;
+        registry.register(Box::new(self.notifications_retried_total.clone()))?;
+        registry.register(Box::new(self.notifications_dead_lettered_total.clone()))?;
+        registry.register(Box::new(self.notification_outbox_depth.clone()))?;
+        registry.register(Box::new(
+            self.notification_outbox_oldest_age_seconds.clone(),
+        ))?;
+        registry.register(Box::new(self.changes_waiting.clone()))?;
         Ok(())
     }
 
@@ -239,6 +304,53 @@ impl HubMetrics {
         self.provider_circuit_open
             .with_label_values(&[provider])
             .set(i64::from(open));
+    }
+
+    /// `n` changes were accepted.
+    pub fn changes_accepted(&self, n: u64) {
+        self.changes_accepted_total.inc_by(n);
+    }
+
+    /// A notification was decided: `permitted` or the deny code.
+    pub fn notification_decided(&self, outcome: &str) {
+        self.notifications_decided_total
+            .with_label_values(&[outcome])
+            .inc();
+    }
+
+    /// `n` notifications were delivered by `delivery`.
+    pub fn notifications_delivered(&self, delivery: &str, n: u64) {
+        self.notifications_delivered_total
+            .with_label_values(&[delivery])
+            .inc_by(n);
+    }
+
+    /// A webhook batch failed and will be sent again.
+    pub fn notification_retried(&self) {
+        self.notifications_retried_total.inc();
+    }
+
+    /// `n` notifications were dead-lettered for `reason`.
+    pub fn notifications_dead_lettered(&self, reason: &str, n: u64) {
+        self.notifications_dead_lettered_total
+            .with_label_values(&[reason])
+            .inc_by(n);
+    }
+
+    /// The outbox: per agency, what waits and for how long; agencies no
+    /// longer listed are set to zero.
+    pub fn notification_outbox(&self, agencies: &[(String, i64, Duration)], changes_waiting: i64) {
+        self.notification_outbox_depth.reset();
+        self.notification_outbox_oldest_age_seconds.reset();
+        for (agency, depth, oldest) in agencies {
+            self.notification_outbox_depth
+                .with_label_values(&[agency])
+                .set(*depth);
+            self.notification_outbox_oldest_age_seconds
+                .with_label_values(&[agency])
+                .set(oldest.as_secs_f64());
+        }
+        self.changes_waiting.set(changes_waiting);
     }
 }
 

@@ -118,6 +118,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Started> {
     })
     .await??;
     state.audit.start()?;
+    crate::services::notifications::delivery::start_workers(state.clone())?;
     let tls = crate::app::tls::server_config(&config)?;
     let mut server = HttpServer::new({
         let state = state.clone();

@@ -48,6 +48,8 @@ pub struct AppState {
     pub authorizations: Arc<crate::services::authorizations::AuthorizationCache>,
     /// Consent-use reservations, made in batches.
     pub reservations: Arc<crate::services::broker::reservations::Reservations>,
+    /// What wakes the notification workers and long polls of this process.
+    pub signals: Arc<crate::services::notifications::delivery::Signals>,
 }
 
 impl AppState {
@@ -114,6 +116,7 @@ impl AppState {
             .map_err(|e| StartError::Config(format!("HTTP client: {e}")))?;
         Ok(Self {
             http,
+            signals: Arc::default(),
             breakers: Arc::new(crate::services::broker::breaker::Breakers::with_metrics(
                 Arc::clone(&hub_metrics),
             )),

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 use crate::app::state::AppState;
+use crate::services::notifications::{self, Lifecycle};
 use crate::services::persons::{self, NewPerson, Viewer};
 
 /// Person subcommands.
@@ -94,7 +95,16 @@ pub fn run(command: PersonCommand, state: &AppState) -> anyhow::Result<()> {
                 let event = crate::audit_log::actions::by_console("person.merged")?
                     .with_person(survivor.as_digits())
                     .with_linked_person("replaced", replaced.as_digits());
-                Ok(((survivor, replaced), vec![event]))
+                let lifecycle = notifications::publish_lifecycle(
+                    conn,
+                    &replaced,
+                    Lifecycle::Merged {
+                        survivor: &survivor,
+                    },
+                    now.date_naive(),
+                    now,
+                )?;
+                Ok(((survivor, replaced), vec![event, lifecycle]))
             })?;
             println!("{replaced} now resolves to {survivor}");
         }

@@ -212,6 +212,14 @@ pub enum ApiError {
     /// The version number does not follow the published versions.
     #[error("{0}")]
     SchemaVersionRefused(String),
+    /// A record does not match its schema.
+    #[error("{detail}")]
+    RecordInvalid {
+        /// Why, for people.
+        detail: String,
+        /// Each violation, with its pointer into the record.
+        violations: Vec<ProblemViolation>,
+    },
     /// The body is not of the media type the operation reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -404,6 +412,7 @@ impl ApiError {
             ApiError::SchemaNotFound(_) => (StatusCode::NOT_FOUND, "schema_not_found"),
             ApiError::SchemaExists(_) => (StatusCode::CONFLICT, "schema_exists"),
             ApiError::SchemaInvalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "schema_invalid"),
+            ApiError::RecordInvalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "record_invalid"),
             ApiError::SchemaIncompatible { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "schema_incompatible")
             }
@@ -461,7 +470,8 @@ impl ApiError {
             problem.candidate = Some(candidate.clone());
         }
         if let ApiError::SchemaInvalid { violations, .. }
-        | ApiError::SchemaIncompatible { violations, .. } = self
+        | ApiError::SchemaIncompatible { violations, .. }
+        | ApiError::RecordInvalid { violations, .. } = self
         {
             problem.violations = Some(violations.clone());
         }

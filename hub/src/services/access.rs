@@ -57,6 +57,25 @@ pub fn decide(
     query: &AccessQuery,
     at: DateTime<Utc>,
 ) -> Result<(Decision, Option<Reservation>), ApiError> {
+    let (decision, reservation, staged) = decide_staged(conn, state, query, at)?;
+    // Expiries recorded on the way are committed with their audit entries;
+    // wait (bounded) until those are in the log, as for any change.
+    if !staged.is_empty() {
+        state.audit.settle_blocking(&staged);
+    }
+    Ok((decision, reservation))
+}
+
+/// [`decide`] without waiting for the audit entries of the expiries it
+/// records: their hand-over ids are returned. Inside an enclosing write
+/// transaction (the fan-out of a change) the expiries commit with it, and
+/// waiting for them there would wait for the transaction itself.
+pub fn decide_staged(
+    conn: &mut DbConnection,
+    state: &AppState,
+    query: &AccessQuery,
+    at: DateTime<Utc>,
+) -> Result<(Decision, Option<Reservation>, Vec<i64>), ApiError> {
     let authorizations = state.authorizations.get(conn)?;
     let agency_active = crate::store::agencies::get(conn, query.agency.as_str())?
         .is_some_and(|a| a.status == "active");
@@ -64,12 +83,7 @@ pub fn decide(
     let person_active = row.status == "active";
 
     let rows = store::by_consumer(conn, query.agency.as_str(), Some(person.as_digits()), None)?;
-    // Expiries recorded here are committed with their audit entries; wait
-    // (bounded) until those are in the log, as for any change.
     let (consents, staged) = crate::services::consents::refresh(state, conn, rows, at)?;
-    if !staged.is_empty() {
-        state.audit.settle_blocking(&staged);
-    }
 
     let mut uses: HashMap<ConsentId, u32> = HashMap::new();
     for c in &consents {
@@ -106,7 +120,7 @@ pub fn decide(
         }),
         _ => None,
     };
-    Ok((decision, reservation))
+    Ok((decision, reservation, staged))
 }
 
 /// Reserves one use of the consent a permitted lookup relies on, for

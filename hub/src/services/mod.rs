@@ -8,6 +8,7 @@ pub mod broker;
 pub mod citizens;
 pub mod consents;
 pub mod maintenance;
+pub mod notifications;
 pub mod operators;
 pub mod persons;
 pub mod references;

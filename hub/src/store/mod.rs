@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authorizations;
 pub mod consents;
 pub mod migrations;
+pub mod notifications;
 pub mod operators;
 pub mod persons;
 pub mod references;

@@ -294,3 +294,75 @@ diesel::table! {
         occurred_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Changes published by authentic sources (and by the hub); the record
+    /// is kept only until the change is fanned out.
+    changes (id) {
+        id -> Text,
+        publisher -> Text,
+        reference -> Text,
+        common_id -> Text,
+        record_type -> Text,
+        record_name -> Text,
+        major -> Integer,
+        kind -> Text,
+        effective_date -> Date,
+        changed_fields -> Nullable<Text>,
+        record -> Nullable<Text>,
+        accepted_at -> Timestamp,
+        fanned_out_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// What agencies want to be told about, and how.
+    subscriptions (id) {
+        id -> Text,
+        agency_id -> Text,
+        record_name -> Text,
+        major -> Integer,
+        purpose -> Text,
+        delivery -> Text,
+        webhook_url -> Nullable<Text>,
+        created_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Notifications fanned out to subscriptions, in feed order.
+    notifications (seq) {
+        seq -> BigInt,
+        id -> Text,
+        change_id -> Text,
+        subscription_id -> Text,
+        agency_id -> Text,
+        common_id -> Text,
+        delivery -> Text,
+        body -> Text,
+        data -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// How far each agency's pull feed is acknowledged.
+    notification_cursors (agency_id) {
+        agency_id -> Text,
+        acknowledged -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(subscriptions, notifications);

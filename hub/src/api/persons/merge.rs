@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::app::state::AppState;
 use crate::http::callers::AgencyCaller;
 use crate::http::error::{ApiError, Problem};
+use crate::services::notifications::{self, Lifecycle};
 use crate::services::persons::{self, PersonView};
 
 /// Which record is the duplicate.
@@ -50,8 +51,18 @@ pub async fn merge(
             let event = crate::audit_log::actions::by_agency(&caller, "person.merged")?
                 .with_person(survivor.as_digits())
                 .with_linked_person("replaced", replaced.as_digits());
-            Ok((person, vec![event]))
+            let lifecycle = notifications::publish_lifecycle(
+                conn,
+                &replaced,
+                Lifecycle::Merged {
+                    survivor: &survivor,
+                },
+                now.date_naive(),
+                now,
+            )?;
+            Ok((person, vec![event, lifecycle]))
         })
         .await?;
+    state.signals.changes.notify_one();
     Ok(HttpResponse::Ok().json(person))
 }

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use crate::app::state::AppState;
 use crate::http::callers::AgencyCaller;
 use crate::http::error::{ApiError, Problem};
+use crate::services::notifications::{self, Lifecycle};
 use crate::services::persons::{self, PersonView, StatusChange};
 
 /// Records a death, an inactive person, or a return to active.
@@ -39,8 +40,16 @@ pub async fn status(
             let event = crate::audit_log::actions::by_agency(&caller, "person.status_changed")?
                 .with_person(changed.as_digits())
                 .with_details(serde_json::json!({"status": person.status}));
-            Ok((person, vec![event]))
+            let (lifecycle, effective) = match &*body {
+                StatusChange::Deceased { on } => (Lifecycle::Deceased, *on),
+                StatusChange::Inactive {} => (Lifecycle::Inactive, now.date_naive()),
+                StatusChange::Active {} => (Lifecycle::Reactivated, now.date_naive()),
+            };
+            let published =
+                notifications::publish_lifecycle(conn, &changed, lifecycle, effective, now)?;
+            Ok((person, vec![event, published]))
         })
         .await?;
+    state.signals.changes.notify_one();
     Ok(HttpResponse::Ok().json(person))
 }

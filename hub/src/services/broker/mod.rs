@@ -705,7 +705,7 @@ fn names_a_person(key: &str) -> bool {
 /// Replaces every common ID in a record with the consumer's sector
 /// pseudonym of that person: a consumer whose policy is `sector_pseudonym`
 /// never sees a common ID, not even inside the data.
-fn pseudonymise(
+pub(crate) fn pseudonymise(
     value: &mut serde_json::Value,
     pseudonyms: &identity::PseudonymService,
     sector: identity::Sector,

@@ -1,0 +1,4 @@
+DROP TABLE notification_cursors;
+DROP TABLE notifications;
+DROP TABLE subscriptions;
+DROP TABLE changes;
