@@ -8,16 +8,28 @@
 //! ```json
 //! {"person.address": {"12345678901": {"address": {"street": "…"}}}}
 //! ```
+//!
+//! It also receives change notifications by webhook at `POST /notifications`
+//! (`content-type: application/jwt`): each batch is verified with the
+//! provider library, and each notification printed once to stdout as
+//! `notification <json>`; one seen before (a redelivery) is named on stderr
+//! as `notification-repeat <id>`. A good batch is answered 204, or the
+//! status of `--webhook-status` (to make the hub retry); a bad one 401.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
+use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use provider::HubVerifier;
+use provider::{HubVerifier, Notification};
+
+/// The largest notification batch body read (the verifier refuses tokens
+/// over `identity::jwt::MAX_TOKEN_LEN` anyway; this keeps its answer).
+const MAX_BATCH_BODY: usize = 1024 * 1024;
 
 /// How the simulator behaves.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,6 +55,11 @@ pub struct SimOptions {
     /// The PEM private key of `--tls-cert`.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// The status answered to a good notification batch (anything but 2xx
+    /// makes the hub send it again later).
+    #[arg(long, value_name = "CODE", default_value_t = 204,
+          value_parser = clap::value_parser!(u16).range(200..=599))]
+    pub webhook_status: u16,
 }
 
 /// Records by record type name, then by person.
@@ -55,6 +72,9 @@ struct Sim {
     verifier: HubVerifier,
     records: SharedRecords,
     delay: Duration,
+    webhook_status: StatusCode,
+    /// Ids of the notifications received so far.
+    seen: Mutex<HashSet<String>>,
 }
 
 /// Reads a records file.
@@ -105,6 +125,63 @@ async fn answer(
     }
 }
 
+/// `POST /notifications`: a webhook batch from the hub.
+async fn receive_notifications(
+    sim: web::Data<Sim>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let is_jwt = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/jwt"));
+    if !is_jwt {
+        return HttpResponse::UnsupportedMediaType()
+            .content_type("text/plain")
+            .body("a notification batch is sent as application/jwt");
+    }
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return HttpResponse::Unauthorized()
+            .content_type("text/plain")
+            .body("the batch is not a token");
+    };
+    let batch = match sim.verifier.verify_notifications(body).await {
+        Ok(batch) => batch,
+        Err(e) => {
+            tracing::warn!(error = %e, "refused a notification batch that is not from the hub");
+            return HttpResponse::Unauthorized()
+                .content_type("text/plain")
+                .body(format!("not a notification batch from the hub: {e}"));
+        }
+    };
+    tracing::info!(batch_id = %batch.batch_id, count = batch.notifications.len(), "notification batch received");
+    for notification in &batch.notifications {
+        report(&sim.seen, notification);
+    }
+    HttpResponse::build(sim.webhook_status).finish()
+}
+
+/// Prints a notification the first time its id is seen (stdout), and names
+/// it as a repeat after that (stderr).
+fn report(seen: &Mutex<HashSet<String>>, notification: &Notification) {
+    let first = seen
+        .lock()
+        .map(|mut seen| seen.insert(notification.id.clone()))
+        .unwrap_or(true);
+    if first {
+        match serde_json::to_string(notification) {
+            Ok(json) => println!("notification {json}"),
+            Err(e) => {
+                tracing::error!(error = %e, id = %notification.id, "cannot print a notification")
+            }
+        }
+    } else {
+        eprintln!("notification-repeat {}", notification.id);
+    }
+}
+
 /// A running simulator.
 pub struct RunningSim {
     /// Its base URL, e.g. `http://127.0.0.1:41234`.
@@ -121,11 +198,19 @@ pub fn start(options: &SimOptions, records: SharedRecords) -> anyhow::Result<Run
         verifier: HubVerifier::new(&options.hub, &options.id),
         records,
         delay: Duration::from_millis(options.delay_ms),
+        webhook_status: StatusCode::from_u16(options.webhook_status)
+            .map_err(|e| anyhow::anyhow!("--webhook-status {}: {e}", options.webhook_status))?,
+        seen: Mutex::default(),
     });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(sim.clone())
             .route("/records/{record_type}", web::post().to(answer))
+            .service(
+                web::resource("/notifications")
+                    .app_data(web::PayloadConfig::new(MAX_BATCH_BODY))
+                    .route(web::post().to(receive_notifications)),
+            )
     })
     .workers(1);
     let (server, scheme) = match (&options.tls_cert, &options.tls_key) {
