@@ -45,7 +45,9 @@
 //! ```
 //!
 //! A request token is never accepted as a batch, nor a batch as a request
-//! token.
+//! token. Like every hub token, a batch is at most
+//! [`identity::jwt::MAX_TOKEN_LEN`] bytes long (16 KiB); a longer one is
+//! refused as `malformed_token`, so the hub keeps its batches under it.
 //!
 //! # Cryptography: your call, once
 //!

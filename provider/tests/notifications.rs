@@ -553,3 +553,32 @@ async fn a_refusal_names_the_problem() {
         "{unreachable:?}"
     );
 }
+
+#[tokio::test]
+async fn a_batch_is_at_most_the_longest_token() {
+    let hub = Hub::start().await;
+    let now = Utc::now();
+    let mut claims = hub.claims(AGENCY, now);
+    let filler = |n: usize| {
+        let mut big = notification();
+        big.data = json!({"address": {"street": "x".repeat(n)}});
+        big
+    };
+    // Grow the batch until it just fits, then by one more notification.
+    claims.notifications = vec![filler(100)];
+    while hub.sign_batch(&claims).len() <= identity::jwt::MAX_TOKEN_LEN - 1500 {
+        claims.notifications.push(filler(100));
+    }
+    let fits = hub.sign_batch(&claims);
+    assert!(fits.len() <= identity::jwt::MAX_TOKEN_LEN);
+    let verifier = hub.verifier();
+    assert!(verifier.verify_notifications_at(&fits, now).await.is_ok());
+
+    claims.notifications.push(filler(2000));
+    let too_long = hub.sign_batch(&claims);
+    assert!(too_long.len() > identity::jwt::MAX_TOKEN_LEN);
+    assert_eq!(
+        code(verifier.verify_notifications_at(&too_long, now).await),
+        "malformed_token"
+    );
+}
