@@ -20,6 +20,35 @@
 //!
 //! The protocol is described in `docs/provider-protocol.md`.
 //!
+//! # Change notifications
+//!
+//! An authentic source publishes its changes with a [`Publisher`]
+//! (`POST {hub}/v1/changes`, an access token of scope `provider`); the hub
+//! answers with a [`ChangeAccepted`] receipt, the same for the same
+//! `reference`, and a refusal becomes [`PublishError::Refused`] with the
+//! problem's `code`.
+//!
+//! A subscriber with webhook delivery receives `POST` batches with
+//! `content-type: application/jwt`: a JWS signed with the same keys, `typ`
+//! [`NOTIFICATION_BATCH_TYPE`], for this agency. Verify the body with
+//! [`HubVerifier::verify_notifications`], answer 2xx to acknowledge every
+//! notification in it, and process each [`Notification::id`] once (a retry
+//! brings the same ids in a new batch):
+//!
+//! ```no_run
+//! # async fn receive(verifier: &crossroads_provider::HubVerifier, body: &str) -> Result<(), crossroads_provider::ProviderError> {
+//! let batch = verifier.verify_notifications(body).await?;
+//! for notification in &batch.notifications {
+//!     println!("{} {:?} {} for {}", notification.id, notification.kind, notification.record_type, notification.person);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! A request token is never accepted as a batch, nor a batch as a request
+//! token. Like every hub token, a batch is at most
+//! [`identity::jwt::MAX_TOKEN_LEN`] bytes long (16 KiB); a longer one is
+//! refused as `malformed_token`, so the hub keeps its batches under it.
+//!
 //! # Cryptography: your call, once
 //!
 //! This crate verifies tokens with `jsonwebtoken` and fetches keys with
@@ -40,8 +69,17 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use identity::jwt::{HubTokenExpectations, verify_hub_token};
 use identity::keys::JwkSet;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
+
+mod notifications;
+mod publisher;
+
+pub use notifications::{
+    ChangeKind, NOTIFICATION_BATCH_TYPE, Notification, NotificationBatch, NotificationClaims,
+};
+pub use publisher::{ChangeAccepted, ChangeRequest, PublishError, Publisher};
 
 /// The `typ` header of the hub's request tokens.
 pub const REQUEST_TOKEN_TYPE: &str = "crossroads-request+jwt";
@@ -135,6 +173,7 @@ pub struct HubVerifier {
     jwks_url: String,
     http: OnceLock<reqwest::Client>,
     cache: RwLock<Option<Cached>>,
+    min_refresh: Duration,
 }
 
 impl HubVerifier {
@@ -149,7 +188,16 @@ impl HubVerifier {
             audience: agency_id.to_owned(),
             http: OnceLock::new(),
             cache: RwLock::new(None),
+            min_refresh: REFRESH_AT_MOST_EVERY,
         }
+    }
+
+    /// Sets the shortest time between two key set fetches triggered by
+    /// unknown key ids (10 seconds unless set).
+    #[must_use]
+    pub fn with_min_refresh(mut self, interval: Duration) -> Self {
+        self.min_refresh = interval;
+        self
     }
 
     /// Verifies the value of an `Authorization` header.
@@ -169,41 +217,7 @@ impl HubVerifier {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<HubRequest, ProviderError> {
-        let keys = self.keys(false).await?;
-        match self.check(token, &keys, now) {
-            Err(ProviderError::InvalidToken {
-                code: "unknown_key",
-                ..
-            }) => {
-                // Perhaps the hub rotated its key: fetch the set again, once.
-                let keys = self.keys(true).await?;
-                self.check(token, &keys, now)
-            }
-            other => other,
-        }
-    }
-
-    fn check(
-        &self,
-        token: &str,
-        keys: &JwkSet,
-        now: DateTime<Utc>,
-    ) -> Result<HubRequest, ProviderError> {
-        let claims: RequestClaims = verify_hub_token(
-            token,
-            keys,
-            &HubTokenExpectations {
-                issuer: &self.issuer,
-                audience: &self.audience,
-                typ: REQUEST_TOKEN_TYPE,
-            },
-            now,
-            chrono::Duration::seconds(LEEWAY_SECS),
-        )
-        .map_err(|e| ProviderError::InvalidToken {
-            code: e.code(),
-            detail: e.to_string(),
-        })?;
+        let claims: RequestClaims = self.verify_claims(token, REQUEST_TOKEN_TYPE, now).await?;
         Ok(HubRequest {
             exchange_id: claims.jti,
             person: claims.sub,
@@ -211,6 +225,73 @@ impl HubVerifier {
             purpose: claims.purpose,
             consumer: claims.consumer,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now),
+        })
+    }
+
+    /// Verifies the body of a webhook batch (`content-type:
+    /// application/jwt`) now.
+    pub async fn verify_notifications(
+        &self,
+        body: &str,
+    ) -> Result<NotificationBatch, ProviderError> {
+        self.verify_notifications_at(body, Utc::now()).await
+    }
+
+    /// Verifies the body of a webhook batch at `now`.
+    pub async fn verify_notifications_at(
+        &self,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<NotificationBatch, ProviderError> {
+        let claims: NotificationClaims = self
+            .verify_claims(body.trim(), NOTIFICATION_BATCH_TYPE, now)
+            .await?;
+        Ok(NotificationBatch::from_claims(claims, now))
+    }
+
+    /// Verifies a hub token of type `typ` for this agency, fetching the key
+    /// set again once when the token names a key not in it.
+    async fn verify_claims<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        now: DateTime<Utc>,
+    ) -> Result<C, ProviderError> {
+        let keys = self.keys(false).await?;
+        match self.check(token, typ, &keys, now) {
+            Err(ProviderError::InvalidToken {
+                code: "unknown_key",
+                ..
+            }) => {
+                // Perhaps the hub rotated its key: fetch the set again, once.
+                let keys = self.keys(true).await?;
+                self.check(token, typ, &keys, now)
+            }
+            other => other,
+        }
+    }
+
+    fn check<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        keys: &JwkSet,
+        now: DateTime<Utc>,
+    ) -> Result<C, ProviderError> {
+        verify_hub_token(
+            token,
+            keys,
+            &HubTokenExpectations {
+                issuer: &self.issuer,
+                audience: &self.audience,
+                typ,
+            },
+            now,
+            chrono::Duration::seconds(LEEWAY_SECS),
+        )
+        .map_err(|e| ProviderError::InvalidToken {
+            code: e.code(),
+            detail: e.to_string(),
         })
     }
 
@@ -237,7 +318,7 @@ impl HubVerifier {
             if let Some(cached) = cache.as_ref() {
                 let age = cached.fetched.elapsed();
                 let fresh = age < KEYS_TTL && !refresh;
-                if fresh || (refresh && age < REFRESH_AT_MOST_EVERY) {
+                if fresh || (refresh && age < self.min_refresh) {
                     return Ok(Arc::clone(&cached.keys));
                 }
             }

@@ -170,6 +170,7 @@ fn start_providers(hub_url: &str) -> anyhow::Result<Providers> {
         delay_ms: 0,
         tls_cert: None,
         tls_key: None,
+        webhook_status: 204,
     };
     let register_sim = sim::start(&sim_options(REGISTER), register_records.clone())?;
     let tax_sim = sim::start(&sim_options(TAX), tax_records.clone())?;
