@@ -191,9 +191,30 @@ pub struct AgencySim {
     /// (`https://` when it serves TLS).
     pub url: String,
     log: Option<mpsc::Receiver<String>>,
+    received: Option<mpsc::Receiver<serde_json::Value>>,
 }
 
 impl AgencySim {
+    /// The notifications its webhook took so far (each id once, in the
+    /// order they arrived), waiting up to `timeout` for at least `n`.
+    pub fn notifications(&self, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        let Some(rx) = self.received.as_ref() else {
+            return out;
+        };
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            out.extend(rx.try_iter());
+            let now = std::time::Instant::now();
+            if out.len() >= n || now >= deadline {
+                return out;
+            }
+            if let Ok(one) = rx.recv_timeout((deadline - now).min(Duration::from_millis(100))) {
+                out.push(one);
+            }
+        }
+    }
+
     /// What it has logged (standard error) so far.
     pub fn log(&self) -> Vec<String> {
         self.log
@@ -266,11 +287,16 @@ impl AgencySim {
         let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
         let prefix = format!("agency-sim {id} listening on ");
         let (url_tx, url_rx) = mpsc::channel();
+        let (received_tx, received_rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix(&prefix) {
                     let url = rest.split_whitespace().next().unwrap_or_default();
                     let _ = url_tx.send(url.to_owned());
+                } else if let Some(json) = line.strip_prefix("notification ")
+                    && let Ok(notification) = serde_json::from_str(json)
+                {
+                    let _ = received_tx.send(notification);
                 }
             }
         });
@@ -297,6 +323,7 @@ impl AgencySim {
             id: id.to_owned(),
             url,
             log: Some(err_rx),
+            received: Some(received_rx),
         }
     }
 

@@ -71,6 +71,7 @@ const CHECKS: &[(&str, &str)] = &[
     ("agency-sim --delay-ms", EVERY),
     ("agency-sim --tls-cert", EVERY),
     ("agency-sim --tls-key", EVERY),
+    ("agency-sim --webhook-status", EVERY),
     ("keys rotate", EVERY),
     ("keys list", EVERY),
     ("person register", EVERY),
@@ -860,6 +861,8 @@ async fn every_command(backend: Backend, test: &str) {
             &tls_cert,
             "--tls-key",
             &tls_key,
+            "--webhook-status",
+            "204",
         ],
     );
     assert!(sim.url.starts_with("https://127.0.0.1:"), "{}", sim.url);

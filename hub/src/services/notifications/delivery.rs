@@ -169,28 +169,17 @@ async fn serve_subscription(
     let head = state
         .db(move |conn| Ok(store::head(conn, &id, BATCH_MAX)?))
         .await?;
-    let owner_name = owner.to_owned();
     if head.is_empty() {
-        let id = subscription.id.clone();
-        state
-            .db(move |conn| {
-                Ok(store::release_subscription(
-                    conn,
-                    &id,
-                    &owner_name,
-                    0,
-                    None,
-                    None,
-                )?)
-            })
-            .await?;
+        release(state, owner, &subscription.id, 0, None, None).await?;
         return Ok(());
     }
     let now = state.clock.now();
-    let notifications = head
-        .iter()
-        .map(notification)
-        .collect::<Result<Vec<_>, _>>()?;
+    let (head, notifications) = fit_batch(head)?;
+    if notifications.is_empty() {
+        // One notification alone does not fit a batch: it can never be
+        // sent, so it is given up at once.
+        return give_up(state, owner, &subscription, head, "too_large", now).await;
+    }
     let url = subscription.webhook_url.clone().unwrap_or_default();
     let sent = match sign_batch(state, &subscription.agency_id, notifications, now).await {
         Ok(body) => webhook::post(client, &url, &state.config, body).await,
@@ -198,13 +187,13 @@ async fn serve_subscription(
     };
     let ids: Vec<String> = head.iter().map(|r| r.id.clone()).collect();
     let attempts = u32::try_from(subscription.attempts).unwrap_or(0) + 1;
-    let oldest = from_db(head[0].created_at);
-    let give_up = chrono::Duration::hours(i64::from(state.config.notification_retry_hours));
-    let sub_id = subscription.id.clone();
-    let owner = owner.to_owned();
+    let oldest = head.first().map_or(now, |r| from_db(r.created_at));
+    let retry_for = chrono::Duration::hours(i64::from(state.config.notification_retry_hours));
     match sent {
         Ok(()) => {
             let n = ids.len() as u64;
+            let sub_id = subscription.id.clone();
+            let owner = owner.to_owned();
             state
                 .change(move |conn| {
                     store::mark_delivered(conn, &ids, now)?;
@@ -220,31 +209,16 @@ async fn serve_subscription(
                 .await?;
             state.hub_metrics.notifications_delivered("webhook", n);
         }
-        Err(reason) if now - oldest >= give_up => {
+        Err(reason) if now - oldest >= retry_for => {
             tracing::warn!(subscription = %subscription.id, agency = %subscription.agency_id, %reason, notifications = ids.len(), "webhook notifications dead-lettered after retrying");
-            let n = ids.len() as u64;
             state
-                .change(move |conn| {
-                    store::count_attempt(conn, &ids, &reason)?;
-                    store::mark_dead(conn, &ids, "retries_exhausted", now)?;
-                    store::release_subscription(conn, &sub_id, &owner, 0, None, None)?;
-                    let entries = head
-                        .iter()
-                        .map(|r| {
-                            Ok(outcome_entry(
-                                r,
-                                "notification.dead_lettered",
-                                audit::Outcome::Error,
-                            )?
-                            .with_deny_code("retries_exhausted"))
-                        })
-                        .collect::<Result<Vec<_>, ApiError>>()?;
-                    Ok(((), entries))
+                .db(move |conn| {
+                    Ok(crate::store::write(conn, |conn| {
+                        store::count_attempt(conn, &ids, &reason)
+                    })?)
                 })
                 .await?;
-            state
-                .hub_metrics
-                .notifications_dead_lettered("retries_exhausted", n);
+            give_up(state, owner, &subscription, head, "retries_exhausted", now).await?;
         }
         Err(reason) => {
             let next = now
@@ -252,23 +226,119 @@ async fn serve_subscription(
                     .unwrap_or_else(|_| chrono::Duration::seconds(1));
             tracing::info!(subscription = %subscription.id, agency = %subscription.agency_id, %reason, attempts, retry_at = %next, "webhook batch not taken; it will be sent again");
             state.hub_metrics.notification_retried();
+            let counted = ids.clone();
+            let why = reason.clone();
             state
                 .db(move |conn| {
                     Ok(crate::store::write(conn, |conn| {
-                        store::count_attempt(conn, &ids, &reason)?;
-                        store::release_subscription(
-                            conn,
-                            &sub_id,
-                            &owner,
-                            i32::try_from(attempts).unwrap_or(i32::MAX),
-                            Some(next),
-                            Some(&reason),
-                        )
+                        store::count_attempt(conn, &counted, &why)
                     })?)
                 })
                 .await?;
+            release(
+                state,
+                owner,
+                &subscription.id,
+                i32::try_from(attempts).unwrap_or(i32::MAX),
+                Some(next),
+                Some(reason),
+            )
+            .await?;
         }
     }
+    Ok(())
+}
+
+/// Ends `owner`'s lease on a subscription, with when to try it again.
+async fn release(
+    state: &web::Data<AppState>,
+    owner: &str,
+    subscription: &str,
+    attempts: i32,
+    next: Option<DateTime<Utc>>,
+    error: Option<String>,
+) -> Result<(), ApiError> {
+    let (owner, subscription) = (owner.to_owned(), subscription.to_owned());
+    state
+        .db(move |conn| {
+            Ok(crate::store::write(conn, |conn| {
+                store::release_subscription(
+                    conn,
+                    &subscription,
+                    &owner,
+                    attempts,
+                    next,
+                    error.as_deref(),
+                )
+            })?)
+        })
+        .await?;
+    Ok(())
+}
+
+/// The longest JSON of a batch's notifications: its JWS stays within the
+/// size every hub token keeps to ([`identity::jwt::MAX_TOKEN_LEN`]).
+const BATCH_BYTES: usize = 11 * 1024;
+
+/// The longest prefix of `head` whose notifications fit one batch, with
+/// those notifications; when even the first does not fit, that one row and
+/// no notification.
+fn fit_batch(
+    head: Vec<NotificationRow>,
+) -> Result<(Vec<NotificationRow>, Vec<Notification>), ApiError> {
+    let mut rows = Vec::new();
+    let mut notifications = Vec::new();
+    let mut bytes = 0;
+    for row in head {
+        let n = notification(&row)?;
+        let size = serde_json::to_vec(&n)
+            .map_err(|e| ApiError::internal_from("notification", e))?
+            .len()
+            + 1;
+        if bytes + size > BATCH_BYTES {
+            if rows.is_empty() {
+                rows.push(row);
+            }
+            break;
+        }
+        bytes += size;
+        rows.push(row);
+        notifications.push(n);
+    }
+    Ok((rows, notifications))
+}
+
+/// Dead-letters `rows` of a leased subscription for `reason`, audited, and
+/// ends the lease.
+async fn give_up(
+    state: &web::Data<AppState>,
+    owner: &str,
+    subscription: &SubscriptionRow,
+    rows: Vec<NotificationRow>,
+    reason: &'static str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let n = ids.len() as u64;
+    let sub_id = subscription.id.clone();
+    let owner = owner.to_owned();
+    state
+        .change(move |conn| {
+            store::mark_dead(conn, &ids, reason, now)?;
+            store::release_subscription(conn, &sub_id, &owner, 0, None, None)?;
+            let entries = rows
+                .iter()
+                .map(|r| {
+                    Ok(
+                        outcome_entry(r, "notification.dead_lettered", audit::Outcome::Error)?
+                            .with_deny_code(reason),
+                    )
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            Ok(((), entries))
+        })
+        .await?;
+    state.hub_metrics.notifications_dead_lettered(reason, n);
     Ok(())
 }
 
