@@ -194,6 +194,20 @@ fn a_lifecycle_event_names_the_survivor_of_a_merge() {
         record[pointer.trim_start_matches('/')] = bad;
         assert!(lifecycle.validate(&record).is_err(), "{pointer}");
     }
+    // A grant must include the survivor, required under a condition: a
+    // record minimised without it would fail the schema.
+    let without_survivor = ["/commonId", "/event", "/effectiveDate"];
+    let refused = check_grant(lifecycle.document(), &without_survivor).unwrap_err();
+    assert_eq!(
+        refused,
+        [crate::FieldError::RequiredNotGranted {
+            pointer: "/survivorCommonId".into()
+        }]
+    );
+    let with_survivor = ["/commonId", "/event", "/effectiveDate", "/survivorCommonId"];
+    assert_eq!(check_grant(lifecycle.document(), &with_survivor), Ok(()));
+    let kept = minimize(&merged, &with_survivor);
+    assert_eq!(lifecycle.validate_minimized(&kept), Ok(()));
     // Only the note is optional besides the survivor.
     assert_eq!(
         lifecycle.fields(),
