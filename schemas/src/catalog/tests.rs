@@ -124,6 +124,39 @@ fn a_title_falls_back_to_english_then_to_the_schema_title() {
 }
 
 #[test]
+fn titles_may_change_between_minors_and_appear_after_a_stored_version_without_them() {
+    // A hub's stored versions keep the text they were stored with: a
+    // person.address@1.1 stored before titles existed, then a 1.2 with them.
+    let shipped = builtin();
+    let mut untitled = shipped
+        .resolve(&r("person.address@1.1"))
+        .unwrap()
+        .document()
+        .clone();
+    untitled.as_object_mut().unwrap().remove(TITLE_KEYWORD);
+    let mut next = untitled.clone();
+    next.as_object_mut().unwrap().remove("$id");
+    next[TITLE_KEYWORD] = json!({ "en": "Where you live", "nl": "Waar u woont" });
+    let mut catalog = Catalog::new(DEFAULT_BASE_URL).unwrap();
+    catalog
+        .publish(
+            rt("person.address@1.0"),
+            shipped
+                .resolve(&r("person.address@1.0"))
+                .unwrap()
+                .document()
+                .clone(),
+        )
+        .unwrap();
+    let stored = catalog.publish(rt("person.address@1.1"), untitled).unwrap();
+    assert!(!stored.has_localized_titles());
+    assert_eq!(stored.title("nl"), Some("Person address"));
+    let titled = catalog.publish(rt("person.address@1.2"), next).unwrap();
+    assert_eq!(titled.title("nl"), Some("Waar u woont"));
+    assert_eq!(titled.title("fr"), Some("Where you live"));
+}
+
+#[test]
 fn malformed_titles_are_refused_at_publication() {
     let base = builtin()
         .resolve(&r("person.identity@1.0"))
