@@ -6,7 +6,9 @@ package, >= 4.18) rather than our own validator:
 
 - every `catalog/<name>/<major>.<minor>.json` is a valid Draft 2020-12 schema
   (`Draft202012Validator.check_schema`), whose `$id` names its own file;
-- every document in its `examples` validates, with format checking on.
+- every document in its `examples` validates, with format checking on;
+- every schema has a citizen-facing title (`x-title`) in each language of the
+  portal (English, French, Dutch); validators ignore the keyword.
 
 References resolve only among the catalog files; nothing is fetched from the
 network (an unknown reference is an error). Exits non-zero on any failure and
@@ -30,6 +32,7 @@ except ImportError:  # pragma: no cover
     sys.exit("check_catalog: needs the jsonschema package >= 4.18 (pip install jsonschema)")
 
 ID_PATTERN = re.compile(r"^https://crossroads\.example/schemas/(?P<name>[^/]+)/(?P<version>\d+\.\d+)$")
+TITLE_LANGUAGES = ("en", "fr", "nl")
 VERSION_FILE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.json$")
 
 
@@ -80,6 +83,14 @@ def main(argv):
             failures.append(f"{where}: $id {doc.get('$id')!r} does not name this file")
         if not doc.get("examples"):
             failures.append(f"{where}: no examples")
+        titles = doc.get("x-title")
+        if not isinstance(titles, dict):
+            failures.append(f"{where}: no x-title object")
+        else:
+            for lang in TITLE_LANGUAGES:
+                title = titles.get(lang)
+                if not isinstance(title, str) or not title.strip():
+                    failures.append(f"{where}: no x-title in {lang!r}")
 
         validator = Draft202012Validator(
             doc, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER

@@ -527,3 +527,97 @@ storage_test!(
         let _ = Value::Null;
     }
 );
+
+storage_test!(
+    record_types_and_passed_on_changes_read_in_the_citizens_language,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let agency = agency_token(&app, &["consumer", "registrar"], "common_id").await;
+        let anna = person(&app, &agency, "Anna").await;
+        let consent = request_consent(&app, &agency, &anna).await;
+        let op = operator_token(&app);
+        let req =
+            with_bearer(web::TestRequest::post().uri("/v1/admin/agencies"), &op).set_json(json!({
+                "id": "BE-9999999999", "name": "Benefits Agency", "sector": "social",
+                "roles": ["consumer"], "identifier_policy": "common_id",
+                "certificates": [fixture("agency-wrong-id.pem")],
+            }));
+        let (status, _, body) = call(&app, req).await;
+        assert_eq!(status, 201, "{body}");
+
+        // The Population Register published a change of Anna's address; the
+        // hub passed it on to the Benefits Agency.
+        let entry = hub::audit_log::NewEntry::new(
+            "notification.permitted",
+            audit::Actor::new(audit::ActorType::Agency, "BE-9999999999"),
+            audit::Outcome::Permitted,
+        )
+        .unwrap()
+        .with_person(anna.clone())
+        .with_record_type("person.address@1.1")
+        .with_purpose("benefit-eligibility")
+        .with_exchange("exc-0123456789abcdef0123456789abcdef")
+        .with_provider(AGENCY);
+        app.state.audit.append(entry).await.unwrap();
+
+        let mut browser = Browser::default();
+        assert_eq!(browser.sign_in(&app, &anna).await.status, 303);
+        for (lang, sentence, kind, title) in [
+            (
+                "en",
+                "Population Register told Benefits Agency about a change to your address.",
+                "change passed on",
+                "Your address",
+            ),
+            (
+                "fr",
+                "informé Benefits Agency d",
+                "changement transmis",
+                "Votre adresse",
+            ),
+            (
+                "nl",
+                "Population Register heeft Benefits Agency op de hoogte gebracht van een wijziging van uw adres.",
+                "wijziging doorgegeven",
+                "Uw adres",
+            ),
+        ] {
+            browser.lang = Some(lang);
+            let log = browser.go(&app, "GET", "/portal/access-log", None).await;
+            assert_eq!(log.status, 200, "{}", log.body);
+            assert!(log.body.contains(sentence), "{lang}: {}", log.body);
+            assert!(log.body.contains(kind), "{lang}");
+            assert!(log.body.contains("notification.permitted"), "{lang}");
+            // The record type by its title, the technical name in small text.
+            assert!(
+                log.body.contains(&format!(
+                    "<span class=\"record-type\">{title}</span><br><span class=\"small\"><code>person.address@1.1</code></span>"
+                )),
+                "{lang}: {}",
+                log.body
+            );
+
+            let consents = browser.go(&app, "GET", "/portal/consents", None).await;
+            assert!(consents.body.contains(&consent));
+            assert!(
+                consents.body.contains(&format!(
+                    "<span class=\"record-type\">{title}</span><br><span class=\"small\"><code>person.address@1</code></span>"
+                )),
+                "{lang}: {}",
+                consents.body
+            );
+            let by_law = browser.go(&app, "GET", "/portal/by-law", None).await;
+            assert!(by_law.body.contains(title), "{lang}: {}", by_law.body);
+            assert!(by_law.body.contains("<code>person.address@1</code>"));
+        }
+        let fr = {
+            browser.lang = Some("fr");
+            browser.go(&app, "GET", "/portal/access-log", None).await
+        };
+        assert!(
+            fr.body.contains("un changement concernant votre adresse."),
+            "{}",
+            fr.body
+        );
+    }
+);

@@ -27,6 +27,14 @@ use crate::record_type::{RecordType, RecordTypeName, RecordTypeRef, Version, Ver
 /// The base URL of schema `$id`s in the shipped catalog files.
 pub const DEFAULT_BASE_URL: &str = "https://crossroads.example/schemas";
 
+/// The annotation keyword of a schema's citizen-facing titles, one per
+/// language: `{"en": "Your address", "fr": "Votre adresse", "nl": "Uw adres"}`.
+/// Validators ignore it (an unknown keyword is an annotation in 2020-12).
+pub const TITLE_KEYWORD: &str = "x-title";
+
+/// The language a localized title falls back to.
+pub const FALLBACK_LANGUAGE: &str = "en";
+
 /// The meta-schema every catalog document declares.
 pub const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
@@ -132,6 +140,18 @@ impl SchemaEntry {
             .unwrap_or_default()
     }
 
+    /// The record type's name for people, in `lang` (a BCP 47 primary tag
+    /// such as `fr`): the `x-title` in that language, else in English, else
+    /// the schema's `title`.
+    pub fn title(&self, lang: &str) -> Option<&str> {
+        title_of(&self.document, lang)
+    }
+
+    /// Whether the schema has localized titles (`x-title`) at all.
+    pub fn has_localized_titles(&self) -> bool {
+        self.document.get(TITLE_KEYWORD).is_some()
+    }
+
     /// The example records the schema ships with.
     pub fn examples(&self) -> &[Value] {
         self.document
@@ -161,6 +181,21 @@ impl SchemaEntry {
     pub fn validate_minimized(&self, record: &Value) -> Result<(), Vec<ValidationIssue>> {
         run(&self.withheld, record)
     }
+}
+
+/// A schema document's title in `lang`, falling back to English, then to its
+/// `title` (see [`SchemaEntry::title`]).
+pub fn title_of<'a>(document: &'a Value, lang: &str) -> Option<&'a str> {
+    let localized = document.get(TITLE_KEYWORD);
+    let in_lang = |tag: &str| {
+        localized
+            .and_then(|titles| titles.get(tag))
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+    };
+    in_lang(lang)
+        .or_else(|| in_lang(FALLBACK_LANGUAGE))
+        .or_else(|| document.get("title").and_then(Value::as_str))
 }
 
 fn run(validator: &Validator, record: &Value) -> Result<(), Vec<ValidationIssue>> {
@@ -510,6 +545,7 @@ pub fn lint(document: &Value) -> Vec<SchemaProblem> {
         problems.push(problem("/examples", "at least one example is needed"));
     }
     undescribed_properties(document, String::new(), &mut problems);
+    lint_titles(document, &mut problems);
     match document.get(fields::WITHHOLDABLE_KEYWORD) {
         None => {}
         Some(Value::Array(list)) => {
@@ -532,6 +568,41 @@ pub fn lint(document: &Value) -> Vec<SchemaProblem> {
         )),
     }
     problems
+}
+
+/// `x-title`, when present: an object of non-empty strings keyed by
+/// language, English among them.
+fn lint_titles(document: &Value, problems: &mut Vec<SchemaProblem>) {
+    let at = format!("/{TITLE_KEYWORD}");
+    match document.get(TITLE_KEYWORD) {
+        None => {}
+        Some(Value::Object(titles)) => {
+            for (lang, title) in titles {
+                let ok_lang = !lang.is_empty()
+                    && lang.len() <= 8
+                    && lang.bytes().all(|b| b.is_ascii_lowercase());
+                if !ok_lang {
+                    problems.push(problem(
+                        &format!("{at}/{}", escape(lang)),
+                        format!("{lang:?} is not a lower-case language tag such as \"fr\""),
+                    ));
+                }
+                if title.as_str().is_none_or(|s| s.trim().is_empty()) {
+                    problems.push(problem(
+                        &format!("{at}/{}", escape(lang)),
+                        "a title is a non-empty string",
+                    ));
+                }
+            }
+            if !titles.contains_key(FALLBACK_LANGUAGE) {
+                problems.push(problem(
+                    &at,
+                    format!("an English ({FALLBACK_LANGUAGE:?}) title is needed"),
+                ));
+            }
+        }
+        Some(_) => problems.push(problem(&at, "must be an object of titles by language")),
+    }
 }
 
 fn undescribed_properties(node: &Value, at: String, problems: &mut Vec<SchemaProblem>) {

@@ -207,7 +207,9 @@ pub fn minimize<S: AsRef<str>>(document: &Value, granted: &[S]) -> Value {
 }
 
 /// Checks that a grant fits a schema: every granted field exists, and every
-/// required field of each object the grant reaches is granted or withholdable.
+/// required field of each object the grant reaches (required under a
+/// condition too: the `required` of an `if`'s `then` or `else`) is granted or
+/// withholdable.
 pub fn check_grant<S: AsRef<str>>(schema: &Value, granted: &[S]) -> Result<(), Vec<FieldError>> {
     let selection = FieldSelection::parse(granted).map_err(|e| vec![e])?;
     let withholdable = withholdable(schema);
@@ -240,7 +242,13 @@ fn check_node(
     if node.all || depth > pointer::MAX_REF_DEPTH {
         return;
     }
-    for name in pointer::required(root, schema) {
+    // A field required under a condition (`if`/`then`) is required of a
+    // grant too: minimising it away would leave a record that fails the
+    // condition.
+    let required = pointer::required(root, schema)
+        .into_iter()
+        .chain(pointer::conditionally_required(root, schema));
+    for name in required {
         let field = format!("{path}/{}", escape(name));
         if !node.children.contains_key(name) && !withholdable.contains(&field) {
             issues.push(FieldError::RequiredNotGranted { pointer: field });
@@ -275,11 +283,13 @@ pub fn withheld_view(schema: &Value) -> Value {
             continue;
         };
         for location in parent_locations(schema, &tokens) {
-            if let Some(list) = view
-                .pointer_mut(&format!("{location}/required"))
-                .and_then(Value::as_array_mut)
-            {
-                list.retain(|r| r.as_str() != Some(name.as_str()));
+            for list in ["required", "then/required", "else/required"] {
+                if let Some(list) = view
+                    .pointer_mut(&format!("{location}/{list}"))
+                    .and_then(Value::as_array_mut)
+                {
+                    list.retain(|r| r.as_str() != Some(name.as_str()));
+                }
             }
         }
     }
@@ -405,6 +415,30 @@ mod tests {
                 "/tags",
             ]
         );
+    }
+
+    #[test]
+    fn a_field_required_under_a_condition_must_be_granted_unless_withholdable() {
+        let mut conditional = json!({
+            "type": "object",
+            "required": ["kind"],
+            "properties": {
+                "kind": {"enum": ["a", "b"]},
+                "other": {"type": "string"}
+            },
+            "if": {"properties": {"kind": {"const": "a"}}},
+            "then": {"required": ["other"]}
+        });
+        assert_eq!(
+            check_grant(&conditional, &["/kind"]),
+            Err(vec![FieldError::RequiredNotGranted {
+                pointer: "/other".into()
+            }])
+        );
+        assert_eq!(check_grant(&conditional, &["/kind", "/other"]), Ok(()));
+        conditional[WITHHOLDABLE_KEYWORD] = json!(["/other"]);
+        assert_eq!(check_grant(&conditional, &["/kind"]), Ok(()));
+        assert_eq!(withheld_view(&conditional)["then"]["required"], json!([]));
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub mod pointer;
 pub mod record_type;
 
 pub use catalog::{
-    Catalog, CatalogError, DEFAULT_BASE_URL, SchemaEntry, SchemaProblem, ValidationIssue,
+    Catalog, CatalogError, DEFAULT_BASE_URL, SchemaEntry, SchemaProblem, TITLE_KEYWORD,
+    ValidationIssue, title_of,
 };
 pub use compat::{PublishError, Violation, ViolationKind, check_compatible, check_publish};
 pub use fields::{

@@ -139,6 +139,24 @@ pub(crate) fn required<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a str> {
     out
 }
 
+/// The property names an object schema requires only under a condition: the
+/// `required` of its `then` and `else` (following `$ref`).
+pub(crate) fn conditionally_required<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for n in ref_chain(root, node) {
+        for branch in ["then", "else"] {
+            if let Some(list) = n
+                .get(branch)
+                .and_then(|b| b.get("required"))
+                .and_then(Value::as_array)
+            {
+                out.extend(list.iter().filter_map(Value::as_str));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::i18n::Lang;
 use super::layout::{self, when};
+use super::record_types::{Titles, in_sentence};
 use super::{Failure, failure_page};
 use crate::app::state::AppState;
 use crate::audit_log::{EntryFilter, EntryProof, Page};
@@ -21,6 +22,9 @@ use crate::http::error::ApiError;
 
 const PATH: &str = "/portal/access-log";
 const PAGE_SIZE: u32 = 25;
+
+/// The entry kind of a change passed on to a subscribing agency.
+const NOTIFICATION_PERMITTED: &str = "notification.permitted";
 
 /// The filters and the page, as the form sends them (empty means none).
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +144,7 @@ struct Row {
     actor: String,
     actor_name: String,
     provider: Option<String>,
+    provider_name: String,
     record_type: Option<String>,
     purpose: Option<String>,
     legal_basis: Option<(String, u32, Option<String>)>,
@@ -149,13 +154,27 @@ struct Row {
     check: ProofCheck,
 }
 
+/// The agency's name, looked up once a page.
+fn name_of(
+    conn: &mut crate::services::DbConnection,
+    names: &mut HashMap<String, String>,
+    agency: &str,
+) -> Result<String, ApiError> {
+    if let Some(name) = names.get(agency) {
+        return Ok(name.clone());
+    }
+    let name = crate::services::agencies::display_name(conn, agency)?;
+    names.insert(agency.to_owned(), name.clone());
+    Ok(name)
+}
+
 fn load(
     conn: &mut crate::services::DbConnection,
     state: &AppState,
     person: &str,
     filter: &EntryFilter,
     page: Page,
-) -> Result<Vec<Row>, ApiError> {
+) -> Result<(Vec<Row>, Titles), ApiError> {
     let proofs = state.audit.entries_for_person(conn, person, filter, page)?;
     let key = VerifierKey::parse(&state.audit.verifier_key()?)
         .map_err(|e| ApiError::internal_from("log verifier key", e))?;
@@ -168,10 +187,7 @@ fn load(
             .map_err(|e| ApiError::internal_from(format!("audit entry {}", proof.seq), e))?;
         let actor = entry.actor.id.clone();
         let by_citizen = serde_json::to_value(entry.actor.actor_type).is_ok_and(|v| v == "citizen");
-        if !names.contains_key(&actor) {
-            let name = crate::services::agencies::display_name(conn, &actor)?;
-            names.insert(actor.clone(), name);
-        }
+        let actor_name = name_of(conn, &mut names, &actor)?;
         let purpose = match &entry.purpose {
             Some(code) => {
                 if !purposes.contains_key(code) {
@@ -196,14 +212,19 @@ fn load(
             .and_then(|d| d.get("provider"))
             .and_then(|p| p.as_str())
             .map(str::to_owned);
+        let provider_name = match &provider {
+            Some(provider) => name_of(conn, &mut names, provider)?,
+            None => String::new(),
+        };
         rows.push(Row {
             seq: proof.seq,
             time: entry.time.get(),
             kind: entry.kind.as_str().to_owned(),
             by_citizen,
-            actor_name: names.get(&actor).cloned().unwrap_or_default(),
+            actor_name,
             actor,
             provider,
+            provider_name,
             record_type: entry.record_type.clone(),
             purpose,
             legal_basis,
@@ -216,7 +237,31 @@ fn load(
             check: check_proof(proof, &key),
         });
     }
-    Ok(rows)
+    Ok((rows, Titles::load(conn, state)))
+}
+
+/// An agency as a sentence names it: its name, else its identifier.
+fn agency_in_sentence<'a>(name: &'a str, id: &'a str) -> &'a str {
+    if name.is_empty() { id } else { name }
+}
+
+/// What a `notification.permitted` entry means, as a sentence: the
+/// publishing agency told the receiving agency (the actor) about a change
+/// to a record about the person.
+fn notified_sentence(lang: Lang, titles: &Titles, r: &Row) -> String {
+    let provider = r
+        .provider
+        .as_deref()
+        .map(|id| agency_in_sentence(&r.provider_name, id))
+        .unwrap_or("—");
+    let record = match &r.record_type {
+        Some(record_type) => in_sentence(&titles.plain(lang, record_type)),
+        None => "—".to_owned(),
+    };
+    lang.t("log.notified")
+        .replace("{provider}", provider)
+        .replace("{receiver}", agency_in_sentence(&r.actor_name, &r.actor))
+        .replace("{record}", &record)
 }
 
 fn outcome_word(lang: Lang, outcome: &str) -> &'static str {
@@ -228,8 +273,9 @@ fn outcome_word(lang: Lang, outcome: &str) -> &'static str {
     }
 }
 
-fn row(lang: Lang, r: &Row) -> Markup {
+fn row(lang: Lang, titles: &Titles, r: &Row) -> Markup {
     let is_lookup = r.kind.starts_with("lookup.");
+    let is_notification = r.kind == NOTIFICATION_PERMITTED;
     html! {
         tr class={ "outcome-" (r.outcome) } data-seq=(r.seq) data-kind=(r.kind) {
             td { time datetime=(r.time.to_rfc3339()) { (when(r.time)) } }
@@ -239,11 +285,21 @@ fn row(lang: Lang, r: &Row) -> Markup {
                 @else { (r.actor_name) br; span class="small" { (r.actor) } }
             }
             td {
-                @if is_lookup { (lang.t("kind.lookup")) } @else { (lang.t("kind.other")) }
+                @if is_lookup { (lang.t("kind.lookup")) }
+                @else if is_notification { (lang.t("kind.notification")) }
+                @else { (lang.t("kind.other")) }
                 br; span class="small" { (r.kind) }
+                @if is_notification {
+                    p class="notified" { (notified_sentence(lang, titles, r)) }
+                }
                 @if let Some(provider) = &r.provider { br; span class="small" { "→ " (provider) } }
             }
-            td { (r.record_type.as_deref().unwrap_or("—")) }
+            td {
+                @match &r.record_type {
+                    Some(record_type) => (titles.show(lang, record_type)),
+                    None => "—",
+                }
+            }
             td { (r.purpose.as_deref().unwrap_or("—")) }
             td {
                 @if let Some((id, version, reference)) = &r.legal_basis {
@@ -282,7 +338,7 @@ fn render(
     lang: Lang,
     citizen: &PortalCitizen,
     query: &LogQuery,
-    rows: &[Row],
+    (rows, titles): (&[Row], &Titles),
     more: bool,
 ) -> Markup {
     let title = lang.t("log.title");
@@ -330,7 +386,7 @@ fn render(
                         th scope="col" { (lang.t("log.proof")) }
                     }
                 }
-                tbody { @for r in rows { (row(lang, r)) } }
+                tbody { @for r in rows { (row(lang, titles, r)) } }
             }
         }
         nav class="pager" aria-label=(lang.t("log.pages")) {
@@ -368,9 +424,10 @@ pub async fn page(
         .db(move |conn| load(conn, &inner, &person, &filter, page))
         .await;
     match result {
-        Ok(rows) => {
+        Ok((rows, titles)) => {
             let more = rows.len() == PAGE_SIZE as usize;
-            super::html_response(StatusCode::OK, render(lang, &citizen, &query, &rows, more))
+            let page = render(lang, &citizen, &query, (&rows, &titles), more);
+            super::html_response(StatusCode::OK, page)
         }
         Err(e) => failure_page(lang, Failure::Api(e)),
     }

@@ -9,6 +9,7 @@ use maud::html;
 
 use super::i18n::Lang;
 use super::layout::{self, day};
+use super::record_types::Titles;
 use super::{Failure, failure_page};
 use crate::app::state::AppState;
 use crate::http::callers::portal::PortalCitizen;
@@ -35,13 +36,14 @@ pub async fn page(citizen: PortalCitizen, lang: Lang, state: web::Data<AppState>
                     names.insert(agency.clone(), name);
                 }
             }
-            Ok((views, names))
+            Ok((views, names, Titles::load(conn, &inner)))
         })
         .await;
-    let (views, names): (Vec<AuthorizationView>, HashMap<String, String>) = match result {
-        Ok(found) => found,
-        Err(e) => return failure_page(lang, Failure::Api(e)),
-    };
+    let (views, names, titles): (Vec<AuthorizationView>, HashMap<String, String>, Titles) =
+        match result {
+            Ok(found) => found,
+            Err(e) => return failure_page(lang, Failure::Api(e)),
+        };
     let title = lang.t("law.title");
     let body = html! {
         h1 { (title) }
@@ -75,7 +77,7 @@ pub async fn page(citizen: PortalCitizen, lang: Lang, state: web::Data<AppState>
                                 }
                             }
                         }
-                        td { (v.record_type) "@" (v.major) }
+                        td { (titles.show(lang, &format!("{}@{}", v.record_type, v.major))) }
                         td { (v.fields.iter().map(|f| f.trim_start_matches('/')).collect::<Vec<_>>().join(", ")) }
                         td { (v.purposes.join(", ")) }
                         td { a href=(v.legal_reference.url) rel="noreferrer" { (v.legal_reference.title) } }

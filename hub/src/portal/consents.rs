@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::i18n::Lang;
 use super::layout::{self, day};
+use super::record_types::Titles;
 use super::{Failure, check_csrf, csrf_field, failure_page};
 use crate::api::consents::audit_all;
 use crate::app::state::AppState;
@@ -54,36 +55,53 @@ fn state_word(lang: Lang, state: &str) -> &'static str {
     }
 }
 
-fn button(lang: Lang, csrf: &str, c: &ConsentView, action: &str, class: &str) -> Markup {
+fn button(
+    (lang, titles): (Lang, &Titles),
+    csrf: &str,
+    c: &ConsentView,
+    action: &str,
+    class: &str,
+) -> Markup {
     let label = lang.t(&format!("action.{action}"));
+    let what: Vec<String> = c
+        .record_types
+        .iter()
+        .map(|r| titles.plain(lang, r))
+        .collect();
     html! {
         form method="post" action={ (PATH) "/" (c.id) "/" (action) } class="inline" {
             (csrf_field(csrf))
-            button type="submit" class=(class) aria-label={ (label) " — " (c.agency_name) ", " (c.record_types.join(", ")) } { (label) }
+            button type="submit" class=(class) aria-label={ (label) " — " (c.agency_name) ", " (what.join(", ")) } { (label) }
         }
     }
 }
 
-fn pending(lang: Lang, csrf: &str, c: &ConsentView) -> Markup {
+fn pending((lang, titles): (Lang, &Titles), csrf: &str, c: &ConsentView) -> Markup {
     html! {
         article class="card" aria-labelledby={ "req-" (c.id) } {
             h3 id={ "req-" (c.id) } { (c.agency_name) }
             dl class="terms" {
                 dt { (lang.t("consents.who")) } dd { (c.agency_name) " (" (c.agency) ")" }
-                dt { (lang.t("consents.what")) } dd { (c.record_types.join(", ")) }
+                dt { (lang.t("consents.what")) } dd { (titles.show_all(lang, &c.record_types)) }
                 dt { (lang.t("consents.why")) } dd { (c.purpose_title) " (" (c.purpose) ")" }
                 dt { (lang.t("consents.how_long")) } dd { (day(c.valid_from)) " – " (day(c.valid_until)) }
                 dt { (lang.t("consents.how_often")) } dd { (frequency(lang, &c.frequency)) }
             }
             div class="actions" {
-                (button(lang, csrf, c, "approve", ""))
-                (button(lang, csrf, c, "reject", "secondary"))
+                (button((lang, titles), csrf, c, "approve", ""))
+                (button((lang, titles), csrf, c, "reject", "secondary"))
             }
         }
     }
 }
 
-fn table(lang: Lang, csrf: &str, caption: &str, rows: &[&ConsentView], actions: bool) -> Markup {
+fn table(
+    (lang, titles): (Lang, &Titles),
+    csrf: &str,
+    caption: &str,
+    rows: &[&ConsentView],
+    actions: bool,
+) -> Markup {
     html! {
         table {
             caption { (caption) }
@@ -102,7 +120,7 @@ fn table(lang: Lang, csrf: &str, caption: &str, rows: &[&ConsentView], actions: 
                 @for c in rows {
                     tr {
                         th scope="row" { (c.agency_name) }
-                        td { (c.record_types.join(", ")) }
+                        td { (titles.show_all(lang, &c.record_types)) }
                         td { (c.purpose_title) }
                         td { (day(c.valid_from)) " – " (day(c.valid_until)) }
                         td { (frequency(lang, &c.frequency)) }
@@ -111,12 +129,12 @@ fn table(lang: Lang, csrf: &str, caption: &str, rows: &[&ConsentView], actions: 
                             td {
                                 div class="actions" {
                                     @if c.state == "active" {
-                                        (button(lang, csrf, c, "pause", "secondary"))
+                                        (button((lang, titles), csrf, c, "pause", "secondary"))
                                         a href={ (PATH) "/" (c.id) "/artefact" } download { (lang.t("action.artefact")) }
                                     } @else {
-                                        (button(lang, csrf, c, "resume", ""))
+                                        (button((lang, titles), csrf, c, "resume", ""))
                                     }
-                                    (button(lang, csrf, c, "revoke", "danger"))
+                                    (button((lang, titles), csrf, c, "revoke", "danger"))
                                 }
                             }
                         }
@@ -127,7 +145,11 @@ fn table(lang: Lang, csrf: &str, caption: &str, rows: &[&ConsentView], actions: 
     }
 }
 
-fn render(lang: Lang, citizen: &PortalCitizen, views: &[ConsentView]) -> Markup {
+fn render(
+    (lang, titles): (Lang, &Titles),
+    citizen: &PortalCitizen,
+    views: &[ConsentView],
+) -> Markup {
     let csrf = citizen.csrf_token.as_str();
     let waiting: Vec<&ConsentView> = views.iter().filter(|c| c.state == "pending").collect();
     let current: Vec<&ConsentView> = views
@@ -144,17 +166,17 @@ fn render(lang: Lang, citizen: &PortalCitizen, views: &[ConsentView]) -> Markup 
         section aria-labelledby="pending" {
             h2 id="pending" { (lang.t("consents.pending")) }
             @if waiting.is_empty() { p { (lang.t("consents.none")) } }
-            @for c in &waiting { (pending(lang, csrf, c)) }
+            @for c in &waiting { (pending((lang, titles), csrf, c)) }
         }
         section aria-labelledby="current" {
             h2 id="current" { (lang.t("consents.current")) }
             @if current.is_empty() { p { (lang.t("consents.none")) } }
-            @else { (table(lang, csrf, lang.t("consents.current_caption"), &current, true)) }
+            @else { (table((lang, titles), csrf, lang.t("consents.current_caption"), &current, true)) }
         }
         section aria-labelledby="past" {
             h2 id="past" { (lang.t("consents.past")) }
             @if past.is_empty() { p { (lang.t("consents.none")) } }
-            @else { (table(lang, csrf, lang.t("consents.past_caption"), &past, false)) }
+            @else { (table((lang, titles), csrf, lang.t("consents.past_caption"), &past, false)) }
         }
     };
     layout::page(lang, title, Some(citizen), PATH, body)
@@ -166,16 +188,19 @@ pub async fn page(citizen: PortalCitizen, lang: Lang, state: web::Data<AppState>
     let inner = state.clone();
     let person = citizen.common_id;
     let result = state
-        .db(move |conn| consents::list_for_person(conn, &inner, person, now))
+        .db(move |conn| {
+            let found = consents::list_for_person(conn, &inner, person, now)?;
+            Ok::<_, crate::http::error::ApiError>((found, Titles::load(conn, &inner)))
+        })
         .await;
-    let views = match result {
-        Ok((views, entries)) => match audit_all(&state, entries).await {
-            Ok(()) => views,
+    let (views, titles) = match result {
+        Ok(((views, entries), titles)) => match audit_all(&state, entries).await {
+            Ok(()) => (views, titles),
             Err(e) => return failure_page(lang, Failure::Api(e)),
         },
         Err(e) => return failure_page(lang, Failure::Api(e)),
     };
-    super::html_response(StatusCode::OK, render(lang, &citizen, &views))
+    super::html_response(StatusCode::OK, render((lang, &titles), &citizen, &views))
 }
 
 /// `POST /portal/consents/{id}/{approve|reject|pause|resume|revoke}`.

@@ -410,6 +410,22 @@ pub const WORDS: &[(&str, [&str; 3])] = &[
     ("log.you", ["you", "vous", "u"]),
     ("kind.lookup", ["looked up", "consultation", "opgevraagd"]),
     ("kind.other", ["event", "événement", "gebeurtenis"]),
+    (
+        "kind.notification",
+        [
+            "change passed on",
+            "changement transmis",
+            "wijziging doorgegeven",
+        ],
+    ),
+    (
+        "log.notified",
+        [
+            "{provider} told {receiver} about a change to {record}.",
+            "{provider} a informé {receiver} d'un changement concernant {record}.",
+            "{provider} heeft {receiver} op de hoogte gebracht van een wijziging van {record}.",
+        ],
+    ),
     ("outcome.permitted", ["permitted", "autorisé", "toegestaan"]),
     ("outcome.denied", ["refused", "refusé", "geweigerd"]),
     ("outcome.error", ["failed", "échec", "mislukt"]),
@@ -652,6 +668,7 @@ mod tests {
             include_str!("consents.rs"),
             include_str!("references.rs"),
             include_str!("by_law.rs"),
+            include_str!("record_types.rs"),
             include_str!("mod.rs"),
         ];
         let mut used = 0;
@@ -666,6 +683,25 @@ mod tests {
             }
         }
         assert!(used > 50, "only {used} uses found");
+    }
+
+    #[test]
+    fn sentences_keep_their_placeholders_in_every_language() {
+        for (key, words) in WORDS {
+            let placeholders = |word: &str| {
+                let mut found: Vec<String> = word
+                    .split('{')
+                    .skip(1)
+                    .filter_map(|part| part.split_once('}').map(|(name, _)| name.to_owned()))
+                    .collect();
+                found.sort();
+                found
+            };
+            let english = placeholders(words[0]);
+            for word in &words[1..] {
+                assert_eq!(placeholders(word), english, "`{key}`: {word}");
+            }
+        }
     }
 
     #[test]

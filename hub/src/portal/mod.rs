@@ -14,6 +14,7 @@ pub mod by_law;
 pub mod consents;
 pub mod i18n;
 pub mod layout;
+pub mod record_types;
 pub mod references;
 pub mod sign_in;
 

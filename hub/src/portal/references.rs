@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use maud::html;
 
 use super::i18n::Lang;
+use super::record_types::Titles;
 use super::{Failure, failure_page, layout};
 use crate::app::state::AppState;
 use crate::http::callers::portal::PortalCitizen;
@@ -16,10 +17,14 @@ const PATH: &str = "/portal/holders";
 /// `GET /portal/holders`.
 pub async fn page(citizen: PortalCitizen, lang: Lang, state: web::Data<AppState>) -> HttpResponse {
     let person = citizen.common_id.as_digits().to_owned();
+    let inner = state.clone();
     let result = state
-        .db(move |conn| references::held_about(conn, &person))
+        .db(move |conn| {
+            let rows = references::held_about(conn, &person)?;
+            Ok::<_, crate::http::error::ApiError>((rows, Titles::load(conn, &inner)))
+        })
         .await;
-    let rows = match result {
+    let (rows, titles) = match result {
         Ok(rows) => rows,
         Err(e) => return failure_page(lang, Failure::Api(e)),
     };
@@ -51,7 +56,8 @@ pub async fn page(citizen: PortalCitizen, lang: Lang, state: web::Data<AppState>
                             td {
                                 @match (row.kind.as_str(), &row.record_type, row.major) {
                                     ("source", Some(name), Some(major)) => {
-                                        (lang.t("holders.kind.source")) " " code { (name) "@" (major) }
+                                        (lang.t("holders.kind.source")) br;
+                                        (titles.show(lang, &format!("{name}@{major}")))
                                     }
                                     _ => (lang.t("holders.kind.file")),
                                 }

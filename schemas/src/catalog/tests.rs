@@ -55,6 +55,7 @@ fn builtin_catalog_loads_and_lists_every_version() {
             "person.address@1.1",
             "person.family-composition@1.0",
             "person.identity@1.0",
+            "person.lifecycle@1.0",
             "social.benefit-entitlement@1.0",
             "tax.income-statement@1.0",
         ]
@@ -78,6 +79,179 @@ fn every_schema_is_a_valid_2020_12_schema_and_every_example_validates() {
         }
     }
     assert!(examples >= 8);
+}
+
+#[test]
+fn every_catalog_entry_has_a_title_in_each_portal_language() {
+    let catalog = builtin();
+    for entry in catalog.entries() {
+        let titles = entry.document()[TITLE_KEYWORD]
+            .as_object()
+            .unwrap_or_else(|| panic!("{}: no {TITLE_KEYWORD}", entry.record_type()));
+        for lang in ["en", "fr", "nl"] {
+            let title = titles.get(lang).and_then(Value::as_str).unwrap_or_default();
+            assert!(
+                !title.trim().is_empty(),
+                "{}: no {lang} title",
+                entry.record_type()
+            );
+            assert_eq!(entry.title(lang), Some(title));
+            assert_eq!(
+                crate::embedded::shipped_title(entry.record_type().name.as_str(), lang),
+                Some(title)
+            );
+        }
+        // The keyword is an annotation: the validator accepts it and ignores it.
+        assert!(entry.has_localized_titles());
+    }
+}
+
+#[test]
+fn a_title_falls_back_to_english_then_to_the_schema_title() {
+    let catalog = builtin();
+    let address = catalog.resolve(&r("person.address@1")).unwrap();
+    assert_eq!(address.title("en"), Some("Your address"));
+    assert_eq!(address.title("fr"), Some("Votre adresse"));
+    assert_eq!(address.title("nl"), Some("Uw adres"));
+    assert_eq!(address.title("de"), Some("Your address"));
+    let mut document = address.document().clone();
+    document[TITLE_KEYWORD] = json!({ "en": "Where you live" });
+    assert_eq!(title_of(&document, "fr"), Some("Where you live"));
+    document.as_object_mut().unwrap().remove(TITLE_KEYWORD);
+    assert_eq!(title_of(&document, "fr"), Some("Person address"));
+    assert_eq!(crate::embedded::shipped_title("person.unknown", "en"), None);
+    assert_eq!(crate::embedded::shipped_title("person.address", "de"), None);
+}
+
+#[test]
+fn titles_may_change_between_minors_and_appear_after_a_stored_version_without_them() {
+    // A hub's stored versions keep the text they were stored with: a
+    // person.address@1.1 stored before titles existed, then a 1.2 with them.
+    let shipped = builtin();
+    let mut untitled = shipped
+        .resolve(&r("person.address@1.1"))
+        .unwrap()
+        .document()
+        .clone();
+    untitled.as_object_mut().unwrap().remove(TITLE_KEYWORD);
+    let mut next = untitled.clone();
+    next.as_object_mut().unwrap().remove("$id");
+    next[TITLE_KEYWORD] = json!({ "en": "Where you live", "nl": "Waar u woont" });
+    let mut catalog = Catalog::new(DEFAULT_BASE_URL).unwrap();
+    catalog
+        .publish(
+            rt("person.address@1.0"),
+            shipped
+                .resolve(&r("person.address@1.0"))
+                .unwrap()
+                .document()
+                .clone(),
+        )
+        .unwrap();
+    let stored = catalog.publish(rt("person.address@1.1"), untitled).unwrap();
+    assert!(!stored.has_localized_titles());
+    assert_eq!(stored.title("nl"), Some("Person address"));
+    let titled = catalog.publish(rt("person.address@1.2"), next).unwrap();
+    assert_eq!(titled.title("nl"), Some("Waar u woont"));
+    assert_eq!(titled.title("fr"), Some("Where you live"));
+}
+
+#[test]
+fn malformed_titles_are_refused_at_publication() {
+    let base = builtin()
+        .resolve(&r("person.identity@1.0"))
+        .unwrap()
+        .document()
+        .clone();
+    for (titles, pointer) in [
+        (json!("Your identity"), "/x-title"),
+        (json!({ "fr": "Votre identité" }), "/x-title"),
+        (json!({ "en": "" }), "/x-title/en"),
+        (json!({ "en": "Your identity", "nl": 3 }), "/x-title/nl"),
+        (
+            json!({ "en": "Your identity", "FR-be": "Votre identité" }),
+            "/x-title/FR-be",
+        ),
+    ] {
+        let mut document = base.clone();
+        document[TITLE_KEYWORD] = titles.clone();
+        let problems = lint(&document);
+        assert!(
+            problems.iter().any(|p| p.pointer == pointer),
+            "{titles}: {problems:?}"
+        );
+        let mut catalog = Catalog::new(DEFAULT_BASE_URL).unwrap();
+        let err = catalog
+            .publish(rt("person.identity@1.0"), document)
+            .unwrap_err();
+        assert_eq!(err.code(), "schema_invalid", "{titles}");
+    }
+}
+
+#[test]
+fn a_lifecycle_event_names_the_survivor_of_a_merge() {
+    let catalog = builtin();
+    let lifecycle = catalog.resolve(&r("person.lifecycle@1")).unwrap();
+    assert_eq!(lifecycle.record_type(), &rt("person.lifecycle@1.0"));
+    let merged = json!({
+        "commonId": "85073003328",
+        "event": "merged",
+        "survivorCommonId": "85073012345",
+        "effectiveDate": "2026-12-01"
+    });
+    assert_eq!(lifecycle.validate(&merged), Ok(()));
+
+    let mut no_survivor = merged.clone();
+    no_survivor
+        .as_object_mut()
+        .unwrap()
+        .remove("survivorCommonId");
+    let issues = lifecycle.validate(&no_survivor).unwrap_err();
+    assert!(
+        issues.iter().any(|i| i.schema_path.starts_with("/then")),
+        "{issues:?}"
+    );
+    for event in ["deceased", "inactive", "reactivated"] {
+        let mut other = no_survivor.clone();
+        other["event"] = json!(event);
+        assert_eq!(lifecycle.validate(&other), Ok(()), "{event}");
+    }
+    for (pointer, bad) in [
+        ("/event", json!("born")),
+        ("/commonId", json!("8507300332")),
+        ("/effectiveDate", json!("2026-13-01")),
+        ("/note", json!("")),
+        ("/extra", json!(true)),
+    ] {
+        let mut record = merged.clone();
+        record[pointer.trim_start_matches('/')] = bad;
+        assert!(lifecycle.validate(&record).is_err(), "{pointer}");
+    }
+    // A grant must include the survivor, required under a condition: a
+    // record minimised without it would fail the schema.
+    let without_survivor = ["/commonId", "/event", "/effectiveDate"];
+    let refused = check_grant(lifecycle.document(), &without_survivor).unwrap_err();
+    assert_eq!(
+        refused,
+        [crate::FieldError::RequiredNotGranted {
+            pointer: "/survivorCommonId".into()
+        }]
+    );
+    let with_survivor = ["/commonId", "/event", "/effectiveDate", "/survivorCommonId"];
+    assert_eq!(check_grant(lifecycle.document(), &with_survivor), Ok(()));
+    let kept = minimize(&merged, &with_survivor);
+    assert_eq!(lifecycle.validate_minimized(&kept), Ok(()));
+    // Only the note is optional besides the survivor.
+    assert_eq!(
+        lifecycle.fields(),
+        [
+            "/commonId",
+            "/effectiveDate",
+            "/event",
+            "/note",
+            "/survivorCommonId"
+        ]
+    );
 }
 
 #[test]
