@@ -269,8 +269,10 @@ storage_test!(
     |app: TestApp| async move {
         append_n(&app, 45).await;
         let mut conn = app.conn();
-        // The subject salt's, the reference kinds' and the consent-use
-        // reservations' migrations came later.
+        // The notifications', the subject salt's, the reference kinds' and
+        // the consent-use reservations' migrations came later.
+        let version = hub::store::migrations::revert_last(&mut conn).unwrap();
+        assert_eq!(version, "20261211000001");
         let version = hub::store::migrations::revert_last(&mut conn).unwrap();
         assert_eq!(version, "20261210000001");
         let version = hub::store::migrations::revert_last(&mut conn).unwrap();

@@ -341,7 +341,12 @@ fn scrub_text(text: &str) -> String {
             (r"\b\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}\b", "[common-id]"),
             (r"\b\d{11}\b", "[common-id]"),
             (r"\b[0-9a-fA-F]{32,}\b", "[hex]"),
-            (r"\b[A-Za-z0-9_-]{40,}={0,2}", "[base64]"),
+            // A run of base64url of 40 or more (a key id may start with
+            // `-`, where `\b` would not match).
+            (
+                r"(^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{40,}={0,2}",
+                "${1}[base64]",
+            ),
         ]
         .into_iter()
         .map(|(pattern, with)| {

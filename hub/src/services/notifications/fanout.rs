@@ -102,14 +102,12 @@ fn fan_out(
             .map_err(|e| ApiError::internal_from(format!("change {}", change.id), e))?;
     let mut made = 0;
     for subscription in store::subscribers(conn, &change.record_name, change.major)? {
-        if subscription.agency_id == change.publisher
-            || !store::holds_file(
-                conn,
-                &subscription.agency_id,
-                &change.common_id,
-                change.effective_date,
-            )?
-        {
+        if !store::holds_file(
+            conn,
+            &subscription.agency_id,
+            &change.common_id,
+            change.effective_date,
+        )? {
             continue;
         }
         let Some(facts) = crate::services::agencies::facts(conn, &subscription.agency_id)? else {

@@ -303,12 +303,13 @@ mod tests {
 
     #[tokio::test]
     async fn names_that_resolve_to_private_addresses_are_not_reached() {
+        provider::install_crypto().unwrap();
         let client = client(&Config::default()).unwrap();
         // `localhost` resolves to loopback only: refused at connection,
         // even though a name passes the registration check.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let url = format!("https://localhost.:{port}/hook");
+        let url = format!("https://localhost:{port}/hook");
         let sent = client.post(&url).body("x").send().await;
         let error = sent.unwrap_err();
         let chain = format!("{error:?}");
