@@ -80,10 +80,20 @@ impl Hub {
     }
 
     /// Like [`Hub::start`], with extra arguments after `serve`.
-    pub fn start_with(mut cmd: Command, args: &[&str]) -> Hub {
+    pub fn start_with(cmd: Command, args: &[&str]) -> Hub {
+        Self::launch(cmd, "127.0.0.1:0", args)
+    }
+
+    /// Like [`Hub::start`], listening on `listen` (to restart a hub at the
+    /// same address: its issuer, and so the tokens it issued, stay valid).
+    pub fn start_at(cmd: Command, listen: &str) -> Hub {
+        Self::launch(cmd, listen, &[])
+    }
+
+    fn launch(mut cmd: Command, listen: &str, args: &[&str]) -> Hub {
         cmd.arg("serve")
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -346,6 +356,17 @@ impl Drop for AgencySim {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A loopback address with a port free now (to start a process on it, and
+/// later again on the same).
+pub fn free_address() -> String {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("no free port: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("no free port: {e}"));
+    addr.to_string()
 }
 
 /// The agency the identity crate's fixture certificates bind.
@@ -744,6 +765,13 @@ impl World {
     /// settings).
     pub fn serve_with(&mut self, serve: Command) -> &Hub {
         let hub = Hub::start(serve);
+        self.client = Some(hub::dev::demo::client::HubClient::new(&hub.base_url));
+        self.hub.insert(hub)
+    }
+
+    /// Starts the hub with `serve` on `listen` (see [`Hub::start_at`]).
+    pub fn serve_at(&mut self, serve: Command, listen: &str) -> &Hub {
+        let hub = Hub::start_at(serve, listen);
         self.client = Some(hub::dev::demo::client::HubClient::new(&hub.base_url));
         self.hub.insert(hub)
     }

@@ -81,16 +81,69 @@ async fn pull(hub: &HubClient, token: &str, after: Option<&str>, wait: u64) -> V
     body
 }
 
-/// The shared set-up: the register and four consumers onboarded, every
-/// subscription made, file references declared on Anna (not by
-/// [`NO_FILE`]). The webhook receiver of [`PENSIONS`].
-async fn scene(world: &mut World, anna: &str) -> AgencySim {
+/// How a [`scene`] is set up.
+struct Setting<'a> {
+    /// The persons the agencies hold a file on.
+    persons: &'a [&'a str],
+    /// Where the hub listens.
+    hub: String,
+    /// Where the webhook receiver of [`PENSIONS`] listens.
+    receiver: String,
+    /// More settings of the hub (`CROSSROADS_…`).
+    env: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Setting<'a> {
+    fn on(persons: &'a [&'a str]) -> Self {
+        Setting {
+            persons,
+            hub: e2e::free_address(),
+            receiver: e2e::free_address(),
+            env: &[],
+        }
+    }
+}
+
+/// The hub's command with the settings of these tests.
+fn serve_command(world: &World, env: &[(&str, &str)]) -> std::process::Command {
     let mut serve = world.serve_command();
     serve
         .env("CROSSROADS_ALLOW_INSECURE_WEBHOOKS", "true")
-        .env("CROSSROADS_WEBHOOK_ALLOW_PRIVATE", "true");
-    world.serve_with(serve);
-    let receiver = world.provider(PENSIONS, &json!({}), 0);
+        .env("CROSSROADS_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("CROSSROADS_WEBHOOK_TIMEOUT_SECS", "2");
+    for (key, value) in env {
+        serve.env(key, value);
+    }
+    serve
+}
+
+/// The webhook receiver of [`PENSIONS`] on `listen`, answering `status`.
+fn receiver(world: &World, listen: &str, status: u16) -> AgencySim {
+    let records = world.records(PENSIONS, &json!({}));
+    let status = status.to_string();
+    AgencySim::run(
+        PENSIONS,
+        &[
+            std::ffi::OsStr::new("--hub"),
+            std::ffi::OsStr::new(&world.hub().base_url),
+            std::ffi::OsStr::new("--records"),
+            records.as_os_str(),
+            std::ffi::OsStr::new("--listen"),
+            std::ffi::OsStr::new(listen),
+            std::ffi::OsStr::new("--webhook-status"),
+            std::ffi::OsStr::new(&status),
+        ],
+    )
+}
+
+/// The shared set-up: the register and four consumers onboarded, every
+/// subscription made, file references declared on the persons (not by
+/// [`NO_FILE`]). The webhook receiver of [`PENSIONS`] (answering
+/// `receiver_status`).
+async fn scene(world: &mut World, setting: &Setting<'_>, receiver_status: u16) -> AgencySim {
+    let serve = serve_command(world, setting.env);
+    world.serve_at(serve, &setting.hub);
+    let receiver = receiver(world, &setting.receiver, receiver_status);
     world
         .onboard(AgencySpec {
             id: POP,
@@ -136,15 +189,17 @@ async fn scene(world: &mut World, anna: &str) -> AgencySim {
         .await;
     let hub = world.client();
     for agency in [BENEFITS, PENSIONS, NO_CONSENT] {
-        let (status, body) = send(
-            hub,
-            reqwest::Method::POST,
-            "/v1/references",
-            world.token(agency),
-            Some(json!({"person": anna, "kind": "file", "capacity": "beneficiary", "valid_from": "2020-01-01"})),
-        )
-        .await;
-        assert_eq!(status, 201, "{agency}: {body}");
+        for person in setting.persons {
+            let (status, body) = send(
+                hub,
+                reqwest::Method::POST,
+                "/v1/references",
+                world.token(agency),
+                Some(json!({"person": person, "kind": "file", "capacity": "beneficiary", "valid_from": "2020-01-01"})),
+            )
+            .await;
+            assert_eq!(status, 201, "{agency}: {body}");
+        }
     }
     for (agency, delivery) in [
         (BENEFITS, json!({"delivery": "pull"})),
@@ -177,7 +232,7 @@ async fn who_is_told(backend: Backend, test: &str) {
         return skip(test);
     };
     let anna = world.register("Anna", "Peeters", "1985-07-30").id;
-    let receiver = scene(&mut world, &anna).await;
+    let receiver = scene(&mut world, &Setting::on(&[&anna]), 204).await;
     let hub = world.client().clone();
     let pop = world.token(POP).to_owned();
 
@@ -295,7 +350,7 @@ async fn bad_input(backend: Backend, test: &str) {
         return skip(test);
     };
     let anna = world.register("Anna", "Peeters", "1985-07-30").id;
-    let _receiver = scene(&mut world, &anna).await;
+    let _receiver = scene(&mut world, &Setting::on(&[&anna]), 204).await;
     let hub = world.client().clone();
     let good = json!({"person": anna, "record_type": "person.address@1.0", "kind": "updated",
                       "effective_date": "2026-12-01", "record": address(&anna, "Rue Neuve", "2026-12-01"),
@@ -479,4 +534,466 @@ async fn bad_input_changes_nothing_on_sqlite() {
 #[tokio::test]
 async fn bad_input_changes_nothing_on_postgres() {
     bad_input(Backend::Postgres, "notifications::bad_input_on_postgres").await;
+}
+
+/// A change of `person`'s address to street number `n`, published under
+/// the reference `tag`-`person`-`n`.
+fn move_to(person: &str, n: usize, tag: &str) -> Value {
+    json!({"person": person, "record_type": "person.address@1.0", "kind": "updated",
+           "effective_date": "2026-12-01", "record": address(person, &format!("Street {n}"), "2026-12-01"),
+           "reference": format!("{tag}-{person}-{n}")})
+}
+
+/// The street number a notification tells of.
+fn street(notification: &Value) -> usize {
+    notification["data"]["address"]["street"]
+        .as_str()
+        .and_then(|s| s.strip_prefix("Street "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no street in {notification}"))
+}
+
+/// Every notification of an agency's pull feed, from the start.
+async fn whole_feed(hub: &HubClient, token: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = pull(hub, token, after.as_deref(), 0).await;
+        all.extend(page["notifications"].as_array().unwrap().iter().cloned());
+        after = Some(page["cursor"].as_str().unwrap().to_owned());
+        if page["more"] != true {
+            return all;
+        }
+    }
+}
+
+/// Checks what `agency` was told: at most one notification per change
+/// (never one change under two ids), every change in `expected` told,
+/// and per person the street numbers in the order they were published.
+fn told_once_in_order(agency: &str, told: &[Value], expected: &HashMap<String, String>) {
+    let mut by_change: HashMap<&str, &str> = HashMap::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for n in told {
+        let id = n["id"].as_str().unwrap();
+        let change = n["change_id"].as_str().unwrap();
+        assert!(ids.insert(id), "{agency}: {id} told twice");
+        if let Some(other) = by_change.insert(change, id) {
+            panic!("{agency}: change {change} told under {other} and {id}");
+        }
+        let person = n["person"].as_str().unwrap();
+        let number = street(n);
+        if let Some(before) = last.insert(person, number) {
+            assert!(
+                before < number,
+                "{agency}: street {number} after {before} for {person}"
+            );
+        }
+    }
+    let missing: Vec<&String> = expected
+        .keys()
+        .filter(|change| !by_change.contains_key(change.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{agency}: accepted changes never told: {missing:?}"
+    );
+}
+
+/// A webhook receiver answers 503 (it took the batch but failed), then is
+/// down for 30 s, then up: every notification arrives, in order per
+/// person, under the ids of the first attempt.
+async fn receiver_down_then_up(backend: Backend, test: &str) {
+    let Some(mut world) = World::create(backend) else {
+        return skip(test);
+    };
+    let anna = world.register("Anna", "Peeters", "1985-07-30").id;
+    let ben = world.register("Ben", "Maes", "1979-02-11").id;
+    let persons = [anna.as_str(), ben.as_str()];
+    let setting = Setting::on(&persons);
+    let mut failing = scene(&mut world, &setting, 503).await;
+    let hub = world.client().clone();
+    let pop = world.token(POP).to_owned();
+    let mut accepted = HashMap::new();
+    for n in 1..=3 {
+        for person in persons {
+            let (status, body) = publish(&hub, &pop, move_to(person, n, "down")).await;
+            assert_eq!(status, 202, "{body}");
+            accepted.insert(
+                body["change_id"].as_str().unwrap().to_owned(),
+                person.to_owned(),
+            );
+        }
+    }
+    let first = failing.notifications(1, Duration::from_secs(20));
+    assert!(!first.is_empty(), "no first attempt: {:?}", failing.log());
+    failing.kill();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let up = receiver(&world, &setting.receiver, 204);
+    let told = up.notifications(6, Duration::from_secs(120));
+    told_once_in_order(PENSIONS, &told, &accepted);
+    assert_eq!(told.len(), 6, "{told:?}");
+    // A repeat carries the id of the first attempt.
+    let ids: std::collections::HashSet<&str> =
+        told.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    for n in &first {
+        assert!(
+            ids.contains(n["id"].as_str().unwrap()),
+            "{n} came back under another id"
+        );
+    }
+    // Each one is delivered (audited) once the receiver took it.
+    let entries = world.entries_by_exchange();
+    let delivered = entries
+        .values()
+        .flatten()
+        .filter(|e| e["kind"] == "notification.delivered" && e["actor"]["id"] == PENSIONS)
+        .count();
+    assert_eq!(delivered, 6);
+}
+
+#[tokio::test]
+async fn a_receiver_down_gets_everything_when_up_on_sqlite() {
+    receiver_down_then_up(Backend::Sqlite, "notifications::receiver_down_on_sqlite").await;
+}
+
+#[tokio::test]
+async fn a_receiver_down_gets_everything_when_up_on_postgres() {
+    receiver_down_then_up(
+        Backend::Postgres,
+        "notifications::receiver_down_on_postgres",
+    )
+    .await;
+}
+
+/// Persons changed in the crash tests, each by one of 16 publishers.
+const PUBLISHERS: usize = 16;
+/// Changes each publisher makes to its person, one after the other.
+const MOVES: usize = 8;
+
+/// 16 publishers change 16 persons' addresses, each its person's in turn,
+/// through `hubs` (one after the other), until told to stop or the hub
+/// they use dies; the accepted changes (change id → person).
+async fn publish_moves(
+    hubs: Vec<HubClient>,
+    pop: String,
+    persons: Vec<String>,
+    tag: &'static str,
+) -> HashMap<String, String> {
+    let tasks: Vec<_> = persons
+        .into_iter()
+        .enumerate()
+        .map(|(i, person)| {
+            let hub = hubs[i % hubs.len()].clone();
+            let pop = pop.clone();
+            tokio::spawn(async move {
+                let mut accepted = Vec::new();
+                for n in 1..=MOVES {
+                    match hub
+                        .send(
+                            reqwest::Method::POST,
+                            "/v1/changes",
+                            Some(&pop),
+                            Some(&move_to(&person, n, tag)),
+                        )
+                        .await
+                    {
+                        Ok((202, body)) => accepted.push((
+                            body["change_id"].as_str().unwrap().to_owned(),
+                            person.clone(),
+                        )),
+                        // The hub died: what it did not acknowledge may or
+                        // may not be in; nothing after it is published.
+                        _ => break,
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    let mut accepted = HashMap::new();
+    for task in tasks {
+        accepted.extend(task.await.unwrap());
+    }
+    accepted
+}
+
+/// Registers [`PUBLISHERS`] persons through the register.
+async fn register_many(world: &World) -> Vec<String> {
+    let hub = world.client();
+    let mut ids = Vec::new();
+    for i in 0..PUBLISHERS {
+        let (status, body) = send(
+            hub,
+            reqwest::Method::POST,
+            "/v1/persons",
+            world.token(POP),
+            Some(json!({"given_names": format!("Person {i}"), "family_name": "Crash", "birth_date": "1990-01-01"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+/// SIGKILL of the hub while it fans out: after a restart every accepted
+/// change is told, once, in order per person, by pull and by webhook.
+async fn killed_during_fan_out(backend: Backend, test: &str) {
+    let Some(mut world) = World::create(backend) else {
+        return skip(test);
+    };
+    // The persons are registered by the register once it is onboarded.
+    let setting = Setting::on(&[]);
+    let receiver = scene(&mut world, &setting, 204).await;
+    let persons = register_many(&world).await;
+    let hub = world.client().clone();
+    for agency in [BENEFITS, PENSIONS] {
+        for person in &persons {
+            let (status, body) = send(
+                &hub,
+                reqwest::Method::POST,
+                "/v1/references",
+                world.token(agency),
+                Some(json!({"person": person, "kind": "file", "capacity": "beneficiary", "valid_from": "2020-01-01"})),
+            )
+            .await;
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+    let pop = world.token(POP).to_owned();
+    let publishing = tokio::spawn(publish_moves(
+        vec![hub.clone()],
+        pop.clone(),
+        persons.clone(),
+        "crash",
+    ));
+    // Kill the hub as soon as fan-out has begun.
+    let benefits = world.token(BENEFITS).to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, page) = send(
+            &hub,
+            reqwest::Method::GET,
+            "/v1/notifications?wait=1",
+            &benefits,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        if !page["notifications"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "fan-out never began");
+    }
+    world.kill_hub();
+    let accepted = publishing.await.unwrap();
+    assert!(!accepted.is_empty());
+    world.serve_at(serve_command(&world, &[]), &setting.hub);
+    let hub = world.client().clone();
+    // Everything accepted reaches both agencies.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let told = loop {
+        let told = whole_feed(&hub, &benefits).await;
+        let changes: std::collections::HashSet<&str> = told
+            .iter()
+            .map(|n| n["change_id"].as_str().unwrap())
+            .collect();
+        if accepted.keys().all(|c| changes.contains(c.as_str()))
+            || std::time::Instant::now() > deadline
+        {
+            break told;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    told_once_in_order(BENEFITS, &told, &accepted);
+    let pushed = receiver.notifications(told.len(), Duration::from_secs(60));
+    told_once_in_order(PENSIONS, &pushed, &accepted);
+    eprintln!(
+        "{} changes acknowledged before the kill, {} told",
+        accepted.len(),
+        told.len()
+    );
+    world.kill_hub();
+    let verified = world.cli(&["audit", "verify"]);
+    assert!(verified.contains("verified: "), "{verified}");
+}
+
+#[tokio::test]
+async fn a_sigkill_during_fan_out_loses_and_repeats_nothing_on_sqlite() {
+    killed_during_fan_out(Backend::Sqlite, "notifications::sigkill_on_sqlite").await;
+}
+
+#[tokio::test]
+async fn a_sigkill_during_fan_out_loses_and_repeats_nothing_on_postgres() {
+    killed_during_fan_out(Backend::Postgres, "notifications::sigkill_on_postgres").await;
+}
+
+/// Two hub processes on one PostgreSQL database; one is killed while both
+/// fan out and deliver: the other tells every accepted change, once, in
+/// order per person.
+#[tokio::test]
+async fn one_of_two_hubs_killed_on_postgres() {
+    let Some(mut world) = World::create(Backend::Postgres) else {
+        return skip("notifications::one_of_two_hubs_killed_on_postgres");
+    };
+    let setting = Setting::on(&[]);
+    let receiver = scene(&mut world, &setting, 204).await;
+    let persons = register_many(&world).await;
+    let hub = world.client().clone();
+    for agency in [BENEFITS, PENSIONS] {
+        for person in &persons {
+            let (status, body) = send(
+                &hub,
+                reqwest::Method::POST,
+                "/v1/references",
+                world.token(agency),
+                Some(json!({"person": person, "kind": "file", "capacity": "beneficiary", "valid_from": "2020-01-01"})),
+            )
+            .await;
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+    // The second process, on its own address: tokens of the first are
+    // not its own (another issuer), so the register signs in there too.
+    let second = e2e::Hub::start(serve_command(&world, &[]));
+    let second_client = HubClient::new(&second.base_url);
+    let second_pop = second_client
+        .agency_token(POP, &world.agency(POP).credentials)
+        .await
+        .unwrap();
+    let pop = world.token(POP).to_owned();
+    let (first_half, second_half) = persons.split_at(PUBLISHERS / 2);
+    let through_first = tokio::spawn(publish_moves(
+        vec![hub.clone()],
+        pop,
+        first_half.to_vec(),
+        "two",
+    ));
+    let through_second = tokio::spawn(publish_moves(
+        vec![second_client.clone()],
+        second_pop,
+        second_half.to_vec(),
+        "two",
+    ));
+    let benefits = world.token(BENEFITS).to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, page) = send(
+            &hub,
+            reqwest::Method::GET,
+            "/v1/notifications?wait=1",
+            &benefits,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        if !page["notifications"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "fan-out never began");
+    }
+    world.kill_hub();
+    let mut accepted = through_first.await.unwrap();
+    accepted.extend(through_second.await.unwrap());
+    // The survivor: the benefits agency reads there.
+    let benefits = second_client
+        .agency_token(BENEFITS, &world.agency(BENEFITS).credentials)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let told = loop {
+        let told = whole_feed(&second_client, &benefits).await;
+        let changes: std::collections::HashSet<&str> = told
+            .iter()
+            .map(|n| n["change_id"].as_str().unwrap())
+            .collect();
+        if accepted.keys().all(|c| changes.contains(c.as_str()))
+            || std::time::Instant::now() > deadline
+        {
+            break told;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    told_once_in_order(BENEFITS, &told, &accepted);
+    let pushed = receiver.notifications(told.len(), Duration::from_secs(60));
+    told_once_in_order(PENSIONS, &pushed, &accepted);
+    drop(second);
+    let verified = world.cli(&["audit", "verify"]);
+    assert!(verified.contains("verified: "), "{verified}");
+}
+
+/// An agency that never reads: beyond the backlog cap, new notifications
+/// are dead letters, which the agency and the operator see, audited.
+async fn backlog_cap(backend: Backend, test: &str) {
+    let Some(mut world) = World::create(backend) else {
+        return skip(test);
+    };
+    let anna = world.register("Anna", "Peeters", "1985-07-30").id;
+    let mut setting = Setting::on(&[]);
+    let persons = [anna.as_str()];
+    setting.persons = &persons;
+    setting.env = &[("CROSSROADS_NOTIFICATION_BACKLOG_MAX", "2")];
+    let _receiver = scene(&mut world, &setting, 503).await;
+    let hub = world.client().clone();
+    let pop = world.token(POP).to_owned();
+    for n in 1..=4 {
+        let (status, body) = publish(&hub, &pop, move_to(&anna, n, "cap")).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let benefits = world.token(BENEFITS).to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let failed = loop {
+        let (status, failed) = send(
+            &hub,
+            reqwest::Method::GET,
+            "/v1/notifications/failed",
+            &benefits,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{failed}");
+        if failed["notifications"].as_array().unwrap().len() >= 2
+            || std::time::Instant::now() > deadline
+        {
+            break failed;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let failed = failed["notifications"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for n in failed {
+        assert_eq!(n["last_error"], "backlog_full", "{n}");
+        assert_eq!(n["agency"], BENEFITS);
+    }
+    // The first two wait in the feed; the dead letters are not in it.
+    let told = whole_feed(&hub, &benefits).await;
+    assert_eq!(told.iter().map(street).collect::<Vec<_>>(), vec![1, 2]);
+    let (status, all) = send(
+        &hub,
+        reqwest::Method::GET,
+        "/v1/admin/notifications/failed",
+        &world.operator,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{all}");
+    assert!(all["notifications"].as_array().unwrap().len() >= 4, "{all}");
+    let dead = world
+        .entries_by_exchange()
+        .values()
+        .flatten()
+        .filter(|e| e["kind"] == "notification.dead_lettered" && e["deny_code"] == "backlog_full")
+        .count();
+    assert!(dead >= 4, "{dead}");
+}
+
+#[tokio::test]
+async fn a_full_backlog_makes_dead_letters_on_sqlite() {
+    backlog_cap(Backend::Sqlite, "notifications::backlog_cap_on_sqlite").await;
+}
+
+#[tokio::test]
+async fn a_full_backlog_makes_dead_letters_on_postgres() {
+    backlog_cap(Backend::Postgres, "notifications::backlog_cap_on_postgres").await;
 }

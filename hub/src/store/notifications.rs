@@ -79,7 +79,7 @@ pub fn insert_change(
 pub fn to_fan_out(conn: &mut DbConnection, limit: i64) -> Result<Vec<ChangeRow>, StoreError> {
     Ok(changes::table
         .filter(changes::fanned_out_at.is_null())
-        .order((changes::accepted_at.asc(), changes::id.asc()))
+        .order(changes::seq.asc())
         .limit(limit)
         .select(ChangeRow::as_select())
         .load(conn)?)
@@ -105,7 +105,7 @@ pub fn mark_fanned_out(
 ) -> Result<bool, StoreError> {
     let n = diesel::update(
         changes::table
-            .find(id)
+            .filter(changes::id.eq(id))
             .filter(changes::fanned_out_at.is_null()),
     )
     .set((

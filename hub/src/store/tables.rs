@@ -298,7 +298,8 @@ diesel::table! {
 diesel::table! {
     /// Changes published by authentic sources (and by the hub); the record
     /// is kept only until the change is fanned out.
-    changes (id) {
+    changes (seq) {
+        seq -> BigInt,
         id -> Text,
         publisher -> Text,
         reference -> Text,

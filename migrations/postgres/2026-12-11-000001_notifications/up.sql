@@ -2,9 +2,11 @@
 -- the hub, for person lifecycle events), agencies' subscriptions, and the
 -- notifications fanned out to them, with the pull feed's cursors.
 
--- A published change. Its record is kept only until it is fanned out.
+-- A published change. Its record is kept only until it is fanned out;
+-- seq orders the fan-out (a person's changes in the order accepted).
 CREATE TABLE changes (
-    id TEXT PRIMARY KEY NOT NULL,
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
     publisher TEXT NOT NULL,
     reference TEXT NOT NULL,
     common_id TEXT NOT NULL,
@@ -19,7 +21,7 @@ CREATE TABLE changes (
     fanned_out_at TIMESTAMP,
     UNIQUE (publisher, reference)
 );
-CREATE INDEX changes_to_fan_out ON changes (accepted_at) WHERE fanned_out_at IS NULL;
+CREATE INDEX changes_to_fan_out ON changes (seq) WHERE fanned_out_at IS NULL;
 
 -- What an agency wants to be told, and how. Webhook delivery is claimed
 -- per subscription (a lease), so one subscription is never sent out of

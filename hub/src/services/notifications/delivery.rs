@@ -136,7 +136,7 @@ pub async fn deliver_webhooks_once(
     owner: &str,
 ) -> Result<usize, ApiError> {
     let now = state.clock.now();
-    let lease = chrono::Duration::seconds(i64::from(state.config.webhook_timeout_secs) * 2 + 30);
+    let lease = chrono::Duration::seconds(i64::from(state.config.webhook_timeout_secs) * 2 + 5);
     let me = owner.to_owned();
     let claimed = state
         .db(move |conn| {
