@@ -621,3 +621,76 @@ storage_test!(
         );
     }
 );
+
+storage_test!(
+    a_single_use_consent_request_warns_of_an_agency_told_of_changes,
+    setup = app_with_fixture_ca,
+    |app: TestApp| async move {
+        let agency = agency_token(&app, &["consumer", "registrar"], "common_id").await;
+        let anna = person(&app, &agency, "Anna").await;
+        let consent = request_consent(&app, &agency, &anna).await;
+        let mut browser = Browser::default();
+        assert_eq!(browser.sign_in(&app, &anna).await.status, 303);
+        const EN: &str = "The first such notification uses up this consent";
+
+        // No subscription yet: no notice.
+        let page = browser.go(&app, "GET", "/portal/consents", None).await;
+        assert!(page.body.contains(&consent), "{}", page.body);
+        assert!(!page.body.contains("told-once"), "{}", page.body);
+
+        // The agency subscribes to changes of the addresses the consent covers.
+        let req = with_bearer(web::TestRequest::post().uri("/v1/subscriptions"), &agency).set_json(
+            json!({"record_type": "person.address@1", "purpose": "benefit-eligibility",
+                             "delivery": "pull"}),
+        );
+        let (status, _, subscription) = call(&app, req).await;
+        assert_eq!(status, 201, "{subscription}");
+        for (lang, words) in [
+            ("en", EN),
+            (
+                "fr",
+                "La première de ces notifications utilise ce consentement",
+            ),
+            ("nl", "De eerste zo"),
+        ] {
+            browser.lang = Some(lang);
+            let page = browser.go(&app, "GET", "/portal/consents", None).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            assert_eq!(
+                page.body.matches("told-once").count(),
+                1,
+                "{lang}: {}",
+                page.body
+            );
+            assert!(page.body.contains(words), "{lang}: {}", page.body);
+        }
+        browser.lang = Some("en");
+
+        // Once approved, the request is no longer waiting: no notice.
+        let csrf = browser.session_csrf(&app).await;
+        let approved = browser
+            .go(
+                &app,
+                "POST",
+                &format!("/portal/consents/{consent}/approve"),
+                Some(&[("csrf", &csrf)]),
+            )
+            .await;
+        assert_eq!(approved.status, 303, "{}", approved.body);
+        let page = browser.go(&app, "GET", "/portal/consents", None).await;
+        assert!(!page.body.contains(EN), "{}", page.body);
+
+        // A new request after the subscription ended: no notice.
+        let id = subscription["id"].as_str().unwrap();
+        let req = with_bearer(
+            web::TestRequest::delete().uri(&format!("/v1/subscriptions/{id}")),
+            &agency,
+        );
+        let (status, _, body) = call(&app, req).await;
+        assert_eq!(status, 204, "{body}");
+        let again = request_consent(&app, &agency, &anna).await;
+        let page = browser.go(&app, "GET", "/portal/consents", None).await;
+        assert!(page.body.contains(&again), "{}", page.body);
+        assert!(!page.body.contains("told-once"), "{}", page.body);
+    }
+);

@@ -636,6 +636,11 @@ fn demo_tells_its_story_and_exits() {
     let story = succeeded(&args, &out);
     assert!(story.contains("  permitted — exchange exc-"), "{story}");
     assert!(story.contains("403 consent_revoked"), "{story}");
+    assert!(story.contains("7. Anna moves"), "{story}");
+    assert!(
+        story.contains("the benefits agency was told in "),
+        "{story}"
+    );
     let written: Value = serde_json::from_slice(&std::fs::read(&scenario).unwrap()).unwrap();
     assert!(
         written["hub_url"].as_str().unwrap().starts_with("http://"),

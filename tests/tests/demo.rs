@@ -24,6 +24,35 @@ fn the_demo_tells_the_whole_story() {
     assert!(story.contains("403 consent_required"), "{story}");
     assert!(story.contains("403 consent_revoked"), "{story}");
     assert_eq!(story.matches(" 200 — exchange exc-").count(), 4, "{story}");
+    // Anna moves: the register publishes, the subscribed agency is told on
+    // its long poll (in tens of milliseconds; the bound leaves room for a
+    // loaded machine), minimised to its grant.
+    assert!(
+        story.contains("subscribes to changes of person.address@1 (pull): sub-"),
+        "{story}"
+    );
+    assert!(
+        story.contains("POST /v1/changes: 202 — change chg-"),
+        "{story}"
+    );
+    let told = story
+        .lines()
+        .find(|l| l.contains("the benefits agency was told in "))
+        .unwrap_or_else(|| panic!("{story}"));
+    let ms: u64 = told
+        .split("told in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{told}"));
+    assert!(ms < 5_000, "{told}");
+    assert!(told.contains("notification ntf-"), "{told}");
+    assert!(
+        story.contains("person.address@1.1 updated from BE-0200000001")
+            && story.contains("Place Sainte-Croix"),
+        "{story}"
+    );
+    assert!(!story.contains("/address/box"), "{story}");
     assert!(story.contains("Verified {"), "{story}");
     assert!(
         story.contains("common ID") && story.contains("with password"),

@@ -2,6 +2,8 @@
 //! paused consents to pause, resume or revoke (and their signed artefact),
 //! and past ones.
 
+use std::collections::HashSet;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use consent::FetchFrequency;
@@ -15,7 +17,9 @@ use super::{Failure, check_csrf, csrf_field, failure_page};
 use crate::api::consents::audit_all;
 use crate::app::state::AppState;
 use crate::http::callers::portal::PortalCitizen;
+use crate::services::DbConnection;
 use crate::services::consents::{self, Action, ConsentView};
+use crate::services::notifications;
 
 const PATH: &str = "/portal/consents";
 
@@ -76,7 +80,37 @@ fn button(
     }
 }
 
-fn pending((lang, titles): (Lang, &Titles), csrf: &str, c: &ConsentView) -> Markup {
+/// The pending single-use consents whose agency subscribes to a record type
+/// they cover: the first notification of a change would use them up.
+fn told_once(
+    conn: &mut DbConnection,
+    views: &[ConsentView],
+) -> Result<HashSet<String>, crate::http::error::ApiError> {
+    let mut told = HashSet::new();
+    for c in views {
+        if c.state != "pending" || !matches!(c.frequency, FetchFrequency::Once) {
+            continue;
+        }
+        for record_type in &c.record_types {
+            let Ok(reference) = schemas::RecordTypeRef::parse(record_type) else {
+                continue;
+            };
+            let (name, major) = (reference.name.as_str(), reference.version.major());
+            if notifications::subscribes(conn, &c.agency, name, major)? {
+                told.insert(c.id.clone());
+                break;
+            }
+        }
+    }
+    Ok(told)
+}
+
+fn pending(
+    (lang, titles): (Lang, &Titles),
+    csrf: &str,
+    c: &ConsentView,
+    told_once: bool,
+) -> Markup {
     html! {
         article class="card" aria-labelledby={ "req-" (c.id) } {
             h3 id={ "req-" (c.id) } { (c.agency_name) }
@@ -86,6 +120,9 @@ fn pending((lang, titles): (Lang, &Titles), csrf: &str, c: &ConsentView) -> Mark
                 dt { (lang.t("consents.why")) } dd { (c.purpose_title) " (" (c.purpose) ")" }
                 dt { (lang.t("consents.how_long")) } dd { (day(c.valid_from)) " – " (day(c.valid_until)) }
                 dt { (lang.t("consents.how_often")) } dd { (frequency(lang, &c.frequency)) }
+            }
+            @if told_once {
+                p class="notice told-once" { (lang.t("consents.told_once")) }
             }
             div class="actions" {
                 (button((lang, titles), csrf, c, "approve", ""))
@@ -149,6 +186,7 @@ fn render(
     (lang, titles): (Lang, &Titles),
     citizen: &PortalCitizen,
     views: &[ConsentView],
+    told: &HashSet<String>,
 ) -> Markup {
     let csrf = citizen.csrf_token.as_str();
     let waiting: Vec<&ConsentView> = views.iter().filter(|c| c.state == "pending").collect();
@@ -166,7 +204,7 @@ fn render(
         section aria-labelledby="pending" {
             h2 id="pending" { (lang.t("consents.pending")) }
             @if waiting.is_empty() { p { (lang.t("consents.none")) } }
-            @for c in &waiting { (pending((lang, titles), csrf, c)) }
+            @for c in &waiting { (pending((lang, titles), csrf, c, told.contains(&c.id))) }
         }
         section aria-labelledby="current" {
             h2 id="current" { (lang.t("consents.current")) }
@@ -190,17 +228,21 @@ pub async fn page(citizen: PortalCitizen, lang: Lang, state: web::Data<AppState>
     let result = state
         .db(move |conn| {
             let found = consents::list_for_person(conn, &inner, person, now)?;
-            Ok::<_, crate::http::error::ApiError>((found, Titles::load(conn, &inner)))
+            let told = told_once(conn, &found.0)?;
+            Ok::<_, crate::http::error::ApiError>((found, told, Titles::load(conn, &inner)))
         })
         .await;
-    let (views, titles) = match result {
-        Ok(((views, entries), titles)) => match audit_all(&state, entries).await {
-            Ok(()) => (views, titles),
+    let (views, told, titles) = match result {
+        Ok(((views, entries), told, titles)) => match audit_all(&state, entries).await {
+            Ok(()) => (views, told, titles),
             Err(e) => return failure_page(lang, Failure::Api(e)),
         },
         Err(e) => return failure_page(lang, Failure::Api(e)),
     };
-    super::html_response(StatusCode::OK, render((lang, &titles), &citizen, &views))
+    super::html_response(
+        StatusCode::OK,
+        render((lang, &titles), &citizen, &views, &told),
+    )
 }
 
 /// `POST /portal/consents/{id}/{approve|reject|pause|resume|revoke}`.

@@ -477,6 +477,14 @@ pub const WORDS: &[(&str, [&str; 3])] = &[
     ("consents.actions", ["Actions", "Actions", "Acties"]),
     ("consents.until", ["until", "jusqu'au", "tot"]),
     ("consents.once", ["once", "une fois", "één keer"]),
+    (
+        "consents.told_once",
+        [
+            "This agency is told automatically when this information about you changes. The first such notification uses up this consent, which allows a single use.",
+            "Cet organisme est informé automatiquement lorsque ces informations vous concernant changent. La première de ces notifications utilise ce consentement, qui ne vaut qu'une fois.",
+            "Deze instantie wordt automatisch op de hoogte gebracht wanneer deze gegevens over u wijzigen. De eerste zo'n melding verbruikt deze toestemming, die maar één keer geldt.",
+        ],
+    ),
     ("consents.times_per", ["times per", "fois par", "keer per"]),
     ("period.day", ["day", "jour", "dag"]),
     ("period.week", ["week", "semaine", "week"]),

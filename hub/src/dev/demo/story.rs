@@ -1,7 +1,8 @@
 //! The demo's story, one function a step: providers start, agencies are
 //! onboarded, legal bases published, persons registered; then lookups with
-//! and without consent, a consent approved and revoked, a batch, the
-//! citizen's access log and the audit log verified.
+//! and without consent, a consent approved and revoked, a batch, a change
+//! of address passed on to the subscribed agency, the citizen's access log
+//! and the audit log verified.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,7 @@ pub(super) async fn tell(
         .agency_token(BENEFITS, &agencies.benefits.credentials)
         .await?;
     say("  token issued for BE-0400000001, scope consumer");
+    follow(&hub, &benefits, &anna).await?;
 
     step("1. A lookup the law allows without consent");
     tell_lookup(&hub, &benefits, &anna, "person.address@1", "permitted").await?;
@@ -130,6 +132,16 @@ pub(super) async fn tell(
 
     step("6. A batch lookup: four addresses in one call");
     batch_lookup(&hub, &benefits, &registered.ids).await?;
+
+    step("7. Anna moves: the register publishes her new address");
+    anna_moves(
+        &hub,
+        &registered.register_token,
+        &benefits,
+        &anna,
+        &providers,
+    )
+    .await?;
 
     step("Anna's access log: who looked at her data");
     access_log(&hub, &citizen).await?;
@@ -434,6 +446,101 @@ async fn lookup(
             ),
         ))
     }
+}
+
+/// The benefits agency opens a file on Anna and subscribes to changes of
+/// addresses (pull), for the purpose it reads them for.
+async fn follow(hub: &HubClient, benefits: &str, anna: &str) -> anyhow::Result<()> {
+    hub.post(
+        "/v1/references",
+        Some(benefits),
+        &json!({"person": anna, "kind": "file", "capacity": "beneficiary", "valid_from": "2020-01-01"}),
+        201,
+    )
+    .await?;
+    let subscription = hub
+        .post(
+            "/v1/subscriptions",
+            Some(benefits),
+            &json!({"record_type": "person.address@1", "purpose": "benefit-eligibility", "delivery": "pull"}),
+            201,
+        )
+        .await?;
+    say(&format!(
+        "  it holds a file on Anna and subscribes to changes of person.address@1 (pull): {}",
+        subscription["id"].as_str().unwrap_or_default()
+    ));
+    Ok(())
+}
+
+/// The register publishes Anna's new address while the benefits agency
+/// waits on its pull feed (long poll); tells what the agency was told and
+/// how long it took.
+async fn anna_moves(
+    hub: &HubClient,
+    register: &str,
+    benefits: &str,
+    anna: &str,
+    providers: &Providers,
+) -> anyhow::Result<()> {
+    let today = chrono::Utc::now().date_naive().to_string();
+    let record = json!({
+        "commonId": anna, "addressType": "legal-residence", "since": today,
+        "address": {"street": "Place Sainte-Croix", "houseNumber": "7", "box": "4", "postcode": "1050", "municipality": "Ixelles", "country": "BE"},
+    });
+    let change = json!({
+        "person": anna, "record_type": "person.address@1.1", "kind": "updated", "effective_date": today,
+        "changed_fields": ["/since", "/address/street", "/address/houseNumber", "/address/box", "/address/postcode", "/address/municipality"],
+        "record": record, "reference": "demo-move-anna",
+    });
+    let (told, published) = tokio::join!(
+        async {
+            let told = hub.get("/v1/notifications?wait=5", Some(benefits)).await;
+            (told, std::time::Instant::now())
+        },
+        async {
+            // The agency is waiting before the change is published.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let at = std::time::Instant::now();
+            hub.post("/v1/changes", Some(register), &change, 202)
+                .await
+                .map(|accepted| (accepted, at))
+        }
+    );
+    let (accepted, published_at) = published?;
+    let (told, told_at) = (told.0?, told.1);
+    let took = told_at.saturating_duration_since(published_at);
+    say(&format!(
+        "  POST /v1/changes: 202 — change {}",
+        accepted["change_id"].as_str().unwrap_or_default()
+    ));
+    let Some(n) = told["notifications"].as_array().and_then(|n| n.first()) else {
+        anyhow::bail!("the benefits agency was not told of Anna's move: {told}");
+    };
+    say(&format!(
+        "  the benefits agency was told in {} ms (GET /v1/notifications?wait=5): notification {} — exchange {}",
+        took.as_millis(),
+        n["id"].as_str().unwrap_or_default(),
+        n["exchange_id"].as_str().unwrap_or_default(),
+    ));
+    say(&format!(
+        "  {} {} from {}, effective {}; changed {}: {}",
+        n["record_type"].as_str().unwrap_or_default(),
+        n["kind"].as_str().unwrap_or_default(),
+        n["source"].as_str().unwrap_or_default(),
+        n["effective_date"].as_str().unwrap_or_default(),
+        n["changed_fields"],
+        n["data"]
+    ));
+    // The register's own records follow, so later lookups see the move.
+    providers
+        .register_records
+        .write()
+        .map_err(|_| anyhow::anyhow!("records lock poisoned"))?
+        .entry("person.address".to_owned())
+        .or_default()
+        .insert(anna.to_owned(), record);
+    Ok(())
 }
 
 /// Four addresses in one call.

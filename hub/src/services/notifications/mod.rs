@@ -695,3 +695,16 @@ pub fn all_failed(
         .map(failed_notification)
         .collect()
 }
+
+/// Whether `agency` holds a subscription in force to `record_name@major`
+/// (so it is told of changes to such records without asking).
+pub fn subscribes(
+    conn: &mut DbConnection,
+    agency: &str,
+    record_name: &str,
+    major: u32,
+) -> Result<bool, ApiError> {
+    Ok(store::subscriptions_of(conn, agency)?
+        .iter()
+        .any(|s| s.record_name == record_name && u32::try_from(s.major).ok() == Some(major)))
+}
