@@ -21,9 +21,11 @@ pub struct FeedQuery {
     /// acknowledged. Absent: from the start of what is kept.
     pub after: Option<String>,
     /// At most this many notifications (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Wait up to this many seconds (0 to 30, default 0) for a
     /// notification when none is there yet.
+    #[param(minimum = 0, maximum = 30)]
     pub wait: Option<u64>,
 }
 

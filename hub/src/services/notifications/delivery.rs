@@ -516,7 +516,7 @@ async fn upkeep_worker(state: web::Data<AppState>) {
     let mut round: u64 = 0;
     loop {
         let inner = state.clone();
-        let expire_now = round % 60 == 0;
+        let expire_now = round.is_multiple_of(60);
         let done = web::block(move || -> Result<(), ApiError> {
             let mut conn = inner.pool.get().map_err(crate::store::StoreError::from)?;
             if expire_now {

@@ -149,7 +149,10 @@ fn fan_out(
             if let Some(refusal) = access::reserve(conn, reservation, &exchange_id, now)? {
                 decision = refusal;
             } else {
-                crate::store::consents::settle_reservations(conn, &[exchange_id.clone()])?;
+                crate::store::consents::settle_reservations(
+                    conn,
+                    std::slice::from_ref(&exchange_id),
+                )?;
             }
         }
         let (authorization, consent, fields) = match decision {

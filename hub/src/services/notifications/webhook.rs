@@ -73,12 +73,11 @@ pub fn is_public(ip: IpAddr) -> bool {
             let embedded = std::net::Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]);
             if let Some(v4) = v6.to_ipv4_mapped() {
                 IpAddr::V4(v4)
-            } else if segments[..6] == [0, 0, 0, 0, 0, 0]
+            } else if (segments[..6] == [0, 0, 0, 0, 0, 0]
                 && !v6.is_loopback()
-                && !v6.is_unspecified()
+                && !v6.is_unspecified())
+                || segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
             {
-                IpAddr::V4(embedded)
-            } else if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
                 IpAddr::V4(embedded)
             } else {
                 IpAddr::V6(v6)
