@@ -330,8 +330,10 @@ async fn who_is_told(backend: Backend, test: &str) {
         .find(|e| e["kind"] == "notification.denied")
         .unwrap();
     assert_eq!(denied["deny_code"], "consent_required", "{denied}");
-    let accepted_entry = &entries[&change_id];
-    assert_eq!(accepted_entry[0]["kind"], "change.accepted");
+    assert!(
+        !entries.contains_key(&change_id),
+        "a change is not an exchange"
+    );
 
     // The metrics count what happened.
     let metrics = e2e::http_client()
@@ -665,14 +667,25 @@ async fn receiver_down_then_up(backend: Backend, test: &str) {
             "{n} came back under another id"
         );
     }
-    // Each one is delivered (audited) once the receiver took it.
-    let entries = world.entries_by_exchange();
-    let delivered = entries
-        .values()
-        .flatten()
-        .filter(|e| e["kind"] == "notification.delivered" && e["actor"]["id"] == PENSIONS)
-        .count();
-    assert_eq!(delivered, 6);
+    // Each one is delivered (audited) once the receiver took it (the hub
+    // records it when the receiver's answer is in).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let delivered = world
+            .entries_by_exchange()
+            .values()
+            .flatten()
+            .filter(|e| e["kind"] == "notification.delivered" && e["actor"]["id"] == PENSIONS)
+            .count();
+        if delivered == 6 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{delivered} deliveries audited"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]

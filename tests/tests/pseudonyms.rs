@@ -353,6 +353,41 @@ async fn sweep(backend: Backend, test: &str) {
         assert_eq!(body["person"], person.as_str());
         references.push(body["id"].as_str().unwrap().to_owned());
     }
+    // Notifications: the insurer subscribes; the register publishes Anna's
+    // new address; the insurer is told under its pseudonym only (checked
+    // in `call`).
+    let (status, subscription) = agency
+        .call(
+            "POST",
+            "/v1/subscriptions",
+            Some(
+                json!({"record_type": "person.address@1", "purpose": PURPOSE, "delivery": "pull"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{subscription}");
+    let today = chrono::Utc::now().date_naive().to_string();
+    let (status, body) = hub
+        .send(
+            reqwest::Method::POST,
+            "/v1/changes",
+            Some(world.token(REGISTER)),
+            Some(
+                &json!({"person": anna.id, "record_type": "person.address@1.0", "kind": "updated",
+                         "effective_date": today, "record": address(&anna.id, "22"),
+                         "reference": "anna-moves"}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{body}");
+    let (status, feed) = agency.call("GET", "/v1/notifications?wait=10", None).await;
+    assert_eq!(status, 200, "{feed}");
+    let told = &feed["notifications"][0];
+    assert_eq!(told["person"], anna_p.as_str(), "{feed}");
+    assert_eq!(told["data"]["commonId"], anna_p.as_str(), "{feed}");
+    assert_eq!(told["data"]["address"]["houseNumber"], "22", "{feed}");
+
     // A merge by pseudonym: Karl was registered twice.
     let (status, body) = agency
         .call(
@@ -560,6 +595,33 @@ async fn sweep(backend: Backend, test: &str) {
         (
             "DELETE /v1/references/{id}",
             format!("/v1/references/{}", references[1]),
+            None,
+        ),
+        (
+            "POST /v1/changes",
+            "/v1/changes".into(),
+            Some(
+                json!({"person": anna_p, "record_type": "person.address@1.0", "kind": "deleted",
+                        "effective_date": today, "reference": "not-a-source"}),
+            ),
+        ),
+        ("GET /v1/subscriptions", "/v1/subscriptions".into(), None),
+        (
+            "POST /v1/subscriptions",
+            "/v1/subscriptions".into(),
+            Some(
+                json!({"record_type": "person.address@1", "purpose": PURPOSE, "delivery": "pull"}),
+            ),
+        ),
+        ("GET /v1/notifications", "/v1/notifications".into(), None),
+        (
+            "GET /v1/notifications/failed",
+            "/v1/notifications/failed".into(),
+            None,
+        ),
+        (
+            "DELETE /v1/subscriptions/{id}",
+            format!("/v1/subscriptions/{}", subscription["id"].as_str().unwrap()),
             None,
         ),
     ];

@@ -223,8 +223,9 @@ pub fn publish(
 
 /// The audit entry of an accepted change.
 fn accepted_entry(entry: NewEntry, row: &ChangeRow) -> NewEntry {
+    // Not an exchange (nothing left the hub): the change is named in the
+    // details; its notifications carry their own exchange ids.
     entry
-        .with_exchange(row.id.clone())
         .with_person(row.common_id.clone())
         .with_record_type(row.record_type.clone())
         .with_details(serde_json::json!({
