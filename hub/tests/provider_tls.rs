@@ -43,6 +43,8 @@ async fn providers_behind_a_private_ca_are_trusted_through_provider_ca_file() {
         tls_cert: Some(write(dir.path(), "server.pem", &server.certificate_pem)),
         tls_key: Some(write(dir.path(), "server.key", &server.key_pem)),
         webhook_status: 204,
+        publish: None,
+        key: None,
     };
     let running = sim::start(&options, Default::default()).unwrap();
     assert!(

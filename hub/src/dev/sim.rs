@@ -60,6 +60,15 @@ pub struct SimOptions {
     #[arg(long, value_name = "CODE", default_value_t = 204,
           value_parser = clap::value_parser!(u16).range(200..=599))]
     pub webhook_status: u16,
+    /// Publish the changes of this JSON file (an array of change requests,
+    /// as `POST /v1/changes` takes them) once listening, as this agency,
+    /// and print each receipt (with `--key`).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub publish: Option<PathBuf>,
+    /// The agency's private key (PKCS#8 PEM, P-256), to sign its client
+    /// assertion for an access token (with `--publish`).
+    #[arg(long, value_name = "FILE", requires = "publish")]
+    pub key: Option<PathBuf>,
 }
 
 /// Records by record type name, then by person.
@@ -251,7 +260,53 @@ pub async fn run(options: SimOptions) -> anyhow::Result<()> {
         "agency-sim {} listening on {} ({count} records)",
         options.id, running.url
     );
+    if let (Some(changes), Some(key)) = (&options.publish, &options.key) {
+        let changes = read_changes(changes)?;
+        let key_pem = std::fs::read_to_string(key)
+            .map_err(|e| anyhow::anyhow!("--key {}: {e}", key.display()))?;
+        publish(&options.hub, &options.id, &key_pem, &changes).await?;
+    }
     running.server.await?;
+    Ok(())
+}
+
+/// Reads a file of change requests (a JSON array).
+fn read_changes(path: &PathBuf) -> anyhow::Result<Vec<provider::ChangeRequest>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--publish {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--publish {}: {e}", path.display()))
+}
+
+/// Publishes `changes` as agency `id` (an access token from a client
+/// assertion signed with `key_pem`), in order, with the provider library;
+/// prints `published CHANGE_ID REFERENCE` (or `published-again …` for a
+/// reference published before) per change. A refusal stops the run.
+async fn publish(
+    hub: &str,
+    id: &str,
+    key_pem: &str,
+    changes: &[provider::ChangeRequest],
+) -> anyhow::Result<()> {
+    let credentials = crate::dev::demo::certs::AgencyCredentials {
+        certificate_pem: String::new(),
+        key_pem: key_pem.to_owned(),
+    };
+    let token = crate::dev::demo::client::HubClient::new(hub)
+        .agency_token(id, &credentials)
+        .await?;
+    let publisher = provider::Publisher::new(hub);
+    for change in changes {
+        let receipt = publisher
+            .publish(&token, change)
+            .await
+            .map_err(|e| anyhow::anyhow!("change {}: {e}", change.reference))?;
+        let word = if receipt.duplicate {
+            "published-again"
+        } else {
+            "published"
+        };
+        println!("{word} {} {}", receipt.change_id, change.reference);
+    }
     Ok(())
 }
 

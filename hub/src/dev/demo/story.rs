@@ -183,6 +183,8 @@ fn start_providers(hub_url: &str) -> anyhow::Result<Providers> {
         tls_cert: None,
         tls_key: None,
         webhook_status: 204,
+        publish: None,
+        key: None,
     };
     let register_sim = sim::start(&sim_options(REGISTER), register_records.clone())?;
     let tax_sim = sim::start(&sim_options(TAX), tax_records.clone())?;
