@@ -8,6 +8,7 @@
 #   SKIP_BUILD=1 bench/notifications.sh           # use the release binaries as built
 #   PROFILE=1 bench/notifications.sh              # also `perf record` the hub at the last rate
 #   HUB_BIN=path/to/crossroads bench/notifications.sh
+#   KEEP=1 bench/notifications.sh                 # keep the work directory (hub.log, perf.data)
 #
 # One publishing agency (the source of person.address) and SUBSCRIBERS
 # consumer agencies, each holding a `file` reference on every one of
@@ -44,7 +45,7 @@ PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$WORK"
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -117,7 +118,7 @@ fi
 
 echo "== results"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-grep -E '^(notifications|lookups|hub):' "$WORK/results.txt" || true
+grep -E '^(notifications|lookups|hub)' "$WORK/results.txt" || true
 echo "hub memory: peak $(awk '/VmHWM/ {print $2, $3}' "/proc/$HUB_PID/status") (VmHWM), now $(awk '/VmRSS/ {print $2, $3}' "/proc/$HUB_PID/status")"
 echo "goal: >= 3000 deliveries/s with p99 <= 2000 ms"
 exit 0

@@ -71,6 +71,14 @@ struct Arrival {
     id: String,
     change: String,
     at: Instant,
+    by: By,
+}
+
+/// How a notification arrived.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum By {
+    Pull,
+    Webhook,
 }
 
 /// What the receivers and readers saw, and what went wrong.
@@ -90,7 +98,7 @@ fn note_error(seen: &Shared, what: &'static str, detail: String) {
 }
 
 /// Records the notifications of a webhook batch or a feed page.
-fn note_arrivals(seen: &Shared, notifications: &Value, at: Instant) {
+fn note_arrivals(seen: &Shared, notifications: &Value, at: Instant, by: By) {
     let Some(list) = notifications.as_array() else {
         return;
     };
@@ -100,6 +108,7 @@ fn note_arrivals(seen: &Shared, notifications: &Value, at: Instant) {
                 id: n["id"].as_str().unwrap_or_default().to_owned(),
                 change: n["change_id"].as_str().unwrap_or_default().to_owned(),
                 at,
+                by,
             });
         }
     }
@@ -208,6 +217,7 @@ async fn measure(
 
     // Latencies of this rate's notifications, each counted once.
     let mut latencies_ms = Vec::with_capacity(expected);
+    let mut by_path: HashMap<bool, Vec<f64>> = HashMap::new();
     let mut in_window = 0usize;
     let mut duplicates = 0usize;
     let mut last = start;
@@ -221,7 +231,9 @@ async fn measure(
                 duplicates += 1;
                 continue;
             }
-            latencies_ms.push(arrival.at.duration_since(sent_at).as_secs_f64() * 1000.0);
+            let ms = arrival.at.duration_since(sent_at).as_secs_f64() * 1000.0;
+            latencies_ms.push(ms);
+            by_path.entry(arrival.by == By::Pull).or_default().push(ms);
             if arrival.at <= window_end {
                 in_window += 1;
             }
@@ -229,13 +241,7 @@ async fn measure(
         }
     }
     latencies_ms.sort_by(f64::total_cmp);
-    let pct = |p: f64| -> f64 {
-        if latencies_ms.is_empty() {
-            return 0.0;
-        }
-        let rank = ((latencies_ms.len() as f64) * p).ceil() as usize;
-        latencies_ms[rank.clamp(1, latencies_ms.len()) - 1]
-    };
+    let pct = |p: f64| percentile(&latencies_ms, p);
     let mut publish_ms: Vec<f64> = published
         .iter()
         .filter(|p| p.change.is_ok())
@@ -252,6 +258,9 @@ async fn measure(
         .collect();
     let delivered = latencies_ms.len();
     let secs = duration.as_secs_f64();
+    // Deliveries per second: over the publishing and as long after it as
+    // the last notification took.
+    let late = last.saturating_duration_since(window_end).as_secs_f64();
 
     println!(
         "notifications: rate={rate}/s subscribers={} seconds={} published={} publish_errors={} publish_p99_ms={publish_p99:.1} \
@@ -263,14 +272,24 @@ async fn measure(
         sent.len(),
         publish_errors.len(),
         expected.saturating_sub(delivered),
-        delivered as f64 / secs,
+        delivered as f64 / (secs + late),
         in_window as f64 / secs,
-        last.saturating_duration_since(window_end).as_secs_f64(),
+        late,
         pct(0.5),
         pct(0.9),
         pct(0.99),
         pct(1.0),
     );
+    for (pull, mut ms) in by_path {
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "notifications: by {}: delivered={} latency_p50_ms={:.0} latency_p99_ms={:.0}",
+            if pull { "pull" } else { "webhook" },
+            ms.len(),
+            percentile(&ms, 0.5),
+            percentile(&ms, 0.99)
+        );
+    }
     if let Some(first) = publish_errors.first() {
         println!("notifications: first publish error: {first}");
     }
@@ -290,6 +309,15 @@ async fn measure(
         print_hub(pid, &before, &after, cpu_seconds);
     }
     Ok(())
+}
+
+/// The `p` percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64) * p).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn errors(seen: &Shared) -> BTreeMap<&'static str, (u64, String)> {
@@ -393,7 +421,7 @@ async fn read_feed(hub: HubClient, agency: String, creds: AgencyCredentials, see
         let path = format!("/v1/notifications?limit={POLL_LIMIT}&wait={POLL_WAIT}{after}");
         match hub.send(reqwest::Method::GET, &path, bearer, None).await {
             Ok((200, body)) => {
-                note_arrivals(&seen, &body["notifications"], Instant::now());
+                note_arrivals(&seen, &body["notifications"], Instant::now(), By::Pull);
                 if let Some(next) = body["cursor"].as_str() {
                     cursor = Some(next.to_owned());
                 }
@@ -458,7 +486,7 @@ async fn connection(mut stream: TcpStream, seen: &Shared) -> anyhow::Result<()> 
         buf.drain(..head_end + length);
         let answer: &[u8] = match read {
             Ok(claims) => {
-                note_arrivals(seen, &claims["notifications"], at);
+                note_arrivals(seen, &claims["notifications"], at, By::Webhook);
                 b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
             }
             Err(e) => {
