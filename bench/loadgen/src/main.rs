@@ -214,7 +214,8 @@ fn prepare(dir: &Path, subscribers: usize) -> anyhow::Result<()> {
     let ca = DemoCa::new()?;
     std::fs::write(dir.join("ca.pem"), &ca.pem)?;
     let mut agencies = vec![(PROVIDER.to_owned(), "Population Register".to_owned())];
-    agencies.extend((0..subscribers.max(1)).map(|k| (subscriber(k), format!("Agency {}", k + 1))));
+    agencies.push((CONSUMER.to_owned(), "Benefits Agency".to_owned()));
+    agencies.extend((1..subscribers).map(|k| (subscriber(k), format!("Agency {}", k + 1))));
     for (id, name) in agencies {
         let issued = ca.issue(&id, &name)?;
         std::fs::write(dir.join(format!("{id}.pem")), issued.certificate_pem)?;
