@@ -12,6 +12,9 @@
 //!
 //! `run` keeps a fixed number of requests in flight for a fixed time on one
 //! thread and prints throughput and latency percentiles.
+//!
+//! `notify` (for `bench/notifications.sh`) measures change notifications:
+//! see [`notify`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +25,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use hub::dev::demo::certs::{AgencyCredentials, DemoCa};
 use hub::dev::demo::client::HubClient;
 use serde_json::json;
+
+mod notify;
 
 const PROVIDER: &str = "BE-0200000001";
 const CONSUMER: &str = "BE-0400000001";
@@ -47,6 +52,9 @@ enum Command {
     Prepare {
         #[arg(long)]
         dir: PathBuf,
+        /// How many consumer agencies (the first is the one that looks up).
+        #[arg(long, default_value_t = 1)]
+        subscribers: usize,
     },
     /// Onboard the agencies and persons on a running hub; write the records.
     Setup {
@@ -69,9 +77,18 @@ enum Command {
         /// every such lookup reserves a use of it.
         #[arg(long, default_value_t = 0)]
         consents: usize,
+        /// How many consumer agencies, all authorized for the purpose that
+        /// needs no consent (as many as were prepared).
+        #[arg(long, default_value_t = 1)]
+        subscribers: usize,
+        /// Every consumer declares a `file` reference on every person.
+        #[arg(long)]
+        files: bool,
     },
     /// Print a free loopback port.
     FreePort,
+    /// Publish changes at fixed rates and measure their delivery.
+    Notify(notify::Args),
     /// Send permitted lookups and report throughput and latency.
     Run {
         #[arg(long, value_enum)]
@@ -119,7 +136,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Prepare { dir } => prepare(&dir),
+            Command::Prepare { dir, subscribers } => prepare(&dir, subscribers),
             Command::Setup {
                 dir,
                 hub,
@@ -127,7 +144,18 @@ fn main() -> anyhow::Result<()> {
                 endpoint,
                 persons,
                 consents,
-            } => setup(&dir, &hub, &operator, &endpoint, persons, consents).await,
+                subscribers,
+                files,
+            } => {
+                let scene = Scene {
+                    persons,
+                    consents,
+                    subscribers,
+                    files,
+                };
+                setup(&dir, &hub, &operator, &endpoint, &scene).await
+            }
+            Command::Notify(args) => notify::run(args).await,
             Command::FreePort => {
                 let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
                 println!("{}", listener.local_addr()?.port());
@@ -176,19 +204,32 @@ fn credentials(dir: &Path, id: &str) -> anyhow::Result<AgencyCredentials> {
     })
 }
 
-fn prepare(dir: &Path) -> anyhow::Result<()> {
+/// The id of consumer agency `k` (from 0; the first is [`CONSUMER`]).
+fn subscriber(k: usize) -> String {
+    format!("BE-04{:08}", k + 1)
+}
+
+fn prepare(dir: &Path, subscribers: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let ca = DemoCa::new()?;
     std::fs::write(dir.join("ca.pem"), &ca.pem)?;
-    for (id, name) in [
-        (PROVIDER, "Population Register"),
-        (CONSUMER, "Benefits Agency"),
-    ] {
-        let issued = ca.issue(id, name)?;
+    let mut agencies = vec![(PROVIDER.to_owned(), "Population Register".to_owned())];
+    agencies.push((CONSUMER.to_owned(), "Benefits Agency".to_owned()));
+    agencies.extend((1..subscribers).map(|k| (subscriber(k), format!("Agency {}", k + 1))));
+    for (id, name) in agencies {
+        let issued = ca.issue(&id, &name)?;
         std::fs::write(dir.join(format!("{id}.pem")), issued.certificate_pem)?;
         std::fs::write(dir.join(format!("{id}.key.pem")), issued.key_pem)?;
     }
     Ok(())
+}
+
+/// What `setup` makes.
+struct Scene {
+    persons: usize,
+    consents: usize,
+    subscribers: usize,
+    files: bool,
 }
 
 async fn setup(
@@ -196,9 +237,9 @@ async fn setup(
     hub_url: &str,
     operator: &str,
     endpoint: &str,
-    persons: usize,
-    consents: usize,
+    scene: &Scene,
 ) -> anyhow::Result<()> {
+    let (persons, consents) = (scene.persons, scene.consents);
     let hub = HubClient::new(hub_url);
     let provider = credentials(dir, PROVIDER)?;
     let consumer = credentials(dir, CONSUMER)?;
@@ -305,6 +346,43 @@ async fn setup(
         );
         ids.push(format!("{id} {purpose}"));
     }
+    let others = (1..scene.subscribers).map(subscriber).collect::<Vec<_>>();
+    for (k, id) in others.iter().enumerate() {
+        let certificate = credentials(dir, id)?.certificate_pem;
+        hub.post(
+            "/v1/admin/agencies",
+            Some(operator),
+            &json!({"id": id, "name": format!("Agency {}", k + 2), "sector": "social",
+                    "roles": ["consumer"], "identifier_policy": "common_id",
+                    "certificates": [certificate]}),
+            201,
+        )
+        .await?;
+        hub.post(
+            "/v1/admin/authorizations",
+            Some(operator),
+            &json!({
+                "consumer": {"agency": id}, "record_type": "person.address", "major": 1,
+                "fields": ["/commonId", "/addressType", "/since", "/address/street", "/address/houseNumber",
+                           "/address/postcode", "/address/municipality", "/address/country"],
+                "purposes": [PURPOSE],
+                "legal_reference": {"title": "Deliberation 26/042", "url": "https://law.example/isc/26-042"},
+                "consent_required": false,
+            }),
+            201,
+        )
+        .await?;
+    }
+    if scene.files {
+        let people: Vec<String> = ids
+            .iter()
+            .map(|line| line.split(' ').next().unwrap_or_default().to_owned())
+            .collect();
+        for id in std::iter::once(CONSUMER.to_owned()).chain(others) {
+            let token = hub.agency_token(&id, &credentials(dir, &id)?).await?;
+            declare_files(&hub, &token, &people).await?;
+        }
+    }
     std::fs::write(
         dir.join("records.json"),
         serde_json::to_vec(&json!({"person.address": addresses}))?,
@@ -314,8 +392,30 @@ async fn setup(
     // Fail now rather than under load if the consumer cannot sign in.
     hub.agency_token(CONSUMER, &consumer).await?;
     println!(
-        "set up: {persons} persons ({consents} under a consent), provider {PROVIDER} at {endpoint}"
+        "set up: {persons} persons ({consents} under a consent), provider {PROVIDER} at {endpoint}, {} consumer(s){}",
+        scene.subscribers.max(1),
+        if scene.files {
+            ", each holding a file on every person"
+        } else {
+            ""
+        }
     );
+    Ok(())
+}
+
+/// The agency of `token` declares a `file` reference on each of `people`,
+/// sixteen at a time.
+async fn declare_files(hub: &HubClient, token: &str, people: &[String]) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let mut declared = futures_util::stream::iter(people.iter().map(|person| async move {
+        let body = json!({"person": person, "kind": "file", "capacity": "beneficiary",
+                          "valid_from": "2020-01-01"});
+        hub.post("/v1/references", Some(token), &body, 201).await
+    }))
+    .buffer_unordered(16);
+    while let Some(result) = declared.next().await {
+        result?;
+    }
     Ok(())
 }
 
