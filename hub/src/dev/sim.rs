@@ -355,6 +355,8 @@ mod tests {
             tls_cert: None,
             tls_key: None,
             webhook_status,
+            publish: None,
+            key: None,
         }
     }
 
