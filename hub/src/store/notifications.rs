@@ -15,6 +15,13 @@ use crate::app::clock::db_time;
 /// after `seq` never misses one committed later with a smaller number.
 pub const FAN_OUT_LOCK: i64 = 0x6372_6f73_736e_7466; // "crossntf"
 
+/// `status = 'pending'` written out, not bound: SQLite uses a partial index
+/// (`… WHERE status = 'pending'`) only for a query whose condition states
+/// it literally.
+fn pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("notifications.status = 'pending'")
+}
+
 /// A published change, as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = changes)]
@@ -329,7 +336,7 @@ pub fn insert_notification(
 pub fn backlog(conn: &mut DbConnection, agency_id: &str) -> Result<i64, StoreError> {
     Ok(notifications::table
         .filter(notifications::agency_id.eq(agency_id))
-        .filter(notifications::status.eq("pending"))
+        .filter(pending())
         .count()
         .get_result(conn)?)
 }
@@ -372,7 +379,7 @@ pub fn acknowledge(
     let rows: Vec<NotificationRow> = notifications::table
         .filter(notifications::agency_id.eq(agency_id))
         .filter(notifications::delivery.eq("pull"))
-        .filter(notifications::status.eq("pending"))
+        .filter(pending())
         .filter(notifications::seq.le(upto))
         .order(notifications::seq.asc())
         .select(NotificationRow::as_select())
@@ -385,7 +392,7 @@ pub fn acknowledge(
         diesel::update(
             notifications::table
                 .filter(notifications::id.eq_any(chunk))
-                .filter(notifications::status.eq("pending")),
+                .filter(pending()),
         )
         .set((
             notifications::status.eq("delivered"),
@@ -454,7 +461,7 @@ pub fn claim_subscriptions(
     let now = db_time(now);
     let pending = subscriptions::id.eq_any(
         notifications::table
-            .filter(notifications::status.eq("pending"))
+            .filter(pending())
             .filter(notifications::delivery.eq("webhook"))
             .select(notifications::subscription_id),
     );
@@ -502,7 +509,7 @@ pub fn head(
 ) -> Result<Vec<NotificationRow>, StoreError> {
     Ok(notifications::table
         .filter(notifications::subscription_id.eq(subscription_id))
-        .filter(notifications::status.eq("pending"))
+        .filter(pending())
         .order(notifications::seq.asc())
         .limit(limit)
         .select(NotificationRow::as_select())
@@ -520,7 +527,7 @@ pub fn mark_delivered(
         n += diesel::update(
             notifications::table
                 .filter(notifications::id.eq_any(chunk))
-                .filter(notifications::status.eq("pending")),
+                .filter(pending()),
         )
         .set((
             notifications::status.eq("delivered"),
@@ -544,7 +551,7 @@ pub fn mark_dead(
         n += diesel::update(
             notifications::table
                 .filter(notifications::id.eq_any(chunk))
-                .filter(notifications::status.eq("pending")),
+                .filter(pending()),
         )
         .set((
             notifications::status.eq("dead"),
@@ -628,7 +635,7 @@ pub fn outbox(
     conn: &mut DbConnection,
 ) -> Result<Vec<(String, i64, Option<NaiveDateTime>)>, StoreError> {
     Ok(notifications::table
-        .filter(notifications::status.eq("pending"))
+        .filter(pending())
         .group_by(notifications::agency_id)
         .select((
             notifications::agency_id,

@@ -70,6 +70,8 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_feed ON notifications (agency_id, delivery, seq);
 CREATE INDEX notifications_pending ON notifications (subscription_id, seq) WHERE status = 'pending';
+-- What waits for an agency: its backlog, and what reading on acknowledges.
+CREATE INDEX notifications_waiting ON notifications (agency_id, delivery, seq) WHERE status = 'pending';
 CREATE INDEX notifications_by_person ON notifications (common_id);
 CREATE INDEX notifications_retention ON notifications (created_at) WHERE data IS NOT NULL;
 

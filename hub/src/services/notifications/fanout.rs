@@ -11,6 +11,8 @@
 //! out again, a crash after it leaves nothing to redo: no duplicates, no
 //! loss.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use consent::{Decision, PurposeCode};
 use identity::{AgencyId, CommonId, IdentifierPolicy};
@@ -28,6 +30,20 @@ use crate::store::notifications::{self as store, ChangeRow, NewNotificationRow, 
 
 /// Most changes fanned out in one transaction.
 pub const BATCH: i64 = 64;
+/// A transaction takes no further change once it made this many
+/// notifications: the write lock is not held long.
+const NOTIFICATIONS_PER_TRANSACTION: usize = 512;
+
+/// What one fan-out transaction reads once and uses for many changes.
+#[derive(Default)]
+struct Known {
+    /// Subscriptions in force, by record type name and major.
+    subscribers: HashMap<(String, i32), Vec<SubscriptionRow>>,
+    /// Agencies' facts (`None`: no such agency).
+    agencies: HashMap<String, Option<crate::services::agencies::AgencyFacts>>,
+    /// Notifications waiting per agency, counted once, then kept up to date.
+    backlogs: HashMap<String, i64>,
+}
 
 /// What one round of fan-out did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -53,13 +69,25 @@ pub fn fan_out_once(state: &AppState) -> Result<FannedOut, ApiError> {
         store::lock_fan_out(conn)?;
         let mut done = FannedOut::default();
         let mut entries = Vec::new();
+        let mut known = Known::default();
         for change in &waiting {
+            if done.notifications >= NOTIFICATIONS_PER_TRANSACTION {
+                break;
+            }
             // Another process may have fanned it out since it was read.
             if !store::mark_fanned_out(conn, &change.id, now)? {
                 continue;
             }
             done.changes += 1;
-            done.notifications += fan_out(conn, state, change, now, &mut entries, &mut decided)?;
+            done.notifications += fan_out(
+                conn,
+                state,
+                change,
+                now,
+                &mut known,
+                &mut entries,
+                &mut decided,
+            )?;
         }
         Ok((done, entries))
     })?;
@@ -76,6 +104,7 @@ fn fan_out(
     state: &AppState,
     change: &ChangeRow,
     now: DateTime<Utc>,
+    known: &mut Known,
     entries: &mut Vec<NewEntry>,
     decided: &mut Vec<&'static str>,
 ) -> Result<usize, ApiError> {
@@ -101,7 +130,13 @@ fn fan_out(
         serde_json::from_value(serde_json::Value::String(change.kind.clone()))
             .map_err(|e| ApiError::internal_from(format!("change {}", change.id), e))?;
     let mut made = 0;
-    for subscription in store::subscribers(conn, &change.record_name, change.major)? {
+    let key = (change.record_name.clone(), change.major);
+    if !known.subscribers.contains_key(&key) {
+        let found = store::subscribers(conn, &change.record_name, change.major)?;
+        known.subscribers.insert(key.clone(), found);
+    }
+    let subscribers = known.subscribers.get(&key).cloned().unwrap_or_default();
+    for subscription in subscribers {
         if !store::holds_file(
             conn,
             &subscription.agency_id,
@@ -110,7 +145,11 @@ fn fan_out(
         )? {
             continue;
         }
-        let Some(facts) = crate::services::agencies::facts(conn, &subscription.agency_id)? else {
+        if !known.agencies.contains_key(&subscription.agency_id) {
+            let facts = crate::services::agencies::facts(conn, &subscription.agency_id)?;
+            known.agencies.insert(subscription.agency_id.clone(), facts);
+        }
+        let Some(Some(facts)) = known.agencies.get(&subscription.agency_id).cloned() else {
             continue;
         };
         let agency = subscription
@@ -205,7 +244,7 @@ fn fan_out(
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| ApiError::internal_from("notification data", e))?;
-        let full = backlog_full(conn, state, &subscription)?;
+        let full = backlog_full(conn, state, &subscription, &mut known.backlogs)?;
         let row = NewNotificationRow {
             id,
             change_id: change.id.clone(),
@@ -223,6 +262,9 @@ fn fan_out(
         };
         if !store::insert_notification(conn, &row)? {
             continue;
+        }
+        if !full && let Some(waiting) = known.backlogs.get_mut(&subscription.agency_id) {
+            *waiting += 1;
         }
         made += 1;
         let digest = audit::sha256(data_text.as_deref().unwrap_or("null").as_bytes());
@@ -253,9 +295,17 @@ fn backlog_full(
     conn: &mut DbConnection,
     state: &AppState,
     subscription: &SubscriptionRow,
+    backlogs: &mut HashMap<String, i64>,
 ) -> Result<bool, ApiError> {
     let max = i64::from(state.config.notification_backlog_max);
-    let waiting = store::backlog(conn, &subscription.agency_id)?;
+    let waiting = match backlogs.get(&subscription.agency_id) {
+        Some(waiting) => *waiting,
+        None => {
+            let waiting = store::backlog(conn, &subscription.agency_id)?;
+            backlogs.insert(subscription.agency_id.clone(), waiting);
+            waiting
+        }
+    };
     if waiting < max {
         return Ok(false);
     }
