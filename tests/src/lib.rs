@@ -202,9 +202,16 @@ pub struct AgencySim {
     pub url: String,
     log: Option<mpsc::Receiver<String>>,
     received: Option<mpsc::Receiver<serde_json::Value>>,
+    printed: Option<mpsc::Receiver<String>>,
 }
 
 impl AgencySim {
+    /// The next line it printed on standard output (other than the
+    /// notifications its webhook took), waiting up to `timeout`.
+    pub fn printed(&self, timeout: Duration) -> Option<String> {
+        self.printed.as_ref()?.recv_timeout(timeout).ok()
+    }
+
     /// The notifications its webhook took so far (each id once, in the
     /// order they arrived), waiting up to `timeout` for at least `n`.
     pub fn notifications(&self, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
@@ -298,6 +305,7 @@ impl AgencySim {
         let prefix = format!("agency-sim {id} listening on ");
         let (url_tx, url_rx) = mpsc::channel();
         let (received_tx, received_rx) = mpsc::channel();
+        let (printed_tx, printed_rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix(&prefix) {
@@ -307,6 +315,8 @@ impl AgencySim {
                     && let Ok(notification) = serde_json::from_str(json)
                 {
                     let _ = received_tx.send(notification);
+                } else {
+                    let _ = printed_tx.send(line);
                 }
             }
         });
@@ -334,6 +344,7 @@ impl AgencySim {
             url,
             log: Some(err_rx),
             received: Some(received_rx),
+            printed: Some(printed_rx),
         }
     }
 

@@ -72,6 +72,8 @@ const CHECKS: &[(&str, &str)] = &[
     ("agency-sim --tls-cert", EVERY),
     ("agency-sim --tls-key", EVERY),
     ("agency-sim --webhook-status", EVERY),
+    ("agency-sim --publish", EVERY),
+    ("agency-sim --key", EVERY),
     ("keys rotate", EVERY),
     ("keys list", EVERY),
     ("person register", EVERY),
@@ -998,6 +1000,42 @@ async fn every_command(backend: Backend, test: &str) {
         body["data"]["address"]["municipality"], "Bruxelles",
         "{body}"
     );
+
+    // agency-sim as a publisher: the provider publishes Anna's new
+    // address with its own key, through the provider library.
+    let changes = write(
+        &dir.path().join("changes.json"),
+        &json!([{"person": anna, "record_type": "person.address@1.0", "kind": "updated",
+                 "effective_date": "2026-12-01", "changed_fields": ["/address/street"],
+                 "record": {"commonId": anna, "addressType": "legal-residence", "since": "2026-12-01",
+                            "address": {"street": "Rue Neuve", "houseNumber": "1", "postcode": "1000",
+                                        "municipality": "Bruxelles", "country": "BE"}},
+                 "reference": "anna-moves"}])
+        .to_string(),
+    );
+    let key = write(&dir.path().join("provider.key"), &provider.key_pem);
+    let publisher = agency_sim(
+        &ran,
+        PROVIDER,
+        &[
+            "--hub",
+            &hub_process.base_url,
+            "--records",
+            &records,
+            "--publish",
+            &changes,
+            "--key",
+            &key,
+        ],
+    );
+    let receipt = publisher
+        .printed(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no receipt: {:?}", publisher.log()));
+    assert!(
+        receipt.starts_with("published chg-") && receipt.ends_with(" anna-moves"),
+        "{receipt}"
+    );
+    drop(publisher);
 
     // agency suspend: its tokens stop working; reactivate: they work again.
     let suspended = site.ok(&ran, &["agency", "suspend", CONSUMER]);
