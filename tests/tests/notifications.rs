@@ -1042,3 +1042,85 @@ async fn a_full_backlog_makes_dead_letters_on_sqlite() {
 async fn a_full_backlog_makes_dead_letters_on_postgres() {
     backlog_cap(Backend::Postgres, "notifications::backlog_cap_on_postgres").await;
 }
+
+/// The webhook batches verify with an independent JOSE library (Python's
+/// PyJWT) given only the hub's JWKS, and the library refuses a batch for
+/// one agency when it is presented as another's.
+#[tokio::test]
+async fn webhook_batches_verify_with_pyjwt() {
+    let Some(mut world) = World::create(Backend::Sqlite) else {
+        return skip("notifications::webhook_batches_verify_with_pyjwt");
+    };
+    let anna = world.register("Anna", "Peeters", "1985-07-30").id;
+    let _receiver = scene(&mut world, &Setting::on(&[&anna]), 204).await;
+    let listen = e2e::free_address();
+    let port = listen.rsplit(':').next().unwrap().to_owned();
+    let hub = world.client().clone();
+    let base = world.hub().base_url.clone();
+    let mut python = std::process::Command::new("python3")
+        .arg(e2e::repo("scripts/interop/receive_notification_batch.py"))
+        .args([
+            port.as_str(),
+            &format!("{base}/.well-known/jwks.json"),
+            &base,
+            BENEFITS,
+            PENSIONS,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = python.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(30));
+    if first.is_err() {
+        let status = python.wait().unwrap();
+        let mut err = String::new();
+        use std::io::Read;
+        python
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        if status.code() == Some(3) && std::env::var_os("CI").is_none() {
+            eprintln!("skipped the PyJWT check: {err}");
+            return;
+        }
+        panic!("the PyJWT receiver did not start ({status}): {err}");
+    }
+    let (status, body) = send(
+        &hub,
+        reqwest::Method::POST,
+        "/v1/subscriptions",
+        world.token(BENEFITS),
+        Some(
+            json!({"record_type": "person.address@1", "purpose": PURPOSE, "delivery": "webhook",
+                    "webhook_url": format!("http://{listen}/hook")}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = publish(&hub, world.token(POP), move_to(&anna, 1, "pyjwt")).await;
+    assert_eq!(status, 202, "{body}");
+    let line = rx.recv_timeout(Duration::from_secs(30));
+    let _ = python.kill();
+    let _ = python.wait();
+    let line: Value = serde_json::from_str(&line.unwrap()).unwrap();
+    assert_eq!(line["verified"], true, "{line}");
+    assert_eq!(line["alg"], "EdDSA", "{line}");
+    assert_eq!(line["typ"], "crossroads-notifications+jwt", "{line}");
+    assert_eq!(line["content_type"], "application/jwt", "{line}");
+    assert_eq!(line["persons"], json!([anna]), "{line}");
+    assert!(line["jti"].as_str().unwrap().starts_with("bat-"), "{line}");
+    assert_eq!(line["other_audience_refused"], true, "{line}");
+}
