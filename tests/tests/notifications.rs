@@ -136,6 +136,55 @@ fn receiver(world: &World, listen: &str, status: u16) -> AgencySim {
     )
 }
 
+/// Each of `agencies` declares a `file` reference on each of `persons`.
+async fn declare_files(world: &World, agencies: &[&str], persons: &[&str]) {
+    for agency in agencies {
+        for person in persons {
+            let (status, body) = send(
+                world.client(),
+                reqwest::Method::POST,
+                "/v1/references",
+                world.token(agency),
+                Some(json!({"person": person, "kind": "file", "capacity": "beneficiary", "valid_from": "2020-01-01"})),
+            )
+            .await;
+            assert_eq!(status, 201, "{agency}: {body}");
+        }
+    }
+}
+
+/// Waits (up to 30 s) until more than `n` notifications are in the feed of
+/// the agency whose token is `token`: fan-out has begun.
+async fn fan_out_began(hub: &HubClient, token: &str, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = pull(hub, token, None, 1).await;
+        if page["notifications"].as_array().unwrap().len() > n {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "fan-out never began");
+    }
+}
+
+/// The agency's whole feed once every change of `accepted` is in it, or
+/// after 60 s (the caller's checks then name what is missing).
+async fn feed_with(hub: &HubClient, token: &str, accepted: &HashMap<String, String>) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let told = whole_feed(hub, token).await;
+        let changes: std::collections::HashSet<&str> = told
+            .iter()
+            .map(|n| n["change_id"].as_str().unwrap())
+            .collect();
+        if accepted.keys().all(|c| changes.contains(c.as_str()))
+            || std::time::Instant::now() > deadline
+        {
+            return told;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The shared set-up: the register and four consumers onboarded, every
 /// subscription made, file references declared on the persons (not by
 /// [`NO_FILE`]). The webhook receiver of [`PENSIONS`] (answering
@@ -188,19 +237,7 @@ async fn scene(world: &mut World, setting: &Setting<'_>, receiver_status: u16) -
         .authorize(NO_CONSENT, "person.address", ADDRESS_FIELDS, PURPOSE, true)
         .await;
     let hub = world.client();
-    for agency in [BENEFITS, PENSIONS, NO_CONSENT] {
-        for person in setting.persons {
-            let (status, body) = send(
-                hub,
-                reqwest::Method::POST,
-                "/v1/references",
-                world.token(agency),
-                Some(json!({"person": person, "kind": "file", "capacity": "beneficiary", "valid_from": "2020-01-01"})),
-            )
-            .await;
-            assert_eq!(status, 201, "{agency}: {body}");
-        }
-    }
+    declare_files(world, &[BENEFITS, PENSIONS, NO_CONSENT], setting.persons).await;
     for (agency, delivery) in [
         (BENEFITS, json!({"delivery": "pull"})),
         (
@@ -784,19 +821,8 @@ async fn killed_during_fan_out(backend: Backend, test: &str) {
     let receiver = scene(&mut world, &setting, 204).await;
     let persons = register_many(&world).await;
     let hub = world.client().clone();
-    for agency in [BENEFITS, PENSIONS] {
-        for person in &persons {
-            let (status, body) = send(
-                &hub,
-                reqwest::Method::POST,
-                "/v1/references",
-                world.token(agency),
-                Some(json!({"person": person, "kind": "file", "capacity": "beneficiary", "valid_from": "2020-01-01"})),
-            )
-            .await;
-            assert_eq!(status, 201, "{body}");
-        }
-    }
+    let names: Vec<&str> = persons.iter().map(String::as_str).collect();
+    declare_files(&world, &[BENEFITS, PENSIONS], &names).await;
     let pop = world.token(POP).to_owned();
     let publishing = tokio::spawn(publish_moves(
         vec![hub.clone()],
@@ -806,42 +832,14 @@ async fn killed_during_fan_out(backend: Backend, test: &str) {
     ));
     // Kill the hub as soon as fan-out has begun.
     let benefits = world.token(BENEFITS).to_owned();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, page) = send(
-            &hub,
-            reqwest::Method::GET,
-            "/v1/notifications?wait=1",
-            &benefits,
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{page}");
-        if !page["notifications"].as_array().unwrap().is_empty() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "fan-out never began");
-    }
+    fan_out_began(&hub, &benefits, 0).await;
     world.kill_hub();
     let accepted = publishing.await.unwrap();
     assert!(!accepted.is_empty());
     world.serve_at(serve_command(&world, &[]), &setting.hub);
     let hub = world.client().clone();
     // Everything accepted reaches both agencies.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let told = loop {
-        let told = whole_feed(&hub, &benefits).await;
-        let changes: std::collections::HashSet<&str> = told
-            .iter()
-            .map(|n| n["change_id"].as_str().unwrap())
-            .collect();
-        if accepted.keys().all(|c| changes.contains(c.as_str()))
-            || std::time::Instant::now() > deadline
-        {
-            break told;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let told = feed_with(&hub, &benefits, &accepted).await;
     told_once_in_order(BENEFITS, &told, &accepted);
     let pushed = receiver.notifications(told.len(), Duration::from_secs(60));
     told_once_in_order(PENSIONS, &pushed, &accepted);
@@ -881,19 +879,8 @@ async fn one_of_two_hubs_killed_on_postgres() {
     let receiver = scene(&mut world, &setting, 204).await;
     let persons = register_many(&world).await;
     let hub = world.client().clone();
-    for agency in [BENEFITS, PENSIONS] {
-        for person in &persons {
-            let (status, body) = send(
-                &hub,
-                reqwest::Method::POST,
-                "/v1/references",
-                world.token(agency),
-                Some(json!({"person": person, "kind": "file", "capacity": "beneficiary", "valid_from": "2020-01-01"})),
-            )
-            .await;
-            assert_eq!(status, 201, "{body}");
-        }
-    }
+    let names: Vec<&str> = persons.iter().map(String::as_str).collect();
+    declare_files(&world, &[BENEFITS, PENSIONS], &names).await;
     // The second process: the same database, keys and public URL, so the
     // agencies' tokens hold there too.
     let second = e2e::Hub::start(serve_command(&world, &env));
@@ -919,22 +906,7 @@ async fn one_of_two_hubs_killed_on_postgres() {
         "two",
     ));
     let benefits = world.token(BENEFITS).to_owned();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, page) = send(
-            &hub,
-            reqwest::Method::GET,
-            "/v1/notifications?wait=1",
-            &benefits,
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{page}");
-        if page["notifications"].as_array().unwrap().len() > 1 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "fan-out never began");
-    }
+    fan_out_began(&hub, &benefits, 1).await;
     world.kill_hub();
     let mut accepted = through_first.await.unwrap();
     accepted.extend(through_second.await.unwrap());
@@ -942,20 +914,7 @@ async fn one_of_two_hubs_killed_on_postgres() {
         first["change_id"].as_str().unwrap().to_owned(),
         persons[0].clone(),
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let told = loop {
-        let told = whole_feed(&second_client, &benefits).await;
-        let changes: std::collections::HashSet<&str> = told
-            .iter()
-            .map(|n| n["change_id"].as_str().unwrap())
-            .collect();
-        if accepted.keys().all(|c| changes.contains(c.as_str()))
-            || std::time::Instant::now() > deadline
-        {
-            break told;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let told = feed_with(&second_client, &benefits, &accepted).await;
     told_once_in_order(BENEFITS, &told, &accepted);
     // The first change was taken already; the rest arrive through the
     // survivor (leases of the killed process expire).

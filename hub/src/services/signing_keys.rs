@@ -36,3 +36,22 @@ fn row_for(key: &SigningKey, now: DateTime<Utc>) -> HubKeyRow {
         publish_until: None,
     }
 }
+
+/// The hub's key ring for signing at `now`: the cached one while fresh,
+/// else read from the database on a blocking thread.
+pub async fn ring(
+    state: &crate::app::state::AppState,
+    now: DateTime<Utc>,
+) -> Result<std::sync::Arc<identity::keys::KeyRing>, crate::http::error::ApiError> {
+    use crate::http::error::ResultExt;
+    if let Some(ring) = state.keys.fresh() {
+        return Ok(ring);
+    }
+    let keys = state.keys.clone();
+    state
+        .db(move |conn| {
+            keys.ring(conn, now)
+                .internal("the hub's signing keys cannot be read")
+        })
+        .await
+}

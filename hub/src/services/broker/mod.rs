@@ -737,18 +737,7 @@ async fn sign_request(
     claims: &RequestClaims,
     now: DateTime<Utc>,
 ) -> Result<String, ApiError> {
-    let ring = match state.keys.fresh() {
-        Some(ring) => ring,
-        None => {
-            let keys = state.keys.clone();
-            state
-                .db(move |conn| {
-                    keys.ring(conn, now)
-                        .internal("the hub's signing keys cannot be read")
-                })
-                .await?
-        }
-    };
+    let ring = crate::services::signing_keys::ring(state, now).await?;
     identity::jwt::sign_token(claims, ring.current(), REQUEST_TOKEN_TYPE)
         .internal("a provider request cannot be signed")
 }

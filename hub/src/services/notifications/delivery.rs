@@ -87,18 +87,7 @@ async fn sign_batch(
     notifications: Vec<Notification>,
     now: DateTime<Utc>,
 ) -> Result<String, ApiError> {
-    let ring = match state.keys.fresh() {
-        Some(ring) => ring,
-        None => {
-            let keys = state.keys.clone();
-            state
-                .db(move |conn| {
-                    keys.ring(conn, now)
-                        .internal("the hub's signing keys cannot be read")
-                })
-                .await?
-        }
-    };
+    let ring = crate::services::signing_keys::ring(state, now).await?;
     let claims = BatchClaims {
         iss: state.config.public_base(),
         aud: agency.to_owned(),
