@@ -48,8 +48,11 @@ pub async fn run(mut config: Config, options: DemoOptions) -> anyhow::Result<()>
         config.listen.set_port(0);
     }
     config.public_url = None;
-    // The demo's simulated providers answer on plain HTTP on this machine.
+    // The demo's simulated providers answer on plain HTTP on this machine,
+    // and so do the webhooks an agency simulator serves beside it.
     config.allow_insecure_providers = true;
+    config.allow_insecure_webhooks = true;
+    config.webhook_allow_private = true;
 
     println!("Crossroads demo — data in {}", data.display());
     let started = crate::app::server::start(config).await?;
