@@ -35,6 +35,8 @@ pub async fn publish(
         .change(move |conn| notifications::publish(conn, &inner, &caller, &body, now))
         .await?;
     if !accepted.duplicate {
+        // Counted once committed (a retried transaction runs its body again).
+        state.hub_metrics.changes_accepted(1);
         state.signals.changes.notify_one();
     }
     Ok(HttpResponse::Accepted().json(accepted))

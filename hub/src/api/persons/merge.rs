@@ -63,6 +63,7 @@ pub async fn merge(
             Ok((person, vec![event, lifecycle]))
         })
         .await?;
+    state.hub_metrics.changes_accepted(1);
     state.signals.changes.notify_one();
     Ok(HttpResponse::Ok().json(person))
 }

@@ -50,6 +50,7 @@ pub async fn status(
             Ok((person, vec![event, published]))
         })
         .await?;
+    state.hub_metrics.changes_accepted(1);
     state.signals.changes.notify_one();
     Ok(HttpResponse::Ok().json(person))
 }

@@ -210,7 +210,6 @@ pub fn publish(
             crate::audit_log::actions::by_agency(caller, "change.accepted")?,
             &row,
         ));
-        state.hub_metrics.changes_accepted(1);
     }
     Ok((
         ChangeAccepted {
