@@ -174,6 +174,24 @@ storage_test!(
             "{problem}"
         );
 
+        // Sixteen reads on from the same cursor at once: the notification
+        // is acknowledged, and audited as delivered, once.
+        let cursor = feed["cursor"].as_str().unwrap().to_owned();
+        let uri = format!("/v1/notifications?after={cursor}");
+        let reads = (0..16).map(|_| send(&app, "GET", &uri, &agency, None));
+        for (status, body) in futures_util::future::join_all(reads).await {
+            assert_eq!(status, 200, "{body}");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !hub::store::audit::queue_is_empty(&mut app.conn()).unwrap() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the hand-over table is not drained"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(audited(&app, "notification.delivered").len(), 1);
+
         // Past the retention period the record is deleted; the metadata
         // (the same id, the change) stays and replays.
         let id = told[0]["id"].clone();

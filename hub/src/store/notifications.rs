@@ -376,14 +376,22 @@ pub fn acknowledge(
     upto: i64,
     at: DateTime<Utc>,
 ) -> Result<Vec<NotificationRow>, StoreError> {
-    let rows: Vec<NotificationRow> = notifications::table
+    // Locked on PostgreSQL (SQLite's write transaction holds the whole
+    // database): two reads on from one cursor at once acknowledge, and
+    // audit, each notification once.
+    let waiting = notifications::table
         .filter(notifications::agency_id.eq(agency_id))
         .filter(notifications::delivery.eq("pull"))
         .filter(pending())
         .filter(notifications::seq.le(upto))
-        .order(notifications::seq.asc())
-        .select(NotificationRow::as_select())
-        .load(conn)?;
+        .order(notifications::seq.asc());
+    let rows: Vec<NotificationRow> = match conn {
+        DbConnection::Postgres(pg) => waiting
+            .select(NotificationRow::as_select())
+            .for_update()
+            .load(pg)?,
+        DbConnection::Sqlite(_) => waiting.select(NotificationRow::as_select()).load(conn)?,
+    };
     if rows.is_empty() {
         return Ok(rows);
     }
@@ -516,51 +524,64 @@ pub fn head(
         .load(conn)?)
 }
 
-/// Marks notifications delivered (those still pending); returns how many.
+/// Which of `ids` are still pending, locked until the transaction ends
+/// on PostgreSQL (SQLite's write transaction holds the whole database):
+/// of two workers settling the same notifications, only the first moves
+/// (and audits) them.
+fn still_pending(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let query = notifications::table
+            .filter(notifications::id.eq_any(chunk))
+            .filter(pending())
+            .select(notifications::id);
+        out.extend(match conn {
+            DbConnection::Postgres(pg) => query.for_update().load::<String>(pg)?,
+            DbConnection::Sqlite(_) => query.load::<String>(conn)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Marks notifications delivered (those still pending); returns the ids
+/// it moved.
 pub fn mark_delivered(
     conn: &mut DbConnection,
     ids: &[String],
     at: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let mut n = 0;
-    for chunk in ids.chunks(500) {
-        n += diesel::update(
-            notifications::table
-                .filter(notifications::id.eq_any(chunk))
-                .filter(pending()),
-        )
-        .set((
-            notifications::status.eq("delivered"),
-            notifications::delivered_at.eq(db_time(at)),
-            notifications::attempts.eq(notifications::attempts + 1),
-        ))
-        .execute(conn)?;
+) -> Result<Vec<String>, StoreError> {
+    let moved = still_pending(conn, ids)?;
+    for chunk in moved.chunks(500) {
+        diesel::update(notifications::table.filter(notifications::id.eq_any(chunk)))
+            .set((
+                notifications::status.eq("delivered"),
+                notifications::delivered_at.eq(db_time(at)),
+                notifications::attempts.eq(notifications::attempts + 1),
+            ))
+            .execute(conn)?;
     }
-    Ok(n)
+    Ok(moved)
 }
 
-/// Dead-letters notifications (those still pending); returns how many.
+/// Dead-letters notifications (those still pending); returns the ids it
+/// moved.
 pub fn mark_dead(
     conn: &mut DbConnection,
     ids: &[String],
     reason: &str,
     at: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let mut n = 0;
-    for chunk in ids.chunks(500) {
-        n += diesel::update(
-            notifications::table
-                .filter(notifications::id.eq_any(chunk))
-                .filter(pending()),
-        )
-        .set((
-            notifications::status.eq("dead"),
-            notifications::failed_at.eq(db_time(at)),
-            notifications::last_error.eq(reason),
-        ))
-        .execute(conn)?;
+) -> Result<Vec<String>, StoreError> {
+    let moved = still_pending(conn, ids)?;
+    for chunk in moved.chunks(500) {
+        diesel::update(notifications::table.filter(notifications::id.eq_any(chunk)))
+            .set((
+                notifications::status.eq("dead"),
+                notifications::failed_at.eq(db_time(at)),
+                notifications::last_error.eq(reason),
+            ))
+            .execute(conn)?;
     }
-    Ok(n)
+    Ok(moved)
 }
 
 /// Counts a failed attempt on notifications.

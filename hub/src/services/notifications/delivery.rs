@@ -185,10 +185,13 @@ async fn serve_subscription(
             let owner = owner.to_owned();
             state
                 .change(move |conn| {
-                    store::mark_delivered(conn, &ids, now)?;
+                    let moved = store::mark_delivered(conn, &ids, now)?;
                     store::release_subscription(conn, &sub_id, &owner, 0, None, None)?;
+                    // Another worker whose lease ran out may have settled
+                    // some already: each is audited once.
                     let entries = head
                         .iter()
+                        .filter(|r| moved.contains(&r.id))
                         .map(|r| {
                             outcome_entry(r, "notification.delivered", audit::Outcome::Permitted)
                         })
@@ -313,10 +316,11 @@ async fn give_up(
     let owner = owner.to_owned();
     state
         .change(move |conn| {
-            store::mark_dead(conn, &ids, reason, now)?;
+            let moved = store::mark_dead(conn, &ids, reason, now)?;
             store::release_subscription(conn, &sub_id, &owner, 0, None, None)?;
             let entries = rows
                 .iter()
+                .filter(|r| moved.contains(&r.id))
                 .map(|r| {
                     Ok(
                         outcome_entry(r, "notification.dead_lettered", audit::Outcome::Error)?
