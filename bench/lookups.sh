@@ -4,6 +4,7 @@
 # machine.
 #
 #   bench/lookups.sh                       # 64 clients, 20 s per measurement
+#   STEADY_SHARE=0.5 bench/lookups.sh      # the steady load, as a share of the hub's maximum
 #   CONCURRENCY=32 DURATION=30 bench/lookups.sh
 #   PROFILE=1 bench/lookups.sh             # also `perf record` the hub under load
 #   SKIP_BUILD=1 bench/lookups.sh          # use the release binaries as built
@@ -68,6 +69,10 @@ wait_line() {
 export CROSSROADS_DATA_DIR=$WORK/data
 export CROSSROADS_TRUST_ANCHORS_FILE=$WORK/ca.pem
 export CROSSROADS_ALLOW_INSECURE_PROVIDERS=true
+# The set-up activates and signs in a citizen per consent from one address,
+# faster than the per-address limits allow.
+export CROSSROADS_RATE_LIMIT_SIGN_IN_PER_MINUTE=100000
+export CROSSROADS_RATE_LIMIT_CONSENT_REQUESTS_PER_MINUTE=100000
 "$LOADGEN" prepare --dir "$WORK"
 "$HUB_BIN" migrate >/dev/null 2>&1
 OPERATOR=$("$HUB_BIN" operator token --name bench 2>/dev/null | tail -n1)
@@ -115,18 +120,54 @@ EOF
 PIDS+=("$!")
 sleep 0.5
 
+# CPU seconds (user + system) used so far by the processes $@ and their
+# threads.
+cpu() {
+    local ticks=0 pid
+    for pid in "$@"; do
+        ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
+}
+# Microseconds of CPU per answered request, from `cpu` before and after
+# a result line.
+per_request() {
+    local ok
+    ok=$(echo "$3" | sed -n 's/.* ok=\([0-9]*\).*/\1/p')
+    awk -v a="$1" -v b="$2" -v n="$ok" -v w="$WARMUP" -v d="$DURATION" \
+        'BEGIN { if (n > 0) printf "%.0f", (b - a) * 1e6 / (n * (w + d) / d) }'
+}
+
 run() {
     "$LOADGEN" run --dir "$WORK" --concurrency "$CONCURRENCY" --duration "$DURATION" \
         --warmup "$WARMUP" "$@"
 }
 
+NGINX_MASTER=$(cat "$WORK/nginx/nginx.pid")
+NGINX_PIDS="$NGINX_MASTER $(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')"
 echo "== $CONCURRENCY clients, ${DURATION} s each"
+BEFORE=$(cpu "$HUB_PID")
 HUB_LINE=$(run --mode hub --url "$HUB" --label hub)
-echo "$HUB_LINE"
+HUB_CPU=$(per_request "$BEFORE" "$(cpu "$HUB_PID")" "$HUB_LINE")
+echo "$HUB_LINE hub_cpu_us=$HUB_CPU"
+# shellcheck disable=SC2086
+BEFORE=$(cpu $NGINX_PIDS)
 NGINX_LINE=$(run --mode direct --url "http://127.0.0.1:$NGINX_PORT" --issuer "$HUB" \
     --keys "$WORK/data/keys" --label nginx)
-echo "$NGINX_LINE"
+# shellcheck disable=SC2086
+NGINX_CPU=$(per_request "$BEFORE" "$(cpu $NGINX_PIDS)" "$NGINX_LINE")
+echo "$NGINX_LINE nginx_cpu_us=$NGINX_CPU"
 run --mode direct --url "$SIM" --issuer "$HUB" --keys "$WORK/data/keys" --label simulator
+
+# Latency at a steady offered load: an open loop at a share of the maximum
+# rate the hub just reached, each request timed from when it was due.
+rps() { echo "$1" | sed -n 's/.* rps=\([0-9.]*\).*/\1/p'; }
+HUB_RPS=$(rps "$HUB_LINE")
+NGINX_RPS=$(rps "$NGINX_LINE")
+STEADY_RATE=$(awk -v h="$HUB_RPS" -v s="${STEADY_SHARE:-0.5}" 'BEGIN { printf "%.0f", h * s }')
+echo "== steady load: $STEADY_RATE lookups/s offered for ${DURATION} s"
+STEADY_LINE=$(run --mode hub --url "$HUB" --rate "$STEADY_RATE" --label hub-steady)
+echo "$STEADY_LINE"
 
 if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
     echo "== perf: the hub under the same load"
@@ -144,9 +185,6 @@ if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
         grep -v '^#' | grep -v '^$' | head -40 || true
 fi
 
-rps() { echo "$1" | sed -n 's/.* rps=\([0-9.]*\).*/\1/p'; }
-HUB_RPS=$(rps "$HUB_LINE")
-NGINX_RPS=$(rps "$NGINX_LINE")
 HWM=$(awk '/VmHWM/ {print $2, $3}' "/proc/$HUB_PID/status")
 RSS=$(awk '/VmRSS/ {print $2, $3}' "/proc/$HUB_PID/status")
 
@@ -154,6 +192,10 @@ echo "== results"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 echo "$HUB_LINE"
 echo "$NGINX_LINE"
-awk -v h="$HUB_RPS" -v n="$NGINX_RPS" 'BEGIN { if (n > 0) printf "throughput ratio hub/nginx: %.2f (goal >= 0.5)\n", h / n }'
+echo "$STEADY_LINE"
+awk -v h="$HUB_RPS" -v n="$NGINX_RPS" 'BEGIN { if (n > 0) printf "throughput ratio hub/nginx: %.2f (goal >= 0.6)\n", h / n }'
+echo "CPU per request, warm-up included: hub $HUB_CPU µs a lookup, nginx $NGINX_CPU µs a proxied request"
+P99=$(echo "$STEADY_LINE" | sed -n 's/.* p99_ms=\([0-9.]*\).*/\1/p')
+echo "p99 at the steady load ($STEADY_RATE/s): $P99 ms (goal <= 20 ms)"
 echo "hub memory: peak $HWM (VmHWM), now $RSS (goal <= 200 MiB)"
 exit 0

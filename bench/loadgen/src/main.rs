@@ -11,7 +11,11 @@
 //!   hub's key file) straight to a provider or a proxy in front of it.
 //!
 //! `run` keeps a fixed number of requests in flight for a fixed time on one
-//! thread and prints throughput and latency percentiles.
+//! thread (a closed loop: the maximum rate), or with `--rate` sends requests
+//! at a fixed rate whatever the answers (an open loop: latency at a steady
+//! offered load, each measured from the moment its request was due, so a
+//! stalled server is not hidden by requests that were never sent), and
+//! prints throughput and latency percentiles.
 //!
 //! `notify` (for `bench/notifications.sh`) measures change notifications:
 //! see [`notify`].
@@ -105,9 +109,13 @@ enum Command {
         /// Mode direct: the hub's key directory (`data_dir/keys`).
         #[arg(long)]
         keys: Option<PathBuf>,
-        /// Requests in flight.
+        /// Requests in flight (closed loop).
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// Send this many requests a second instead, whatever the answers
+        /// (open loop); `--concurrency` is then ignored.
+        #[arg(long, value_name = "PER_SECOND")]
+        rate: Option<f64>,
         /// Measured seconds.
         #[arg(long, default_value_t = 20)]
         duration: u64,
@@ -168,6 +176,7 @@ fn main() -> anyhow::Result<()> {
                 issuer,
                 keys,
                 concurrency,
+                rate,
                 duration,
                 warmup,
                 label,
@@ -180,14 +189,21 @@ fn main() -> anyhow::Result<()> {
                         direct_requests(&dir, &url, &issuer, &keys, warmup + duration + 120)?
                     }
                 };
-                let result = drive(
-                    requests,
-                    concurrency,
-                    Duration::from_secs(warmup),
-                    Duration::from_secs(duration),
-                )
-                .await?;
-                result.print(&label, concurrency);
+                let (warmup, duration) =
+                    (Duration::from_secs(warmup), Duration::from_secs(duration));
+                match rate {
+                    Some(rate) => {
+                        if !(rate.is_finite() && rate > 0.0) {
+                            bail!("--rate must be a positive number of requests a second");
+                        }
+                        let result = drive_at_rate(requests, rate, warmup, duration).await?;
+                        result.print(&label, &format!("rate={rate:.0}"));
+                    }
+                    None => {
+                        let result = drive(requests, concurrency, warmup, duration).await?;
+                        result.print(&label, &format!("concurrency={concurrency}"));
+                    }
+                }
                 Ok(())
             }
         }
@@ -558,11 +574,11 @@ impl Outcome {
         f64::from(self.latencies_us[index]) / 1000.0
     }
 
-    fn print(&self, label: &str, concurrency: usize) {
+    fn print(&self, label: &str, load: &str) {
         let ok = self.latencies_us.len();
         let rps = ok as f64 / self.elapsed.as_secs_f64();
         println!(
-            "{label}: concurrency={concurrency} ok={ok} errors={} seconds={:.1} rps={rps:.0} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+            "{label}: {load} ok={ok} errors={} seconds={:.1} rps={rps:.0} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} max_ms={:.2}",
             self.errors,
             self.elapsed.as_secs_f64(),
             self.percentile(0.50),
@@ -609,36 +625,10 @@ async fn drive(
                 }
                 let request = &requests[next % requests.len()];
                 next += concurrency;
-                let result = http
-                    .post(&request.url)
-                    .bearer_auth(&request.bearer)
-                    .header("content-type", "application/json")
-                    .body(request.body.clone())
-                    .send()
-                    .await;
-                let ok = match result {
-                    Ok(response) => {
-                        let status = response.status();
-                        let body = response.bytes().await;
-                        match body {
-                            Ok(_) if status.is_success() => true,
-                            Ok(bytes) => {
-                                if first_error.is_none() {
-                                    first_error = Some(format!(
-                                        "{status}: {}",
-                                        String::from_utf8_lossy(&bytes)
-                                    ));
-                                }
-                                false
-                            }
-                            Err(e) => {
-                                first_error.get_or_insert_with(|| e.to_string());
-                                false
-                            }
-                        }
-                    }
+                let ok = match send(&http, request).await {
+                    Ok(()) => true,
                     Err(e) => {
-                        first_error.get_or_insert_with(|| e.to_string());
+                        first_error.get_or_insert(e);
                         false
                     }
                 };
@@ -669,6 +659,106 @@ async fn drive(
             outcome.first_error = first_error;
         }
     }
+    outcome.latencies_us.sort_unstable();
+    Ok(outcome)
+}
+
+/// One answer: whether it succeeded (or why not).
+async fn send(http: &reqwest::Client, request: &Prepared) -> Result<(), String> {
+    let response = http
+        .post(&request.url)
+        .bearer_auth(&request.bearer)
+        .header("content-type", "application/json")
+        .body(request.body.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)))
+    }
+}
+
+/// At most this many requests of an open loop wait for their answer; a
+/// request due beyond it is counted as an error (the server has fallen
+/// behind the offered rate) rather than queued without bound.
+const OPEN_LOOP_MAX_IN_FLIGHT: usize = 20_000;
+
+/// Sends requests at `rate` a second, round-robin over `requests`, each on
+/// its own task at the moment it is due, whatever the answers so far;
+/// measures every request due in the `duration` after `warmup`, however
+/// late its answer (up to the client's 30 s timeout). Latency runs from when
+/// a request was due, not from when it was sent.
+async fn drive_at_rate(
+    requests: Vec<Prepared>,
+    rate: f64,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Outcome> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let requests = Arc::new(requests);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(OPEN_LOOP_MAX_IN_FLIGHT));
+    let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    let start = tokio::time::Instant::now();
+    let measure_from = start + warmup;
+    let stop_at = measure_from + duration;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let mut errors = 0u64;
+    let mut first_error = None;
+    for i in 0u64.. {
+        let due = start + interval.mul_f64(i as f64);
+        if due >= stop_at {
+            break;
+        }
+        tokio::time::sleep_until(due).await;
+        let measured = due >= measure_from;
+        let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else {
+            if measured {
+                errors += 1;
+                first_error.get_or_insert_with(|| {
+                    format!("more than {OPEN_LOOP_MAX_IN_FLIGHT} requests waiting for an answer")
+                });
+            }
+            continue;
+        };
+        let (http, requests, answers) = (http.clone(), Arc::clone(&requests), answers.clone());
+        tokio::spawn(async move {
+            let result = send(&http, &requests[i as usize % requests.len()]).await;
+            let done = tokio::time::Instant::now();
+            drop(permit);
+            if measured {
+                let _ = answers.send((done.duration_since(due), result));
+            }
+        });
+    }
+    drop(answers);
+    let mut outcome = Outcome {
+        elapsed: duration,
+        latencies_us: Vec::new(),
+        errors,
+        first_error,
+    };
+    // Every task holds a sender: the channel ends when the last is answered.
+    let _ = tokio::time::timeout_at(stop_at + Duration::from_secs(35), async {
+        while let Some((latency, result)) = answered.recv().await {
+            match result {
+                Ok(()) => outcome
+                    .latencies_us
+                    .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX)),
+                Err(e) => {
+                    outcome.errors += 1;
+                    outcome.first_error.get_or_insert(e);
+                }
+            }
+        }
+    })
+    .await;
     outcome.latencies_us.sort_unstable();
     Ok(outcome)
 }

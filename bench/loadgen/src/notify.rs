@@ -303,7 +303,10 @@ async fn measure(
         }
     }
     if let Some(lookups) = lookups {
-        lookups.print(&format!("lookups beside rate={rate}/s"), args.lookups);
+        lookups.print(
+            &format!("lookups beside rate={rate}/s"),
+            &format!("concurrency={}", args.lookups),
+        );
     }
     if let (Some(pid), Some(before), Some(after)) = (args.hub_pid, cpu_before, cpu_after) {
         print_hub(pid, &before, &after, cpu_seconds);
