@@ -31,6 +31,30 @@ fn both_backends_have_the_same_migrations() {
     assert_eq!(sqlite, postgres);
 }
 
+/// Without the query planner stability guarantee SQLite compiles a cached
+/// statement again whenever a bound value its plan may depend on changes
+/// (every `LIMIT ?`, so every `.first()`): the workspace builds the bundled
+/// SQLite with it (`.cargo/config.toml`).
+#[test]
+fn the_bundled_sqlite_keeps_a_statement_plan_whatever_is_bound() {
+    use diesel::{Connection as _, RunQueryDsl as _};
+    #[derive(diesel::QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+    let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+    let options: Vec<CompileOption> =
+        diesel::sql_query("SELECT compile_options FROM pragma_compile_options")
+            .load(&mut conn)
+            .unwrap();
+    let options: Vec<String> = options.into_iter().map(|o| o.compile_options).collect();
+    assert!(
+        options.iter().any(|o| o == "ENABLE_QPSG"),
+        "SQLite was built without SQLITE_ENABLE_QPSG (LIBSQLITE3_FLAGS): {options:?}"
+    );
+}
+
 storage_test!(
     each_migration_runs_up_down_and_up_again,
     |app: TestApp| async move {
