@@ -50,6 +50,16 @@ pub struct AppState {
     pub reservations: Arc<crate::services::broker::reservations::Reservations>,
     /// What wakes the notification workers and long polls of this process.
     pub signals: Arc<crate::services::notifications::delivery::Signals>,
+    /// On SQLite, each thread's own read-only connection for [`Self::read`].
+    readers: Option<Readers>,
+}
+
+/// One read-only SQLite connection per thread that reads inline (the actix
+/// workers), opened on first use; a connection that failed is opened again.
+struct Readers {
+    url: crate::app::config::DatabaseUrl,
+    busy_timeout: Duration,
+    connections: thread_local::ThreadLocal<std::cell::RefCell<Option<DbConnection>>>,
 }
 
 impl AppState {
@@ -88,6 +98,14 @@ impl AppState {
         let reservations = Arc::new(crate::services::broker::reservations::Reservations::new(
             &config,
         ));
+        let readers = match config.database() {
+            url @ crate::app::config::DatabaseUrl::Sqlite { .. } => Some(Readers {
+                url,
+                busy_timeout: Duration::from_millis(u64::from(config.sqlite_busy_timeout_ms)),
+                connections: thread_local::ThreadLocal::new(),
+            }),
+            crate::app::config::DatabaseUrl::Postgres { .. } => None,
+        };
         let metrics = build_metrics()?;
         let hub_metrics = Arc::new(
             crate::app::metrics::HubMetrics::new(&metrics.registry)
@@ -137,7 +155,40 @@ impl AppState {
             verified_tokens: Arc::new(crate::http::callers::agency::TokenCache::default()),
             authorizations: Arc::default(),
             reservations,
+            readers,
         })
+    }
+
+    /// Runs `f`, which reads (and rarely writes), as cheaply as the backend
+    /// allows. On SQLite it runs here, on the calling thread, on that
+    /// thread's own read-only connection: reads in WAL mode never wait for
+    /// the writer, and a few of them cost less than the trip to the
+    /// blocking pool and back. Should `f` need a write transaction (it is
+    /// refused before anything is written), it runs again on the blocking
+    /// pool, as [`Self::db`]. On PostgreSQL, where every query is a round
+    /// trip over the network, it runs on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        if let Some(readers) = &self.readers {
+            let cell = readers.connections.get_or_default();
+            // Taken out while `f` runs: a nested read on this thread (there
+            // is none) would open a second connection rather than panic.
+            let taken = cell.borrow_mut().take();
+            let mut conn = match taken {
+                Some(conn) => conn,
+                None => store::open_reader(&readers.url, readers.busy_timeout)?,
+            };
+            let outcome = store::read_inline(&mut conn, |conn| f(conn));
+            *cell.borrow_mut() = Some(conn);
+            if let store::Inline::Done(result) = outcome {
+                return result;
+            }
+        }
+        self.db(move |conn| f(conn)).await
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool, so that

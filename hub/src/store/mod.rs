@@ -227,6 +227,64 @@ const WRITE_ATTEMPTS: u32 = 6;
 /// Attempts of [`write_or_race`] before a lost race is reported.
 const RACE_ATTEMPTS: u32 = 5;
 
+thread_local! {
+    /// Set while a read runs inline on its thread's read-only connection
+    /// (see [`read_inline`]).
+    static READING_INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set when such a read asked for a write transaction.
+    static WRITE_WANTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// What [`read_inline`] found.
+pub enum Inline<T> {
+    /// `f` ran to its end (successfully or not) without asking to write.
+    Done(T),
+    /// `f` asked for a write transaction, which was refused before anything
+    /// was written: run it again on a connection that may write.
+    NeedsWriter,
+}
+
+/// Runs `f` on `conn`, a connection that may not write (`query_only`):
+/// [`write`] and [`write_or_race`] refuse to begin a transaction while it
+/// runs, and report it as [`Inline::NeedsWriter`].
+pub fn read_inline<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> T,
+) -> Inline<T> {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            READING_INLINE.with(|r| r.set(false));
+        }
+    }
+    READING_INLINE.with(|r| r.set(true));
+    WRITE_WANTED.with(|w| w.set(false));
+    let reset = Reset;
+    let value = f(conn);
+    drop(reset);
+    if WRITE_WANTED.with(std::cell::Cell::take) {
+        Inline::NeedsWriter
+    } else {
+        Inline::Done(value)
+    }
+}
+
+/// Opens a connection of `url` that can only read, for [`read_inline`]:
+/// SQLite only (PostgreSQL reads go through the pool).
+pub fn open_reader(url: &DatabaseUrl, busy_timeout: Duration) -> Result<DbConnection, StoreError> {
+    let mut conn = Manager::new(url.clone(), busy_timeout)
+        .open()
+        .map_err(|e| match e {
+            ManagerError::Connect(source) => StoreError::Connect {
+                backend: url.backend(),
+                source,
+            },
+            ManagerError::Query(e) => StoreError::Query(e),
+        })?;
+    conn.batch_execute("PRAGMA query_only = ON")?;
+    Ok(conn)
+}
+
 /// Runs `f` in a write transaction and commits it; rolls back on any error.
 ///
 /// On SQLite the transaction begins `IMMEDIATE`: the write lock is taken
@@ -263,6 +321,14 @@ where
     use diesel::connection::TransactionManager;
     type Manager = <DbConnection as Connection>::TransactionManager;
 
+    if READING_INLINE.with(std::cell::Cell::get) {
+        WRITE_WANTED.with(|w| w.set(true));
+        return Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
+            Box::new("a read on a worker thread may not write".to_owned()),
+        )
+        .into());
+    }
     let nested = match Manager::transaction_manager_status_mut(conn) {
         diesel::connection::TransactionManagerStatus::Valid(status) => {
             status.transaction_depth().is_some()

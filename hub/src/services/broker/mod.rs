@@ -464,7 +464,8 @@ struct Permitted {
 }
 
 /// Resolves the person and the record type, decides, and routes a
-/// permitted lookup, in one trip to the database; then reserves the
+/// permitted lookup, in one read of the database (on SQLite on this very
+/// thread, see [`AppState::read`]); then reserves the
 /// consent's use, durably, before anything goes out.
 async fn decide(
     state: &web::Data<AppState>,
@@ -476,7 +477,7 @@ async fn decide(
     let viewer = asked.viewer;
     let person_ref = asked.person.clone();
     let reference = asked.record_type.clone();
-    let query_base = (
+    let (agency, agency_sector, agency_roles) = (
         caller.agency_id.clone(),
         caller.sector,
         caller.roles.clone(),
@@ -486,19 +487,19 @@ async fn decide(
     let asked_purpose = asked.purpose.clone();
     let consent_id = asked.consent_id.clone();
     let resolved = state
-        .db(move |conn| {
+        .read(move |conn| {
             let asked = persons::parse_reference(conn, viewer, &person_ref)?;
             let (person, _) = persons::resolve(conn, asked)?;
             let schemas = registry.get_or_load(conn)?;
             let entry = schemas.resolve(&reference)?.clone();
             let query = AccessQuery {
-                agency: query_base.0,
-                agency_sector: query_base.1,
-                agency_roles: query_base.2,
+                agency: agency.clone(),
+                agency_sector,
+                agency_roles: agency_roles.clone(),
                 person,
                 record_type: entry.record_type().clone(),
-                purpose: asked_purpose,
-                consent_id,
+                purpose: asked_purpose.clone(),
+                consent_id: consent_id.clone(),
             };
             let (decision, reservation) = access::decide(conn, &inner, &query, now)?;
             // Route a permitted lookup in the same trip to the database.
