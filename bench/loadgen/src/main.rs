@@ -104,6 +104,8 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
         /// Mode direct: the hub's issuer URL (as the simulator was told).
+        /// Mode hub: where to get the access token, when `--url` is not
+        /// the hub's public URL (one hub process of several, say).
         #[arg(long)]
         issuer: Option<String>,
         /// Mode direct: the hub's key directory (`data_dir/keys`).
@@ -182,7 +184,9 @@ fn main() -> anyhow::Result<()> {
                 label,
             } => {
                 let requests = match mode {
-                    Mode::Hub => hub_requests(&dir, &url).await?,
+                    Mode::Hub => {
+                        hub_requests(&dir, &url, issuer.as_deref().unwrap_or(&url)).await?
+                    }
                     Mode::Direct => {
                         let issuer = issuer.context("--issuer is required with --mode direct")?;
                         let keys = keys.context("--keys is required with --mode direct")?;
@@ -484,8 +488,8 @@ struct Prepared {
     body: Vec<u8>,
 }
 
-async fn hub_requests(dir: &Path, url: &str) -> anyhow::Result<Vec<Prepared>> {
-    let hub = HubClient::new(url);
+async fn hub_requests(dir: &Path, url: &str, issuer: &str) -> anyhow::Result<Vec<Prepared>> {
+    let hub = HubClient::new(issuer);
     let token = hub
         .agency_token(CONSUMER, &credentials(dir, CONSUMER)?)
         .await?;

@@ -187,7 +187,7 @@ async fn measure(
         if args.lookups == 0 {
             return Ok(None);
         }
-        let requests = super::hub_requests(&args.dir, &args.url).await?;
+        let requests = super::hub_requests(&args.dir, &args.url, &args.url).await?;
         super::drive(requests, args.lookups, Duration::ZERO, duration)
             .await
             .map(Some)
