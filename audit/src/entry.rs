@@ -125,10 +125,24 @@ impl Serialize for EntryTime {
 
 impl<'de> Deserialize<'de> for EntryTime {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&s)
-            .map(|t| EntryTime::new(t.with_timezone(&Utc)))
-            .map_err(serde::de::Error::custom)
+        d.deserialize_str(StrVisitor("an RFC 3339 time", |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| EntryTime::new(t.with_timezone(&Utc)))
+                .map_err(|e| e.to_string())
+        }))
+    }
+}
+
+/// Deserialises a string where it lies (no copy) through `.1`.
+struct StrVisitor<F>(&'static str, F);
+
+impl<T, F: FnOnce(&str) -> Result<T, String>> serde::de::Visitor<'_> for StrVisitor<F> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<T, E> {
+        (self.1)(s).map_err(E::custom)
     }
 }
 
@@ -177,8 +191,9 @@ impl fmt::Display for EntryKind {
 
 impl<'de> Deserialize<'de> for EntryKind {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        EntryKind::new(&s).map_err(serde::de::Error::custom)
+        d.deserialize_str(StrVisitor("an entry kind", |s: &str| {
+            EntryKind::new(s).map_err(|e| e.to_string())
+        }))
     }
 }
 
@@ -403,9 +418,8 @@ impl Entry {
             }
         }
         if let Some(d) = &self.details {
-            let len = canonical_json(d, map_is_plain(d))
-                .map_err(|e| AuditError::InvalidEntry(format!("details: {e}")))?
-                .len();
+            let len = canonical_len(d, map_is_plain(d))
+                .map_err(|e| AuditError::InvalidEntry(format!("details: {e}")))?;
             if len > MAX_DETAILS_BYTES {
                 return invalid(format!(
                     "details take {len} bytes, more than {MAX_DETAILS_BYTES}"
@@ -444,16 +458,30 @@ impl Entry {
         Ok(leaf_hash(&self.canonical_bytes()?))
     }
 
-    /// Parses an entry and checks the bytes are its canonical encoding.
+    /// Parses an entry and checks the bytes are its canonical encoding:
+    /// exactly the bytes [`Entry::canonical_bytes`] gives for the entry
+    /// they parse to. The encoding is compared as it is written, without
+    /// building a copy.
     pub fn from_canonical_bytes(bytes: &[u8]) -> Result<Self, AuditError> {
         let entry: Entry =
             serde_json::from_slice(bytes).map_err(|e| AuditError::InvalidEntry(e.to_string()))?;
-        if entry.canonical_bytes()? != bytes {
+        entry.validate()?;
+        if !entry.encodes_to(bytes) {
             return Err(AuditError::InvalidEntry(
                 "bytes are not the canonical encoding".into(),
             ));
         }
         Ok(entry)
+    }
+
+    /// Whether [`Entry::encode`] of this (valid) entry gives `bytes`.
+    fn encodes_to(&self, bytes: &[u8]) -> bool {
+        let plain = self.details.as_ref().is_none_or(map_is_plain);
+        if !plain {
+            return serde_jcs::to_vec(self).is_ok_and(|out| out == bytes);
+        }
+        let mut same = Compare { rest: bytes };
+        serde_json::to_writer(&mut same, self).is_ok() && same.rest.is_empty()
     }
 }
 
@@ -488,6 +516,54 @@ fn canonical_json<T: Serialize + ?Sized>(value: &T, plain: bool) -> Result<Vec<u
         Ok(out)
     } else {
         serde_jcs::to_vec(value).map_err(|e| e.to_string())
+    }
+}
+
+/// The length of [`canonical_json`] of `value`, without keeping the bytes
+/// when serde_json's output is canonical.
+fn canonical_len<T: Serialize + ?Sized>(value: &T, plain: bool) -> Result<usize, String> {
+    if plain {
+        let mut count = Count(0);
+        serde_json::to_writer(&mut count, value).map_err(|e| e.to_string())?;
+        Ok(count.0)
+    } else {
+        serde_jcs::to_vec(value)
+            .map(|v| v.len())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A writer that only counts bytes.
+struct Count(usize);
+
+impl std::io::Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A writer that checks what is written is the next part of `rest`, and
+/// fails at the first byte that differs or goes beyond it.
+struct Compare<'a> {
+    rest: &'a [u8],
+}
+
+impl std::io::Write for Compare<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.rest.strip_prefix(buf) {
+            Some(rest) => {
+                self.rest = rest;
+                Ok(buf.len())
+            }
+            None => Err(std::io::ErrorKind::InvalidData.into()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -23,6 +23,11 @@ pub enum MismatchReason {
     CheckpointRoot { checkpoint_size: u64 },
     /// A checkpoint names a size larger than the number of entries given.
     CheckpointBeyondLog { checkpoint_size: u64 },
+    /// Verification resumed from a trusted checkpoint, but the stored
+    /// hashes of the tree at its size do not fold to its root: the stored
+    /// log below that size was altered, or the checkpoint is of another
+    /// log. Where is not known: `first_bad_seq` is 0.
+    ResumeRoot { checkpoint_size: u64 },
 }
 
 /// Errors of the audit crate.

@@ -54,13 +54,19 @@ impl Hash {
 
     /// Lowercase hexadecimal form.
     pub fn to_hex(&self) -> String {
+        let mut buf = [0u8; 64];
+        self.hex_digits(&mut buf).to_owned()
+    }
+
+    /// Lowercase hexadecimal form, written into `buf`.
+    fn hex_digits<'b>(&self, buf: &'b mut [u8; 64]) -> &'b str {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut s = String::with_capacity(64);
-        for b in self.0 {
-            s.push(char::from(DIGITS[usize::from(b >> 4)]));
-            s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        for (i, b) in self.0.iter().enumerate() {
+            buf[2 * i] = DIGITS[usize::from(b >> 4)];
+            buf[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
         }
-        s
+        // Only ASCII digits were written.
+        std::str::from_utf8(buf).unwrap_or_default()
     }
 
     /// Parses 64 hexadecimal digits (lowercase only, the canonical form).
@@ -130,14 +136,25 @@ impl FromStr for Hash {
 
 impl serde::Serialize for Hash {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        let mut buf = [0u8; 64];
+        s.serialize_str(self.hex_digits(&mut buf))
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Hash {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Hash::from_hex(&s).map_err(serde::de::Error::custom)
+        // A string visitor: the digits are read where they lie, not copied.
+        struct HexVisitor;
+        impl serde::de::Visitor<'_> for HexVisitor {
+            type Value = Hash;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("64 lowercase hexadecimal digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Hash, E> {
+                Hash::from_hex(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(HexVisitor)
     }
 }
 

@@ -6,7 +6,7 @@ use crate::checkpoint::Checkpoint;
 use crate::entry::Entry;
 use crate::error::{AuditError, MismatchReason, VerifyError};
 use crate::hash::{EMPTY_ROOT, Hash, leaf_hash, node_hash};
-use crate::tile::{HashPosition, HashReader};
+use crate::tile::{HashPosition, HashReader, tree_hash_positions};
 
 /// Stored hashes are compared in batches of this many.
 const STORED_BATCH: usize = 4096;
@@ -33,6 +33,7 @@ pub struct LogVerifier<'a> {
     frontier: Vec<(HashPosition, Hash)>,
     pending: Vec<(HashPosition, Hash)>,
     size: u64,
+    started: bool,
 }
 
 impl<'a> LogVerifier<'a> {
@@ -49,7 +50,52 @@ impl<'a> LogVerifier<'a> {
             frontier: Vec::with_capacity(64),
             pending: Vec::new(),
             size: 0,
+            started: false,
         }
+    }
+
+    /// A verifier that goes on from `from`, a checkpoint trusted already
+    /// (its signature checked by the caller), checking the roots of
+    /// `checkpoints` (in any order; those below `from.size` are ignored).
+    ///
+    /// The tree at `from.size` is not recomputed: its compact range (the
+    /// hashes of the complete subtrees along its right edge, O(log n) of
+    /// them) is read from `stored` and must fold to `from`'s root. Nothing
+    /// else below `from.size` is checked; the next entry pushed is
+    /// `from.size`.
+    pub fn resume(
+        from: &Checkpoint,
+        stored: &dyn HashReader,
+        checkpoints: &[Checkpoint],
+    ) -> Result<Self, VerifyError> {
+        let later: Vec<Checkpoint> = checkpoints
+            .iter()
+            .filter(|c| c.size >= from.size)
+            .cloned()
+            .collect();
+        let mut v = Self::new(&later);
+        let positions = tree_hash_positions(from.size);
+        let hashes = stored.read_hashes(&positions)?;
+        if hashes.len() != positions.len() {
+            return Err(mismatch(
+                0,
+                MismatchReason::ResumeRoot {
+                    checkpoint_size: from.size,
+                },
+            ));
+        }
+        v.frontier = positions.into_iter().zip(hashes).collect();
+        v.size = from.size;
+        v.last_good_size = from.size;
+        if v.root() != from.root_hash {
+            return Err(mismatch(
+                0,
+                MismatchReason::ResumeRoot {
+                    checkpoint_size: from.size,
+                },
+            ));
+        }
+        Ok(v)
     }
 
     /// Also compares every recomputed hash with the stored one: a changed
@@ -71,24 +117,22 @@ impl<'a> LogVerifier<'a> {
 
     /// Adds the next entry.
     pub fn push(&mut self, seq: u64, bytes: &[u8]) -> Result<(), VerifyError> {
-        if self.size == 0 {
-            // Checkpoints of the empty tree.
-            self.check_checkpoints()?;
-        }
-        if seq != self.size {
-            return Err(mismatch(
-                self.size,
-                MismatchReason::SequenceGap { found: seq },
-            ));
-        }
+        self.check_seq(seq)?;
         if self.check_entries {
             match Entry::from_canonical_bytes(bytes) {
                 Ok(e) if e.seq == seq => {}
                 _ => return Err(mismatch(seq, MismatchReason::BadEntry)),
             }
         }
+        self.push_leaf_hash(seq, leaf_hash(bytes))
+    }
+
+    /// Adds the next entry by its leaf hash, computed (and the entry
+    /// checked, where it must be) by the caller, e.g. on other threads.
+    pub fn push_leaf_hash(&mut self, seq: u64, leaf: Hash) -> Result<(), VerifyError> {
+        self.check_seq(seq)?;
         let mut pos = HashPosition::leaf(seq);
-        let mut h = leaf_hash(bytes);
+        let mut h = leaf;
         let track = self.stored.is_some();
         if track {
             self.pending.push((pos, h));
@@ -109,6 +153,28 @@ impl<'a> LogVerifier<'a> {
             self.flush_stored()?;
         }
         self.check_checkpoints()
+    }
+
+    /// Checks `seq` is the next sequence number (without adding it), after
+    /// the checkpoints of the tree so far when nothing was pushed yet.
+    pub fn check_seq(&mut self, seq: u64) -> Result<(), VerifyError> {
+        if !self.started {
+            // Checkpoints of the tree before the first entry pushed.
+            self.started = true;
+            self.check_checkpoints()?;
+        }
+        if seq != self.size {
+            return Err(mismatch(
+                self.size,
+                MismatchReason::SequenceGap { found: seq },
+            ));
+        }
+        Ok(())
+    }
+
+    /// The number of entries in the tree so far.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     /// Compares the stored hashes of the entries pushed so far now, rather

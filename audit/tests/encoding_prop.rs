@@ -129,6 +129,55 @@ proptest! {
     }
 }
 
+/// Bytes that turn canonical JSON into something close to it: whitespace,
+/// escapes, number forms, structure.
+const EDIT_BYTES: &[u8] = b" \n\t\"\\/,:{}[]0123456789.eE+-uaAfFnt";
+
+/// `bytes` with one edit: delete, insert, replace or swap at `at`.
+fn edited(bytes: &[u8], kind: u8, at: usize, byte: u8) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let at = at % (out.len() + 1);
+    match kind {
+        0 if at < out.len() => {
+            out.remove(at);
+        }
+        1 => out.insert(at, byte),
+        2 if at < out.len() => out[at] = byte,
+        _ if at + 1 < out.len() => out.swap(at, at + 1),
+        _ => out.insert(at, byte),
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+    /// The canonical check accepts exactly what parses to an entry whose
+    /// canonical encoding is those bytes (the definition, built the slow
+    /// way), and what it accepts is RFC 8785 by serde_jcs.
+    #[test]
+    fn the_canonical_check_accepts_only_canonical_bytes(
+        e in entry(),
+        edits in prop::collection::vec((0..4u8, any::<usize>(), prop::sample::select(EDIT_BYTES)), 1..4),
+    ) {
+        prop_assume!(e.validate().is_ok());
+        let mut bytes = e.canonical_bytes().unwrap();
+        prop_assert!(Entry::from_canonical_bytes(&bytes).is_ok());
+        for (kind, at, byte) in edits {
+            bytes = edited(&bytes, kind, at, byte);
+        }
+        let by_definition = serde_json::from_slice::<Entry>(&bytes)
+            .ok()
+            .and_then(|e| e.canonical_bytes().ok())
+            .is_some_and(|c| c == bytes);
+        let checked = Entry::from_canonical_bytes(&bytes);
+        prop_assert_eq!(checked.is_ok(), by_definition, "{}", String::from_utf8_lossy(&bytes));
+        if let Ok(back) = checked {
+            prop_assert_eq!(serde_jcs::to_vec(&back).unwrap(), bytes);
+        }
+    }
+}
+
 #[test]
 fn template_refuses_a_sequence_number_beyond_two_to_the_53() {
     let e = Entry::new(

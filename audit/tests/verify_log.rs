@@ -205,3 +205,69 @@ fn log_of_version_1_and_version_2_entries_verifies() {
     assert_eq!(v1.v, audit::EntryVersion::V1);
     assert!(v1.concerns("85073000010", None));
 }
+
+#[test]
+fn resuming_from_a_checkpoint_verifies_only_the_entries_after_it() {
+    let (es, log, cps) = setup(1234);
+    for from_size in [0u64, 1, 500, 512, 1000, 1234] {
+        let from = Checkpoint::new("o", from_size, log.root_at(from_size).unwrap()).unwrap();
+        let mut v = LogVerifier::resume(&from, &log, &cps)
+            .unwrap()
+            .with_stored_hashes(&log);
+        assert_eq!(v.size(), from_size);
+        for (i, e) in seq(&es).skip(from_size as usize) {
+            v.push_leaf_hash(i, audit::leaf_hash(e)).unwrap();
+        }
+        let tree = v.finish().unwrap();
+        assert_eq!(tree.size, 1234);
+        assert_eq!(tree.root, log.root().unwrap());
+        // The checkpoints at or after the start are the ones checked.
+        let later = cps.iter().filter(|c| c.size >= from_size).count();
+        assert_eq!(tree.checkpoints_verified, later, "from {from_size}");
+    }
+}
+
+#[test]
+fn resuming_finds_a_changed_entry_after_the_checkpoint_and_a_foreign_checkpoint() {
+    let (mut es, log, cps) = setup(1234);
+    let from = Checkpoint::new("o", 600, log.root_at(600).unwrap()).unwrap();
+    // Entries below the checkpoint are not read: a change there is not
+    // this verification's to find.
+    es[100][5] ^= 1;
+    es[777][5] ^= 1;
+    let mut v = LogVerifier::resume(&from, &log, &cps)
+        .unwrap()
+        .with_stored_hashes(&log);
+    let err = seq(&es)
+        .skip(600)
+        .try_for_each(|(i, e)| v.push_leaf_hash(i, audit::leaf_hash(e)))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuditError::Mismatch {
+                first_bad_seq: 777,
+                reason: MismatchReason::StoredLeafHash
+            }
+        ),
+        "{err:?}"
+    );
+    // A checkpoint whose root the stored tree does not rebuild.
+    let foreign = Checkpoint::new("o", 600, log.root_at(601).unwrap()).unwrap();
+    let err = LogVerifier::resume(&foreign, &log, &cps).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            AuditError::Mismatch {
+                first_bad_seq: 0,
+                reason: MismatchReason::ResumeRoot {
+                    checkpoint_size: 600
+                }
+            }
+        ),
+        "{err:?}"
+    );
+    // Beyond the stored tree: the hashes are missing.
+    let beyond = Checkpoint::new("o", 2000, log.root().unwrap()).unwrap();
+    assert!(LogVerifier::resume(&beyond, &log, &cps).is_err());
+}

@@ -145,10 +145,21 @@ fn proof_latency(n: u64) -> (Duration, Duration, Duration, Duration) {
     (built, mean, p99, with_verify / times.len() as u32)
 }
 
+/// CPU time (user and system, all threads) of this process so far, from
+/// `/proc/self/stat` in clock ticks of 10 ms; `None` where there is none.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name: state is the 3rd field, utime
+    // the 14th and stime the 15th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// Builds a log of `n` canonical entries with their hashes and one signed
-/// checkpoint; returns (build time, time of `crossroads audit verify`'s
-/// function over it).
-fn full_verification(n: usize) -> (Duration, Duration) {
+/// checkpoint; returns (build time, wall time and CPU time of
+/// `crossroads audit verify`'s function over it).
+fn full_verification(n: usize) -> (Duration, Duration, Option<Duration>) {
     let app = TestApp::new(Backend::Sqlite).unwrap();
     let mut conn = app.conn();
     unsafe_fast_build(&mut conn);
@@ -177,14 +188,18 @@ fn full_verification(n: usize) -> (Duration, Duration) {
     drop(conn);
     let key = app.state.audit.signer().unwrap().verifier_key();
     let origin = app.state.audit.origin().unwrap();
+    let cpu_before = cpu_time();
     let start = Instant::now();
     let verdict = hub::audit_log::verify::verify_stored(&app.state.pool, &key, &origin).unwrap();
     let took = start.elapsed();
+    let cpu = cpu_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     assert!(
         matches!(verdict, hub::audit_log::verify::Verdict::Verified { size, .. } if size == n as u64),
         "{verdict:?}"
     );
-    (built, took)
+    (built, took, cpu)
 }
 
 /// Building a benchmark fixture need not survive a power cut.
@@ -240,9 +255,12 @@ fn main() {
     }
     let verify_n = env_number("AUDIT_BENCH_VERIFY_N", 1_000_000) as usize;
     if verify_n > 0 {
-        let (built, took) = full_verification(verify_n);
+        let (built, took, cpu) = full_verification(verify_n);
+        let cpu = cpu.map_or_else(String::new, |c| {
+            format!(", {:.2} s of CPU", c.as_secs_f64())
+        });
         println!(
-            "full verification of {verify_n} stored entries (SQLite; built in {:.1} s): {:.2} s",
+            "full verification of {verify_n} stored entries (SQLite; built in {:.1} s): {:.2} s{cpu}",
             built.as_secs_f64(),
             took.as_secs_f64()
         );

@@ -8,7 +8,7 @@ use audit::{Actor, ActorType, Checkpoint, Hash, Outcome};
 use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 use hub::audit_log::NewEntry;
-use hub::audit_log::verify::{Verdict, verify_stored};
+use hub::audit_log::verify::{Verdict, verify_stored, verify_stored_from};
 use hub::dev::testing::TestApp;
 use hub::storage_test;
 use hub::store::DbConnection;
@@ -248,6 +248,164 @@ storage_test!(
         assert!(matches!(
             verdict(&app),
             Verdict::Verified { size: 1300, .. }
+        ));
+    }
+);
+
+/// `crossroads audit verify --since`'s function: the entries after `from`.
+fn verdict_from(app: &TestApp, from: &Checkpoint) -> Verdict {
+    let key = app.state.audit.signer().unwrap().verifier_key();
+    verify_stored_from(
+        &app.state.pool,
+        &key,
+        key.name(),
+        Some(from),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap()
+}
+
+/// The latest checkpoint a verification checked.
+fn latest_verified(app: &TestApp, verdict: Verdict) -> Checkpoint {
+    let key = app.state.audit.signer().unwrap().verifier_key();
+    match verdict {
+        Verdict::Verified {
+            latest: Some(note), ..
+        } => Checkpoint::parse_and_verify_with(&note, &key).unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Lets the test rewrite stored entries, as someone with SQL access could.
+fn allow_rewriting_entries(conn: &mut DbConnection) {
+    let untrigger = match &*conn {
+        DbConnection::Sqlite(_) => "DROP TRIGGER audit_entries_no_update;",
+        DbConnection::Postgres(_) => "DROP TRIGGER audit_entries_append_only ON audit_entries;",
+    };
+    conn.batch_execute(untrigger).unwrap();
+}
+
+storage_test!(
+    verify_goes_on_from_the_checkpoint_verified_last_time,
+    |app: TestApp| async move {
+        append_n(&app, 40).await;
+        // The hub may have signed smaller ones meanwhile: one of 40.
+        app.state
+            .audit
+            .checkpoint_covering(&mut app.conn(), 40)
+            .unwrap();
+        let first = latest_verified(&app, verdict(&app));
+        assert_eq!(first.size, 40);
+        append_n(&app, 30).await;
+        app.state
+            .audit
+            .checkpoint_covering(&mut app.conn(), 70)
+            .unwrap();
+        let verdict = verdict_from(&app, &first);
+        let Verdict::Verified {
+            size: 70,
+            from: 40,
+            checkpoints: 2..,
+            ..
+        } = verdict
+        else {
+            panic!("{verdict:?}")
+        };
+        let second = latest_verified(&app, verdict);
+        assert_eq!(second.size, 70);
+        // Nothing new: the checkpoint itself is checked again.
+        assert!(matches!(
+            verdict_from(&app, &second),
+            Verdict::Verified {
+                size: 70,
+                from: 70,
+                checkpoints: 1,
+                ..
+            }
+        ));
+        // Entries after the last checkpoint are verified too.
+        append_n(&app, 5).await;
+        assert!(matches!(
+            verdict_from(&app, &second),
+            Verdict::Verified {
+                size: 75,
+                from: 70,
+                ..
+            }
+        ));
+    }
+);
+
+storage_test!(
+    verify_from_a_checkpoint_finds_a_changed_new_entry_only,
+    |app: TestApp| async move {
+        append_n(&app, 40).await;
+        // The hub may have signed smaller ones meanwhile: one of 40.
+        app.state
+            .audit
+            .checkpoint_covering(&mut app.conn(), 40)
+            .unwrap();
+        let first = latest_verified(&app, verdict(&app));
+        assert_eq!(first.size, 40);
+        append_n(&app, 30).await;
+        let mut conn = app.conn();
+        allow_rewriting_entries(&mut conn);
+        // An entry below the checkpoint: not the incremental
+        // verification's to find (it reads nothing below it but the
+        // hashes that rebuild the signed root); the whole one finds it.
+        diesel::sql_query(
+            "UPDATE audit_entries SET entry = replace(entry, 'agency-a', 'agency-c') WHERE seq = 12",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        let incremental = verdict_from(&app, &first);
+        assert!(
+            matches!(incremental, Verdict::Verified { size: 70, .. }),
+            "{incremental:?}"
+        );
+        assert_eq!(first_bad_seq(&app), 12);
+        // An entry after it: found, at its own sequence number.
+        diesel::sql_query(
+            "UPDATE audit_entries SET entry = replace(entry, 'agency-a', 'agency-c') WHERE seq = 55",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        drop(conn);
+        match verdict_from(&app, &first) {
+            Verdict::Mismatch { first_bad_seq, .. } => assert_eq!(first_bad_seq, 55),
+            other => panic!("tampering not found: {other:?}"),
+        }
+    }
+);
+
+storage_test!(
+    verify_from_a_checkpoint_of_another_tree_is_refused,
+    |app: TestApp| async move {
+        append_n(&app, 40).await;
+        // The hub may have signed smaller ones meanwhile: one of 40.
+        app.state
+            .audit
+            .checkpoint_covering(&mut app.conn(), 40)
+            .unwrap();
+        let signer = app.state.audit.signer().unwrap();
+        let origin = signer.name().to_owned();
+        // Signed by the log's own key, but not of this tree: the stored
+        // hashes do not rebuild its root.
+        let wrong_root = Checkpoint::new(&origin, 30, audit::sha256(b"another tree")).unwrap();
+        let note = wrong_root.sign(&signer);
+        let forged = Checkpoint::parse_and_verify_with(&note, &signer.verifier_key()).unwrap();
+        assert!(matches!(
+            verdict_from(&app, &forged),
+            Verdict::Mismatch { .. }
+        ));
+        // Larger than the log.
+        let beyond = Checkpoint::new(&origin, 41, audit::sha256(b"later")).unwrap();
+        assert!(matches!(
+            verdict_from(&app, &beyond),
+            Verdict::Mismatch {
+                first_bad_seq: 40,
+                ..
+            }
         ));
     }
 );

@@ -95,6 +95,7 @@ const CHECKS: &[(&str, &str)] = &[
     ("audit verify --url", EVERY),
     ("audit verify --key", EVERY),
     ("audit verify --state", EVERY),
+    ("audit verify --since", EVERY),
     ("audit checkpoint", EVERY),
     ("audit verifier-key", EVERY),
     ("audit accept-database", EVERY),
@@ -1211,6 +1212,34 @@ async fn every_command(backend: Backend, test: &str) {
         local.contains(&format!("verified: {size} entries")),
         "{local}"
     );
+    // From the checkpoint verified last time: the whole log the first time
+    // (no file yet), which leaves the latest signed checkpoint in the file.
+    let since = dir.path().join("verified.note");
+    let since_arg = since.to_str().unwrap().to_owned();
+    let incremental = ["audit", "verify", "--since", &since_arg];
+    let whole = site.ok(&ran, &incremental);
+    assert!(
+        whole.contains("verified: ") && whole.contains(" entries 0 to "),
+        "{whole}"
+    );
+    let kept = std::fs::read_to_string(&since).unwrap();
+    assert!(kept.starts_with("hub.example.test/log\n"), "{kept}");
+    let kept_size: u64 = kept.lines().nth(1).unwrap().parse().unwrap();
+    // A note the log's key did not sign is refused, and left as it was.
+    let forged = dir.path().join("forged.note");
+    let forger = audit::LogSigner::generate("hub.example.test/log").unwrap();
+    let forged_note =
+        audit::Checkpoint::new("hub.example.test/log", kept_size, audit::sha256(b"x"))
+            .unwrap()
+            .sign(&forger);
+    std::fs::write(&forged, &forged_note).unwrap();
+    let out = site.run(
+        &ran,
+        &["audit", "verify", "--since", forged.to_str().unwrap()],
+    );
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("does not verify"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&forged).unwrap(), forged_note);
     let state = dir.path().join("witness.note");
     let state_arg = state.to_str().unwrap().to_owned();
     let remote = [
@@ -1231,6 +1260,15 @@ async fn every_command(backend: Backend, test: &str) {
     assert!(grown > size);
     let second = site.ok(&ran, &remote);
     assert!(second.contains(&format!("size {grown}")), "{second}");
+    // Only the entries appended since the checkpoint kept last time.
+    let newer = site.ok(&ran, &incremental);
+    assert!(
+        newer.contains(&format!(" entries {kept_size} to ")),
+        "{newer}"
+    );
+    let kept_now = std::fs::read_to_string(&since).unwrap();
+    let kept_now_size: u64 = kept_now.lines().nth(1).unwrap().parse().unwrap();
+    assert!(kept_now_size >= grown, "{kept_now}");
     assert!(
         second.contains(&format!("consistent with size {size}")),
         "{second}"

@@ -1,17 +1,20 @@
 //! `crossroads audit verify`: recompute the whole tree from the stored
 //! entries, compare it with the stored hashes and with every stored
 //! checkpoint (whose signatures are checked), and name the first sequence
-//! number that does not match.
+//! number that does not match; or, from a checkpoint verified before, do
+//! the same for the entries appended since.
 
 use std::cell::RefCell;
-use std::sync::mpsc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, mpsc};
 
 use audit::{
     AuditError, Checkpoint, Entry, Hash, HashPosition, HashReader, LogVerifier, VerifierKey,
 };
+use indicatif::ProgressBar;
 
 use crate::http::error::ApiError;
-use crate::store::audit as store;
+use crate::store::audit::{self as store, DbHashReader};
 use crate::store::{Pool, PooledConnection, StoreError};
 
 /// What a verification found.
@@ -25,6 +28,11 @@ pub enum Verdict {
         root: Hash,
         /// Number of checkpoints checked.
         checkpoints: usize,
+        /// The size verification started from: 0, or the size of the
+        /// checkpoint it went on from.
+        from: u64,
+        /// The signed note of the largest checkpoint checked, if any.
+        latest: Option<String>,
     },
     /// Entry `first_bad_seq` (or the tree from there) does not match.
     Mismatch {
@@ -42,73 +50,138 @@ pub enum Verdict {
     },
 }
 
-/// Verifies the stored log against the verifier key `key`.
-///
-/// Two threads read, each on its own connection and in key order: one the
-/// entries (checking each is canonical and carries its own sequence
-/// number), the other the stored hashes; this thread recomputes the tree and
-/// compares. Memory stays at a few pages of each.
+/// Verifies the whole stored log against the verifier key `key`.
 pub fn verify_stored(pool: &Pool, key: &VerifierKey, origin: &str) -> Result<Verdict, ApiError> {
+    verify_stored_from(pool, key, origin, None, &ProgressBar::hidden())
+}
+
+/// Verifies the stored log against the verifier key `key`: the whole log,
+/// or with `from` (a checkpoint whose signature the caller checked) only
+/// the entries from `from.size` on, with the stored hashes written for
+/// them and the stored checkpoints of size `from.size` or more.
+///
+/// Going on from `from` trusts nothing but its signed note: the stored
+/// hashes of the complete subtrees of the tree at its size (O(log n) of
+/// them) must fold to its root, and the new entries are hashed on top of
+/// them. The entries and hashes below `from.size` are checked only insofar
+/// as they rebuild that signed root; an entry changed there since is the
+/// whole verification's to find.
+///
+/// Threads: one reads the entries in pages, one worker a core checks each
+/// entry is canonical and carries its own sequence number and hashes it,
+/// one reads the stored hashes; this thread puts the leaf hashes in order,
+/// builds the tree and compares. Memory stays at a few pages of each.
+/// `progress` counts the entries verified.
+pub fn verify_stored_from(
+    pool: &Pool,
+    key: &VerifierKey,
+    origin: &str,
+    from: Option<&Checkpoint>,
+    progress: &ProgressBar,
+) -> Result<Verdict, ApiError> {
+    let start = from.map_or(0, |c| c.size);
     let mut checkpoints = Vec::new();
-    let size = {
-        let mut conn = pool.get().map_err(StoreError::from)?;
-        for row in store::checkpoints(&mut conn)? {
-            let size = row.size as u64;
-            let checkpoint = match Checkpoint::parse_and_verify_with(&row.note, key) {
-                Ok(c) => c,
-                Err(e) => {
-                    return Ok(Verdict::BadCheckpoint {
-                        size,
-                        reason: e.to_string(),
-                    });
-                }
-            };
-            if checkpoint.size != size || checkpoint.root_hash.0.as_slice() != row.root_hash {
+    let mut latest = None;
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    for row in store::checkpoints(&mut conn, start)? {
+        let size = row.size as u64;
+        let checkpoint = match Checkpoint::parse_and_verify_with(&row.note, key) {
+            Ok(c) => c,
+            Err(e) => {
                 return Ok(Verdict::BadCheckpoint {
                     size,
-                    reason: "the stored size or root differs from the signed note".to_owned(),
+                    reason: e.to_string(),
                 });
             }
-            if checkpoint.origin != origin {
-                return Ok(Verdict::BadCheckpoint {
-                    size,
-                    reason: format!("origin {:?} is not {origin:?}", checkpoint.origin),
-                });
-            }
-            checkpoints.push(checkpoint);
+        };
+        if checkpoint.size != size || checkpoint.root_hash.0.as_slice() != row.root_hash {
+            return Ok(Verdict::BadCheckpoint {
+                size,
+                reason: "the stored size or root differs from the signed note".to_owned(),
+            });
         }
-        // The log as it stands now, read after the checkpoints (none can be
-        // beyond it): entries appended while verifying are left out, and
-        // everything below it is committed, hashes included.
-        store::tree_size(&mut conn)?
+        if checkpoint.origin != origin {
+            return Ok(Verdict::BadCheckpoint {
+                size,
+                reason: format!("origin {:?} is not {origin:?}", checkpoint.origin),
+            });
+        }
+        checkpoints.push(checkpoint);
+        latest = Some(row.note);
+    }
+    // The log as it stands now, read after the checkpoints (none can be
+    // beyond it): entries appended while verifying are left out, and
+    // everything below it is committed, hashes included.
+    let size = store::tree_size(&mut conn)?;
+    if start > size {
+        return Ok(Verdict::Mismatch {
+            first_bad_seq: size,
+            reason: format!(
+                "the log has {size} entries, fewer than the checkpoint of size {start} verified before"
+            ),
+        });
+    }
+    let verifier = match from {
+        None => LogVerifier::new(&checkpoints),
+        Some(from) => {
+            match LogVerifier::resume(from, &DbHashReader::new(&mut conn), &checkpoints) {
+                Ok(v) => v,
+                Err(e) => return verdict(e),
+            }
+        }
     };
+    drop(conn);
+    progress.set_length(size - start);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     std::thread::scope(|scope| {
-        let (page_tx, pages) = mpsc::sync_channel(AHEAD);
+        let (raw_tx, raw_pages) = mpsc::sync_channel(AHEAD);
+        let (leaf_tx, leaf_pages) = mpsc::sync_channel(AHEAD * workers);
         let (hash_tx, hash_pages) = mpsc::sync_channel(AHEAD);
         let entries_conn = pool.get().map_err(StoreError::from)?;
         let hashes_conn = pool.get().map_err(StoreError::from)?;
+        scope.spawn(move || read_entries(entries_conn, start, size, &raw_tx));
+        let raw_pages = Arc::new(Mutex::new(raw_pages));
+        for _ in 0..workers {
+            let raw_pages = Arc::clone(&raw_pages);
+            let leaf_tx = leaf_tx.clone();
+            scope.spawn(move || check_pages(&raw_pages, &leaf_tx));
+        }
+        drop((raw_pages, leaf_tx));
+        let first_hash = HashPosition::leaf(start).stored_index();
         let hash_count = HashPosition::leaf(size).stored_index();
-        scope.spawn(move || read_entries(entries_conn, size, &page_tx));
-        scope.spawn(move || read_hashes(hashes_conn, hash_count, &hash_tx));
+        scope.spawn(move || read_hashes(hashes_conn, first_hash, hash_count, &hash_tx));
         let stored = StreamedHashes::new(hash_pages);
-        let mut verifier = LogVerifier::new(&checkpoints).with_stored_hashes(&stored);
-        for page in pages {
-            let page = page?;
-            for (seq, entry) in &page.entries {
-                if let Err(e) = verifier.push(*seq, entry.as_bytes()) {
-                    return verdict(e);
+        let mut verifier = verifier.with_stored_hashes(&stored);
+        // Pages come back from the workers in any order.
+        let mut waiting = BTreeMap::new();
+        let mut next = 0usize;
+        for (number, page) in leaf_pages {
+            waiting.insert(number, page);
+            while let Some(page) = waiting.remove(&next) {
+                next += 1;
+                let page: LeafPage = page?;
+                for &(seq, leaf) in &page.leaves {
+                    if let Err(e) = verifier.push_leaf_hash(seq, leaf) {
+                        return verdict(e);
+                    }
                 }
-            }
-            if let Some(bad) = page.bad_entry {
-                // Report it only if nothing before it differs.
-                if let Err(e) = verifier.check_stored() {
-                    return verdict(e);
+                progress.inc(page.leaves.len() as u64);
+                if let Some(bad) = page.bad_entry {
+                    // Report it only if nothing before it differs: a gap
+                    // before it, or a stored hash.
+                    if let Err(e) = verifier.check_seq(bad) {
+                        return verdict(e);
+                    }
+                    if let Err(e) = verifier.check_stored() {
+                        return verdict(e);
+                    }
+                    return Ok(Verdict::Mismatch {
+                        first_bad_seq: bad,
+                        reason:
+                            "the entry is not a canonical entry carrying its own sequence number"
+                                .to_owned(),
+                    });
                 }
-                return Ok(Verdict::Mismatch {
-                    first_bad_seq: bad,
-                    reason: "the entry is not a canonical entry carrying its own sequence number"
-                        .to_owned(),
-                });
             }
         }
         match verifier.finish() {
@@ -116,11 +189,14 @@ pub fn verify_stored(pool: &Pool, key: &VerifierKey, origin: &str) -> Result<Ver
                 size: tree.size,
                 root: tree.root,
                 checkpoints: tree.checkpoints_verified,
+                from: start,
+                latest,
             }),
             Err(e) => verdict(e),
         }
     })
-    // Dropping the receivers ends both readers early when a mismatch is found.
+    // Dropping the receivers ends the readers and workers early when a
+    // mismatch is found.
 }
 
 /// Entries and stored hashes are read this many rows a query…
@@ -128,20 +204,18 @@ const PAGE: i64 = 8_192;
 /// …and at most this many pages ahead of the verification.
 const AHEAD: usize = 4;
 
-/// Entries in sequence order, cut before the first one that is not a
-/// canonical entry carrying its own sequence number.
-struct EntryPage {
-    entries: Vec<(u64, String)>,
-    bad_entry: Option<u64>,
-}
+/// A page of entries as read, numbered from 0 in sequence order.
+type RawPage = (usize, Result<Vec<(i64, String)>, ApiError>);
 
-/// Reads entries `0..size`.
+/// Reads entries `start..size`.
 fn read_entries(
     mut conn: PooledConnection,
+    start: u64,
     size: u64,
-    out: &mpsc::SyncSender<Result<EntryPage, ApiError>>,
+    out: &mpsc::SyncSender<RawPage>,
 ) {
-    let mut next = 0u64;
+    let mut next = start;
+    let mut number = 0;
     while next < size {
         let limit = PAGE.min((size - next) as i64);
         let page = match store::entries_from(&mut conn, next, limit) {
@@ -151,39 +225,74 @@ fn read_entries(
                 page
             }
             Err(e) => {
-                let _ = out.send(Err(e.into()));
+                let _ = out.send((number, Err(e.into())));
                 return;
             }
         };
         let Some(&(last, _)) = page.last() else {
             return;
         };
-        let mut entries = Vec::with_capacity(page.len());
-        let mut bad_entry = None;
-        for (seq, entry) in page {
-            let seq = seq as u64;
-            match Entry::from_canonical_bytes(entry.as_bytes()) {
-                Ok(e) if e.seq == seq => entries.push((seq, entry)),
-                _ => {
-                    bad_entry = Some(seq);
-                    break;
-                }
-            }
-        }
-        let stop = bad_entry.is_some();
-        if out.send(Ok(EntryPage { entries, bad_entry })).is_err() || stop {
+        next = last as u64 + 1;
+        if out.send((number, Ok(page))).is_err() {
             return;
         }
-        next = last as u64 + 1;
+        number += 1;
+    }
+}
+
+/// The leaf hashes of a page of entries, cut before the first one that is
+/// not a canonical entry carrying its own sequence number.
+struct LeafPage {
+    leaves: Vec<(u64, Hash)>,
+    bad_entry: Option<u64>,
+}
+
+/// A worker: checks and hashes the entries of the pages it takes.
+fn check_pages(
+    pages: &Mutex<mpsc::Receiver<RawPage>>,
+    out: &mpsc::SyncSender<(usize, Result<LeafPage, ApiError>)>,
+) {
+    loop {
+        // The lock is held only while taking a page.
+        let taken = match pages.lock() {
+            Ok(pages) => pages.recv(),
+            Err(_) => return,
+        };
+        let Ok((number, page)) = taken else {
+            return;
+        };
+        let checked = page.map(|page| {
+            let mut leaves = Vec::with_capacity(page.len());
+            let mut bad_entry = None;
+            for (seq, entry) in page {
+                let seq = seq as u64;
+                match Entry::from_canonical_bytes(entry.as_bytes()) {
+                    Ok(e) if e.seq == seq => leaves.push((seq, audit::leaf_hash(entry.as_bytes()))),
+                    _ => {
+                        bad_entry = Some(seq);
+                        break;
+                    }
+                }
+            }
+            LeafPage { leaves, bad_entry }
+        });
+        if out.send((number, checked)).is_err() {
+            return;
+        }
     }
 }
 
 /// Stored hashes in stored-index order: `(stored index, hash bytes)`.
 type HashPage = Result<Vec<(u64, Vec<u8>)>, ApiError>;
 
-/// Reads the stored hashes `0..count`.
-fn read_hashes(mut conn: PooledConnection, count: u64, out: &mpsc::SyncSender<HashPage>) {
-    let mut next = 0u64;
+/// Reads the stored hashes `first..count`.
+fn read_hashes(
+    mut conn: PooledConnection,
+    first: u64,
+    count: u64,
+    out: &mpsc::SyncSender<HashPage>,
+) {
+    let mut next = first;
     while next < count {
         let limit = PAGE.min((count - next) as i64);
         match store::hashes_from(&mut conn, next, limit) {

@@ -192,9 +192,10 @@ pub fn latest_checkpoint(conn: &mut DbConnection) -> Result<Option<CheckpointRow
         .optional()?)
 }
 
-/// Every checkpoint, smallest first.
-pub fn checkpoints(conn: &mut DbConnection) -> Result<Vec<CheckpointRow>, StoreError> {
+/// The checkpoints of size `from` or more, smallest first.
+pub fn checkpoints(conn: &mut DbConnection, from: u64) -> Result<Vec<CheckpointRow>, StoreError> {
     Ok(audit_checkpoints::table
+        .filter(audit_checkpoints::size.ge(from as i64))
         .order(audit_checkpoints::size.asc())
         .select(CheckpointRow::as_select())
         .load(conn)?)
