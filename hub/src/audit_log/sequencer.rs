@@ -34,8 +34,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -49,10 +48,9 @@ use crate::store::{DbConnection, Manager, Pool, StoreError, Transient};
 
 /// Most entries in one transaction.
 pub const MAX_BATCH: usize = 2_000;
-/// Under load, the sequencer keeps gathering a batch while entries arrive
-/// at most this far apart…
-const GATHER_GAP: Duration = Duration::from_micros(200);
-/// …and for at most this long.
+/// Under load, the sequencer waits at most this long (and at most as long
+/// as its last commit took) for the appenders it just answered to submit
+/// again before it commits what it has.
 const GATHER_MAX: Duration = Duration::from_millis(3);
 /// A checkpoint is signed at least this often while the tree grows, and
 /// at most this long after it has grown.
@@ -79,9 +77,12 @@ const OBSERVE_EVERY: Duration = Duration::from_secs(1);
 
 type Reply = oneshot::Sender<Result<u64, ApiError>>;
 
+// Entries are nearly every job: they are stored in place, without an
+// allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Job {
     /// An entry to append in the next batch.
-    Append(Box<Local>),
+    Append(Local),
     /// An entry already in the hand-over table: answer once it is numbered.
     Await { queue_id: i64, reply: Reply },
     /// Look at the hand-over table now.
@@ -95,16 +96,147 @@ struct Local {
     reply: Reply,
 }
 
+/// The jobs submitted to the sequencer and not yet taken by it.
+///
+/// Submitting takes a lock and pushes onto a list; it wakes the
+/// sequencer only when the sequencer sleeps and the list has just reached
+/// the length it waits for. A batch of entries then costs one wake-up of
+/// the sequencer, not one per entry.
+struct Inbox {
+    state: Mutex<InboxState>,
+    ready: Condvar,
+}
+
+struct InboxState {
+    jobs: Vec<Job>,
+    /// While the sequencer sleeps: the number of jobs it waits for (0
+    /// while it is awake).
+    wake_at: usize,
+    /// Whether the handle still accepts jobs.
+    open: bool,
+}
+
+impl Inbox {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(InboxState {
+                jobs: Vec::new(),
+                wake_at: 0,
+                open: true,
+            }),
+            ready: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, InboxState> {
+        // A panic while the lock was held left the list itself whole.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn push(&self, job: Job) -> Result<(), ApiError> {
+        let wake = {
+            let mut state = self.lock();
+            if !state.open {
+                return Err(stopped());
+            }
+            state.jobs.push(job);
+            let wake = state.wake_at > 0 && state.jobs.len() >= state.wake_at;
+            if wake {
+                state.wake_at = 0;
+            }
+            wake
+        };
+        if wake {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Accepts no more jobs and wakes the sequencer.
+    fn close(&self) {
+        self.lock().open = false;
+        self.ready.notify_one();
+    }
+
+    /// Moves the waiting jobs into `out` once there is one, waiting at
+    /// most until `first_by` (forever if `None`); then, if the first jobs
+    /// are fewer than `want`, waits at most `linger` more for `want` of
+    /// them. Returns whether the inbox is still open.
+    fn take(
+        &self,
+        out: &mut Vec<Job>,
+        first_by: Option<Instant>,
+        want: usize,
+        linger: Duration,
+    ) -> bool {
+        let mut state = self.lock();
+        state = self.wait_for(state, 1, first_by);
+        if !state.jobs.is_empty() && state.jobs.len() < want {
+            state = self.wait_for(state, want, Some(Instant::now() + linger));
+        }
+        out.append(&mut state.jobs);
+        state.open
+    }
+
+    /// Sleeps until `want` jobs wait, the inbox closes, or `until` passes.
+    fn wait_for<'a>(
+        &self,
+        mut state: MutexGuard<'a, InboxState>,
+        want: usize,
+        until: Option<Instant>,
+    ) -> MutexGuard<'a, InboxState> {
+        while state.open && state.jobs.len() < want {
+            state.wake_at = want;
+            state = match until {
+                None => self
+                    .ready
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    self.ready
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+        state.wake_at = 0;
+        state
+    }
+}
+
+/// Closes the inbox when the sequencer thread ends, however it ends:
+/// later submissions fail at once, and the entries still in it are
+/// dropped, which tells their callers that the sequencer stopped.
+struct ClosedOnExit(Arc<Inbox>);
+
+impl Drop for ClosedOnExit {
+    fn drop(&mut self) {
+        let left = {
+            let mut state = self.0.lock();
+            state.open = false;
+            std::mem::take(&mut state.jobs)
+        };
+        drop(left);
+    }
+}
+
 /// The handle of a running sequencer thread.
 pub struct Sequencer {
-    tx: Option<mpsc::Sender<Job>>,
+    inbox: Arc<Inbox>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl Drop for Sequencer {
     /// Lets the thread answer what it holds and sign a last checkpoint.
     fn drop(&mut self) {
-        self.tx = None;
+        self.inbox.close();
         if let Some(handle) = self.handle.take() {
             let _ = handle.join();
         }
@@ -118,7 +250,7 @@ fn stopped() -> ApiError {
 impl Sequencer {
     /// Starts the thread; it opens its own connection at once.
     pub(crate) fn start(shared: Arc<Shared>, _pool: Pool) -> Result<Self, ApiError> {
-        let (tx, rx) = mpsc::channel();
+        let inbox = Arc::new(Inbox::new());
         let database = shared.config.database();
         let manager = Manager::new(
             database.clone(),
@@ -128,15 +260,19 @@ impl Sequencer {
             DatabaseUrl::Sqlite { path } => Some(lock_file_path(path)),
             DatabaseUrl::Postgres { .. } => None,
         };
-        let handle = std::thread::Builder::new()
-            .name("audit-sequencer".to_owned())
-            .spawn(move || Worker::new(shared, manager, lock_path).run(&rx))
-            .map_err(|e| ApiError::internal_from("cannot start the audit sequencer", e))?;
         // Wake it once: it drains what earlier processes handed over and
         // signs a tail left unsigned.
-        let _ = tx.send(Job::Wake);
+        inbox.push(Job::Wake)?;
+        let worker_inbox = Arc::clone(&inbox);
+        let handle = std::thread::Builder::new()
+            .name("audit-sequencer".to_owned())
+            .spawn(move || {
+                let inbox = ClosedOnExit(worker_inbox);
+                Worker::new(shared, manager, lock_path).run(&inbox.0);
+            })
+            .map_err(|e| ApiError::internal_from("cannot start the audit sequencer", e))?;
         Ok(Self {
-            tx: Some(tx),
+            inbox,
             handle: Some(handle),
         })
     }
@@ -147,11 +283,10 @@ impl Sequencer {
     }
 
     fn send(&self, job: Job) -> Result<(), ApiError> {
-        self.tx
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(job)
-            .map_err(|_| stopped())
+        if !self.is_running() {
+            return Err(stopped());
+        }
+        self.inbox.push(job)
     }
 
     /// Queues an entry; the receiver gets its sequence number once durable.
@@ -161,11 +296,11 @@ impl Sequencer {
         prepared: Prepared,
     ) -> Result<oneshot::Receiver<Result<u64, ApiError>>, ApiError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Job::Append(Box::new(Local {
+        self.send(Job::Append(Local {
             entry,
             prepared,
             reply,
-        })))?;
+        }))?;
         Ok(rx)
     }
 
@@ -216,6 +351,10 @@ struct Worker {
     unsigned_since: Option<Instant>,
     /// When the gauges read from the database were last refreshed.
     observed: Option<Instant>,
+    /// How many entries of this process the last commit answered, and how
+    /// long it took.
+    answered: usize,
+    last_commit: Duration,
 }
 
 impl Worker {
@@ -237,6 +376,8 @@ impl Worker {
             reconciled: None,
             unsigned_since: None,
             observed: None,
+            answered: 0,
+            last_commit: Duration::ZERO,
         }
     }
 
@@ -246,6 +387,30 @@ impl Worker {
 
     fn busy(&self) -> bool {
         !self.pending.is_empty() || !self.waiting.is_empty()
+    }
+
+    /// How the next round gathers its jobs: until when to wait for the
+    /// first one (`None`: as long as it takes), how many to wait for after
+    /// it, and for how long at most.
+    ///
+    /// Entries left over from a full batch go into the next one at once.
+    /// Under load (the last commit answered several entries of this
+    /// process) the sequencer waits for as many as it answered, for at
+    /// most [`GATHER_MAX`] and at most as long as that commit took: the
+    /// appenders just answered are submitting again, and one commit of all
+    /// of them costs one fsync instead of many. A lone appender never
+    /// waits.
+    fn plan(&self) -> (Option<Instant>, usize, Duration) {
+        let now = Instant::now();
+        if self.leader && self.retry_at.is_none() && !self.pending.is_empty() {
+            return (Some(now), 0, Duration::ZERO);
+        }
+        let first_by = self.timeout().map(|t| now + t);
+        if self.answered > 1 {
+            (first_by, self.answered, self.last_commit.min(GATHER_MAX))
+        } else {
+            (first_by, 0, Duration::ZERO)
+        }
     }
 
     fn timeout(&self) -> Option<Duration> {
@@ -273,10 +438,10 @@ impl Worker {
         t
     }
 
-    fn run(mut self, rx: &mpsc::Receiver<Job>) {
+    fn run(mut self, inbox: &Inbox) {
         let mut open = true;
         let mut closed_at: Option<Instant> = None;
-        let mut last_batch = 0;
+        let mut jobs = Vec::new();
         while open || self.busy() {
             if !open && closed_at.get_or_insert_with(Instant::now).elapsed() > GIVE_UP {
                 let why = "the audit sequencer stopped before the entry was stored";
@@ -288,25 +453,15 @@ impl Worker {
                 }
                 break;
             }
-            let mut jobs = Vec::new();
             if open {
-                let first = match self.timeout() {
-                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                    Some(t) => rx.recv_timeout(t),
-                };
-                match first {
-                    Ok(job) => jobs.push(job),
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => open = false,
-                }
-                open &= gather(rx, &mut jobs, last_batch);
-                last_batch = jobs.len();
+                let (first_by, want, linger) = self.plan();
+                open = inbox.take(&mut jobs, first_by, want, linger);
             } else {
                 std::thread::sleep(POLL);
             }
-            for job in jobs {
+            for job in jobs.drain(..) {
                 match job {
-                    Job::Append(local) => self.pending.push(*local),
+                    Job::Append(local) => self.pending.push(local),
                     Job::Await { queue_id, reply } => {
                         self.waiting.insert(queue_id, reply);
                     }
@@ -508,7 +663,10 @@ impl Worker {
         // hold up other writers.
         if self.pending.is_empty() {
             match store::queue_is_empty(conn) {
-                Ok(true) => return true,
+                Ok(true) => {
+                    self.answered = 0;
+                    return true;
+                }
                 Ok(false) => {}
                 Err(error) => {
                     self.broken(&error);
@@ -531,13 +689,16 @@ impl Worker {
         match result {
             Ok(None) => {
                 self.failures = 0;
+                self.answered = 0;
                 true
             }
             Ok(Some(done)) => {
                 self.failures = 0;
+                self.answered = take;
+                self.last_commit = started.elapsed();
                 self.shared
                     .metrics
-                    .audit_committed(done.appended, started.elapsed());
+                    .audit_committed(done.appended, self.last_commit);
                 self.grew(done.size, started);
                 let answered: Vec<Local> = self.pending.drain(..take).collect();
                 for (local, seq) in answered.into_iter().zip(done.local) {
@@ -730,39 +891,6 @@ fn take_file_lock(path: &std::path::Path) -> std::io::Result<Option<File>> {
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
-}
-
-/// Adds the jobs waiting in `rx` to `jobs`, up to [`MAX_BATCH`]; returns
-/// whether the channel is still open.
-///
-/// Under load (the last batch held several entries) it keeps gathering
-/// while entries keep coming, at most [`GATHER_GAP`] apart and for at most
-/// [`GATHER_MAX`]: the appenders just answered are submitting again, and
-/// one commit of all of them costs one fsync instead of many. A lone
-/// appender never waits.
-fn gather(rx: &mpsc::Receiver<Job>, jobs: &mut Vec<Job>, last_batch: usize) -> bool {
-    let linger = last_batch > 1 && !jobs.is_empty();
-    let deadline = Instant::now() + GATHER_MAX;
-    while jobs.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(job) => {
-                jobs.push(job);
-                continue;
-            }
-            Err(TryRecvError::Disconnected) => return false,
-            Err(TryRecvError::Empty) => {}
-        }
-        let now = Instant::now();
-        if !linger || now >= deadline || jobs.len() >= last_batch.saturating_mul(2) {
-            break;
-        }
-        match rx.recv_timeout(GATHER_GAP.min(deadline - now)) {
-            Ok(job) => jobs.push(job),
-            Err(RecvTimeoutError::Timeout) => break,
-            Err(RecvTimeoutError::Disconnected) => return false,
-        }
-    }
-    true
 }
 
 /// Why a batch could not be stored.

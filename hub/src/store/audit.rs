@@ -23,14 +23,43 @@ macro_rules! on_backend {
     };
 }
 
-/// Rows per INSERT statement, below SQLite's limit of bound parameters.
-const ENTRY_CHUNK: usize = 1_000;
-/// Hashes per INSERT statement or per `IN (…)` read.
+/// Hashes per `IN (…)` read or delete.
 const HASH_CHUNK: usize = 8_000;
 
+/// Inserts the rows of a slice in statements of a few fixed sizes (256,
+/// 64, 16, 4 and 1 rows): each size is one statement text, prepared once
+/// per connection and then taken from diesel's statement cache, where a
+/// statement of any other number of rows would be compiled again each
+/// time. 256 rows of the widest table bind 3,072 parameters, below
+/// SQLite's limit.
+macro_rules! insert_in_fixed_chunks {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let rest: &[_] = $rows;
+        let rest = insert_in_fixed_chunks!(@size $conn, $table, rest, 256);
+        let rest = insert_in_fixed_chunks!(@size $conn, $table, rest, 64);
+        let rest = insert_in_fixed_chunks!(@size $conn, $table, rest, 16);
+        let rest = insert_in_fixed_chunks!(@size $conn, $table, rest, 4);
+        let rest = insert_in_fixed_chunks!(@size $conn, $table, rest, 1);
+        debug_assert!(rest.is_empty());
+    }};
+    (@size $conn:expr, $table:expr, $rest:ident, $n:literal) => {{
+        let (chunks, tail) = $rest.as_chunks::<$n>();
+        for chunk in chunks {
+            on_backend!(&mut *$conn, |c| diesel::insert_into($table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        tail
+    }};
+}
+
 /// An entry as stored.
+///
+/// A `None` is inserted as NULL (the columns have no other default), so
+/// that SQLite inserts many rows in one statement: with `DEFAULT` in the
+/// values, diesel inserts the rows one by one there.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = audit_entries)]
+#[diesel(table_name = audit_entries, treat_none_as_null = true)]
 pub struct EntryRow {
     /// The sequence number (the leaf index).
     pub seq: i64,
@@ -87,11 +116,7 @@ pub fn insert_batch(
     entries: &[EntryRow],
     hashes: &[(HashPosition, Hash)],
 ) -> Result<(), StoreError> {
-    for chunk in entries.chunks(ENTRY_CHUNK) {
-        on_backend!(&mut *conn, |c| diesel::insert_into(audit_entries::table)
-            .values(chunk)
-            .execute(c))?;
-    }
+    insert_in_fixed_chunks!(conn, audit_entries::table, entries);
     let rows: Vec<_> = hashes
         .iter()
         .map(|(pos, h)| {
@@ -101,11 +126,7 @@ pub fn insert_batch(
             )
         })
         .collect();
-    for chunk in rows.chunks(HASH_CHUNK) {
-        on_backend!(&mut *conn, |c| diesel::insert_into(audit_hashes::table)
-            .values(chunk)
-            .execute(c))?;
-    }
+    insert_in_fixed_chunks!(conn, audit_hashes::table, &rows);
     Ok(())
 }
 
@@ -326,16 +347,12 @@ pub fn enqueue(
         .map(|(id, entry)| {
             (
                 audit_queue::id.eq(*id),
-                audit_queue::entry.eq(entry.as_str()),
+                audit_queue::entry.eq(entry.clone()),
                 audit_queue::enqueued_at.eq(db_time(now)),
             )
         })
         .collect();
-    for chunk in values.chunks(ENTRY_CHUNK) {
-        on_backend!(&mut *conn, |c| diesel::insert_into(audit_queue::table)
-            .values(chunk)
-            .execute(c))?;
-    }
+    insert_in_fixed_chunks!(conn, audit_queue::table, &values);
     Ok(())
 }
 
