@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod config;
 pub mod metrics;
+pub mod progress;
 pub mod server;
 pub mod state;
 pub mod tls;
