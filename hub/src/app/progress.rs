@@ -22,8 +22,16 @@ impl Progress {
         }
         let bar = ProgressBar::new(total);
         let style = ProgressStyle::with_template(
-            "{msg:<24} {wide_bar} {human_pos}/{human_len} {per_sec:>12} {elapsed:>5} elapsed, {eta} left",
+            "{msg:<24} {wide_bar} {human_pos}/{human_len} {rate:>10} {elapsed:>5} elapsed, {eta} left",
         )
+        .map(|style| {
+            style.with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", state.per_sec());
+                },
+            )
+        })
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message(label.to_owned());

@@ -74,8 +74,8 @@ impl Default for Options {
             audit_entries: 10_000,
             busy_person_entries: 10_000,
             seed: 1,
-            person_batch: 10_000,
-            entry_batch: 20_000,
+            person_batch: 20_000,
+            entry_batch: 50_000,
             cache_mib: 1_024,
         }
     }
@@ -101,6 +101,21 @@ pub struct Summary {
     /// Time spent on the final statistics and the WAL checkpoint.
     pub finish_time: Duration,
 }
+
+/// The tables loaded in bulk, whose secondary indexes are made after the
+/// load.
+const BULK_TABLES: &[&str] = &[
+    "persons",
+    "sector_pseudonyms",
+    "citizen_accounts",
+    "person_references",
+    "consents",
+    "consent_events",
+    "audit_entries",
+];
+
+/// Sector pseudonyms per transaction.
+const PSEUDONYM_BATCH: usize = 100_000;
 
 /// The purposes a population's authorizations name.
 const PURPOSES: &[(&str, &str)] = &[
@@ -190,8 +205,14 @@ pub fn populate(state: &AppState, options: &Options) -> Result<Summary, ApiError
     let setup_time = started.elapsed();
 
     let started = Instant::now();
+    // Rows go in the order of each table's key; the other indexes are made
+    // again at the end, each from all its rows at once.
+    let dropped = crate::store::write(&mut conn, |conn| {
+        store::drop_secondary_indexes(conn, BULK_TABLES)
+    })?;
     let ids = draw_ids(&mut rng, options.persons);
-    persons(&mut conn, state, options, &ids, &grants, &mut rng, now)?;
+    persons(&mut conn, options, &ids, &grants, &mut rng, now)?;
+    pseudonyms(&mut conn, state, &ids)?;
     let persons_time = started.elapsed();
 
     let started = Instant::now();
@@ -210,6 +231,14 @@ pub fn populate(state: &AppState, options: &Options) -> Result<Summary, ApiError
     let audit_time = started.elapsed();
 
     let started = Instant::now();
+    let progress = Progress::new("indexes", dropped.len() as u64);
+    for index in &dropped {
+        crate::store::write(&mut conn, |conn| {
+            store::create_indexes(conn, std::slice::from_ref(index))
+        })?;
+        progress.inc(1);
+    }
+    progress.finish();
     store::end_bulk_load(&mut conn)?;
     let finish_time = started.elapsed();
     Ok(Summary {
@@ -383,7 +412,6 @@ fn draw_ids(rng: &mut StdRng, n: u64) -> Vec<CommonId> {
 /// their end), with their pseudonyms, accounts, references and consents.
 fn persons(
     conn: &mut DbConnection,
-    state: &AppState,
     options: &Options,
     ids: &[CommonId],
     grants: &[Vec<Grant>],
@@ -391,13 +419,24 @@ fn persons(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let today = now.date_naive();
+    let max_refs = options.references_per_person.max(1) * 2 - 1;
+    // How many references each person has, and their identifiers (random,
+    // as the directory draws them) handed out in ascending order.
+    let mut side = StdRng::seed_from_u64(options.seed ^ 0x7265_6665_7265_6e63);
+    let per_person: Vec<u32> = ids
+        .iter()
+        .map(|_| side.random_range(1..=max_refs))
+        .collect();
+    let total: usize = per_person.iter().map(|&n| n as usize).sum();
+    let mut reference_ids: Vec<u128> = (0..total).map(|_| side.random()).collect();
+    reference_ids.sort_unstable();
+    let mut reference_ids = reference_ids.into_iter();
     let progress = Progress::new("persons", ids.len() as u64);
     let mut next_event = store::last_consent_event(conn)? + 1;
-    let max_refs = options.references_per_person.max(1) * 2 - 1;
     let agencies = grants.len();
+    let mut counts = per_person.into_iter();
     for batch in ids.chunks(options.person_batch.max(1)) {
         let mut people = Vec::with_capacity(batch.len());
-        let mut pseudonyms = Vec::with_capacity(batch.len() * Sector::ALL.len());
         let mut accounts = Vec::with_capacity(batch.len());
         let mut references = Vec::with_capacity(batch.len() * max_refs as usize);
         let mut consent_rows = Vec::new();
@@ -435,13 +474,6 @@ fn persons(
                 created_at: db_time(registered),
                 updated_at: db_time(registered),
             });
-            for sector in Sector::ALL {
-                pseudonyms.push((
-                    sector.as_str().to_owned(),
-                    state.pseudonyms.pseudonym(*sector, id).as_str().to_owned(),
-                    digits.clone(),
-                ));
-            }
             let code = ActivationCode::generate(rng);
             accounts.push(AccountRow {
                 common_id: digits.clone(),
@@ -456,7 +488,7 @@ fn persons(
                 created_at: db_time(registered),
                 updated_at: db_time(registered),
             });
-            let count = rng.random_range(1..=max_refs) as usize;
+            let count = counts.next().unwrap_or(1) as usize;
             let mut held: Vec<usize> = Vec::with_capacity(count);
             while held.len() < count.min(agencies) {
                 let a = rng.random_range(0..agencies);
@@ -465,8 +497,10 @@ fn persons(
                 }
             }
             for &a in &held {
+                let drawn = reference_ids.next().unwrap_or_else(|| rng.random());
+                let uuid = uuid::Builder::from_random_bytes(drawn.to_be_bytes()).into_uuid();
                 references.push(ReferenceRow {
-                    id: format!("ref-{}", uuid_from(rng)),
+                    id: format!("ref-{}", uuid.simple()),
                     agency_id: agency_id(a as u32),
                     common_id: digits.clone(),
                     capacity: CAPACITIES[rng.random_range(0..CAPACITIES.len())].to_owned(),
@@ -504,7 +538,6 @@ fn persons(
         }
         crate::store::write(conn, |conn| {
             store::insert_persons(conn, &people)?;
-            store::insert_pseudonyms(conn, &pseudonyms)?;
             store::insert_accounts(conn, &accounts)?;
             store::insert_references(conn, &references)?;
             store::insert_consents(conn, &consent_rows)?;
@@ -512,6 +545,40 @@ fn persons(
             Ok::<_, ApiError>(())
         })?;
         progress.inc(batch.len() as u64);
+    }
+    progress.finish();
+    Ok(())
+}
+
+/// Every person's pseudonym in every sector, sector by sector in the
+/// order of the pseudonyms (the table's key).
+fn pseudonyms(conn: &mut DbConnection, state: &AppState, ids: &[CommonId]) -> Result<(), ApiError> {
+    let progress = Progress::new("sector pseudonyms", (ids.len() * Sector::ALL.len()) as u64);
+    for sector in Sector::ALL {
+        let mut all: Vec<(String, &CommonId)> = ids
+            .iter()
+            .map(|id| {
+                (
+                    state.pseudonyms.pseudonym(*sector, id).as_str().to_owned(),
+                    id,
+                )
+            })
+            .collect();
+        all.sort_unstable();
+        for chunk in all.chunks(PSEUDONYM_BATCH) {
+            let rows: Vec<(String, String, String)> = chunk
+                .iter()
+                .map(|(pseudonym, id)| {
+                    (
+                        sector.as_str().to_owned(),
+                        pseudonym.clone(),
+                        id.as_digits().to_owned(),
+                    )
+                })
+                .collect();
+            crate::store::write(conn, |conn| store::insert_pseudonyms(conn, &rows))?;
+            progress.inc(chunk.len() as u64);
+        }
     }
     progress.finish();
     Ok(())

@@ -179,3 +179,70 @@ pub fn table_bytes(conn: &mut DbConnection) -> Result<Vec<(String, i64)>, StoreE
     };
     Ok(rows.into_iter().map(|r| (r.name, r.bytes)).collect())
 }
+
+#[derive(QueryableByName)]
+struct IndexDefinition {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    definition: String,
+}
+
+/// An index dropped for a bulk load: its name and the statement that makes
+/// it again.
+#[derive(Debug, Clone)]
+pub struct DroppedIndex {
+    /// The index.
+    pub name: String,
+    /// Its `CREATE INDEX` statement, as the database keeps it.
+    pub definition: String,
+}
+
+/// Drops the secondary (not unique) indexes of `tables`, returning how to
+/// make them again: rows loaded in an order that is not an index's order
+/// would otherwise touch pages all over it at every commit, and building
+/// an index once from all rows is a sort.
+pub fn drop_secondary_indexes(
+    conn: &mut DbConnection,
+    tables: &[&str],
+) -> Result<Vec<DroppedIndex>, StoreError> {
+    let list = tables
+        .iter()
+        .map(|t| format!("'{}'", t.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let found: Vec<IndexDefinition> = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(format!(
+            "SELECT name, sql AS definition FROM sqlite_schema \
+             WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({list}) \
+             AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name"
+        ))
+        .load(c)?,
+        DbConnection::Postgres(c) => diesel::sql_query(format!(
+            "SELECT indexname::text AS name, indexdef AS definition FROM pg_indexes \
+             WHERE schemaname = current_schema() AND tablename IN ({list}) \
+             AND indexdef NOT LIKE 'CREATE UNIQUE%' ORDER BY indexname"
+        ))
+        .load(c)?,
+    };
+    let mut dropped = Vec::with_capacity(found.len());
+    for index in found {
+        conn.batch_execute(&format!(
+            "DROP INDEX \"{}\"",
+            index.name.replace('"', "\"\"")
+        ))?;
+        dropped.push(DroppedIndex {
+            name: index.name,
+            definition: index.definition,
+        });
+    }
+    Ok(dropped)
+}
+
+/// Makes dropped indexes again.
+pub fn create_indexes(conn: &mut DbConnection, indexes: &[DroppedIndex]) -> Result<(), StoreError> {
+    for index in indexes {
+        conn.batch_execute(&index.definition)?;
+    }
+    Ok(())
+}
