@@ -13,6 +13,7 @@ use hub::audit_log::{EntryFilter, NewEntry, Page};
 use hub::dev::testing::{Backend, TestApp};
 use hub::services::population::{Options, Summary, populate};
 use hub::storage_test;
+use hub::store::DbConnection;
 use hub::store::audit as audit_store;
 use hub::store::population::counts;
 
@@ -41,6 +42,32 @@ fn verdict(app: &TestApp) -> Verdict {
     verify_stored(&app.state.pool, &key, key.name()).unwrap()
 }
 
+#[derive(diesel::QueryableByName)]
+struct IndexName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+/// The names of every index of the database, sorted.
+fn index_names(app: &TestApp) -> Vec<String> {
+    use diesel::RunQueryDsl;
+    let mut conn = app.conn();
+    let rows: Vec<IndexName> = match &mut *conn {
+        DbConnection::Sqlite(c) => {
+            diesel::sql_query("SELECT name FROM sqlite_schema WHERE type = 'index' ORDER BY name")
+                .load(c)
+                .unwrap()
+        }
+        DbConnection::Postgres(c) => diesel::sql_query(
+            "SELECT indexname::text AS name FROM pg_indexes \
+             WHERE schemaname = current_schema() ORDER BY indexname",
+        )
+        .load(c)
+        .unwrap(),
+    };
+    rows.into_iter().map(|r| r.name).collect()
+}
+
 fn generated(app: &TestApp, seed: u64) -> Summary {
     populate(&app.state, &options(seed)).unwrap()
 }
@@ -48,7 +75,10 @@ fn generated(app: &TestApp, seed: u64) -> Summary {
 storage_test!(
     a_population_has_the_size_asked_and_a_log_that_verifies,
     |app: TestApp| async move {
+        let indexes = index_names(&app);
         let summary = generated(&app, 7);
+        // The indexes dropped for the load are all back.
+        assert_eq!(index_names(&app), indexes);
         let c = counts(&mut app.conn()).unwrap();
         assert_eq!(c.persons, PERSONS as i64);
         assert_eq!(

@@ -643,7 +643,7 @@ fn entries(
     let start = now - chrono::Duration::days(365);
     let step_ms = (365 * 86_400_000 / total.max(1)).max(1) as i64;
     // The busy person's entries are evenly spread through the log.
-    let every = if busy.1 == 0 { 0 } else { total / busy.1 };
+    let every = total.checked_div(busy.1).unwrap_or(0);
     let progress = Progress::new("audit entries", total);
     let mut size = 0;
     let mut made = 0u64;
