@@ -63,6 +63,9 @@ enum Command {
     /// Read, check and publish interoperability schemas.
     #[command(subcommand)]
     Schema(hub::cli::schema::SchemaCommand),
+    /// Fill the database with a generated population (for benchmarks).
+    #[command(hide = true)]
+    Populate(hub::cli::populate::PopulateOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +164,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
             actix_web::rt::System::new().block_on(hub::dev::sim::run(options))
         }
         Command::Schema(command) => hub::cli::schema::run(command, &open(config)?),
+        Command::Populate(options) => hub::cli::populate::run(options, &open(config)?),
     }
 }
 

@@ -6,6 +6,7 @@
 //! this module stores it and serialises appends.
 
 pub mod actions;
+pub mod bulk;
 pub mod cli;
 pub mod remote;
 pub mod sequencer;
@@ -258,6 +259,22 @@ impl NewEntry {
     pub(crate) fn prepare(&self) -> Result<Prepared, audit::AuditError> {
         let salt = if self.names_a_person() {
             Some(Salt::generate()?)
+        } else {
+            None
+        };
+        self.prepare_with_salt(salt)
+    }
+
+    /// [`NewEntry::prepare`] with a salt the caller drew (used only if the
+    /// entry concerns a person; one is required then).
+    pub(crate) fn prepare_with_salt(
+        &self,
+        salt: Option<Salt>,
+    ) -> Result<Prepared, audit::AuditError> {
+        let salt = if self.names_a_person() {
+            Some(salt.ok_or_else(|| {
+                audit::AuditError::InvalidEntry("an entry about a person needs a salt".to_owned())
+            })?)
         } else {
             None
         };

@@ -4,4 +4,5 @@
 pub mod agency;
 pub mod keys;
 pub mod person;
+pub mod populate;
 pub mod schema;

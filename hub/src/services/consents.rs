@@ -80,7 +80,7 @@ pub fn from_row(row: &ConsentRow) -> Result<Consent, ApiError> {
     .map_err(|e| ApiError::internal_from(format!("stored consent {}", row.id), e))
 }
 
-fn to_row(consent: &Consent, artefact: Option<String>) -> Result<ConsentRow, ApiError> {
+pub(crate) fn to_row(consent: &Consent, artefact: Option<String>) -> Result<ConsentRow, ApiError> {
     let terms = consent.terms();
     let json =
         |v: Result<String, serde_json::Error>| v.internal("consent terms cannot be serialized");

@@ -15,7 +15,18 @@ pub fn migrate(
     totp_key: &TotpKey,
     clock: &Clock,
 ) -> anyhow::Result<Vec<String>> {
-    let applied = migrations::run_pending(conn)?;
+    let pending = migrations::pending(conn)?;
+    let progress = if pending.is_empty() {
+        crate::app::progress::Progress::hidden()
+    } else {
+        crate::app::progress::Progress::new("migrations", pending.len() as u64)
+    };
+    let mut applied = Vec::with_capacity(pending.len());
+    for _ in &pending {
+        applied.push(migrations::run_next(conn)?);
+        progress.inc(1);
+    }
+    progress.finish();
     for record_type in schemas::seed_shipped_catalog(conn, clock.now())? {
         tracing::info!(%record_type, "schema seeded from the shipped catalog");
     }

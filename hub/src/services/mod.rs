@@ -11,6 +11,7 @@ pub mod maintenance;
 pub mod notifications;
 pub mod operators;
 pub mod persons;
+pub mod population;
 pub mod references;
 pub mod schemas;
 pub mod signing_keys;

@@ -9,6 +9,7 @@ pub mod migrations;
 pub mod notifications;
 pub mod operators;
 pub mod persons;
+pub mod population;
 pub mod references;
 pub mod schemas;
 pub mod settings;
