@@ -10,6 +10,9 @@
 #   SKIP_BUILD=1 bench/lookups.sh          # use the release binaries as built
 #   CONSENTS=0 bench/lookups.sh            # no lookup under a consent
 #   HUB_BIN=path/to/crossroads bench/lookups.sh   # measure another hub build
+#   DATA_DIR=path bench/lookups.sh         # on an existing data directory, e.g. one
+#                                          # `crossroads populate` filled (once: the
+#                                          # set-up adds its agencies to it)
 #
 # By default half of the persons are looked up under a consent (`max_per`,
 # for a purpose whose authorization requires it): each such lookup reserves
@@ -66,7 +69,8 @@ wait_line() {
     return 1
 }
 
-export CROSSROADS_DATA_DIR=$WORK/data
+DATA=${DATA_DIR:-$WORK/data}
+export CROSSROADS_DATA_DIR=$DATA
 export CROSSROADS_TRUST_ANCHORS_FILE=$WORK/ca.pem
 export CROSSROADS_ALLOW_INSECURE_PROVIDERS=true
 # The set-up activates and signs in a citizen per consent from one address,
@@ -153,11 +157,11 @@ echo "$HUB_LINE hub_cpu_us=$HUB_CPU"
 # shellcheck disable=SC2086
 BEFORE=$(cpu $NGINX_PIDS)
 NGINX_LINE=$(run --mode direct --url "http://127.0.0.1:$NGINX_PORT" --issuer "$HUB" \
-    --keys "$WORK/data/keys" --label nginx)
+    --keys "$DATA/keys" --label nginx)
 # shellcheck disable=SC2086
 NGINX_CPU=$(per_request "$BEFORE" "$(cpu $NGINX_PIDS)" "$NGINX_LINE")
 echo "$NGINX_LINE nginx_cpu_us=$NGINX_CPU"
-run --mode direct --url "$SIM" --issuer "$HUB" --keys "$WORK/data/keys" --label simulator
+run --mode direct --url "$SIM" --issuer "$HUB" --keys "$DATA/keys" --label simulator
 
 # Latency at a steady offered load: an open loop at a share of the maximum
 # rate the hub just reached, each request timed from when it was due.
