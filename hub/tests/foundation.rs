@@ -74,6 +74,66 @@ storage_test!(
     }
 );
 
+storage_test!(
+    reads_that_must_write_run_again_where_they_may,
+    |app: TestApp| async move {
+        let now = app.clock.now();
+        let sqlite = matches!(
+            app.state.config.database(),
+            hub::app::config::DatabaseUrl::Sqlite { .. }
+        );
+        // Sixteen reads at once, each finding it must write (as a decision
+        // that records an expired consent does): on SQLite each is refused
+        // before writing on its thread's read-only connection and runs again
+        // on the pool; every write lands once.
+        let reads = (0..16).map(|i| {
+            let state = app.state.clone();
+            async move {
+                state
+                    .read(move |conn| {
+                        let key = format!("read-{i}");
+                        if settings::get(conn, &key)?.is_none() {
+                            settings::put(conn, &key, "written", now)?;
+                        }
+                        Ok(settings::get(conn, &key)?)
+                    })
+                    .await
+            }
+        });
+        for value in futures_util::future::join_all(reads).await {
+            assert_eq!(value.unwrap().as_deref(), Some("written"));
+        }
+        let mut conn = app.conn();
+        for i in 0..16 {
+            assert_eq!(
+                settings::get(&mut conn, &format!("read-{i}"))
+                    .unwrap()
+                    .as_deref(),
+                Some("written")
+            );
+        }
+        // A write that bypasses the transaction helper is refused by the
+        // connection itself on SQLite (`query_only`): nothing is written.
+        let bypass = app
+            .state
+            .read(|conn| {
+                use diesel::RunQueryDsl as _;
+                diesel::sql_query("UPDATE hub_settings SET value = 'bypassed' WHERE key = 'read-0'")
+                    .execute(conn)
+                    .map_err(|e| hub::http::error::ApiError::internal(e.to_string()))
+            })
+            .await;
+        let stored = settings::get(&mut conn, "read-0").unwrap();
+        if sqlite {
+            assert!(bypass.is_err(), "{bypass:?}");
+            assert_eq!(stored.as_deref(), Some("written"));
+        } else {
+            assert_eq!(bypass.unwrap(), 1);
+            assert_eq!(stored.as_deref(), Some("bypassed"));
+        }
+    }
+);
+
 storage_test!(settings_round_trip, |app: TestApp| async move {
     let mut conn = app.conn();
     let now = app.clock.now();

@@ -151,6 +151,22 @@ storage_test!(
             // The entry names the person by commitment, never in plain.
             assert!(!item.entry_json.contains(&person));
         }
+
+        // A second population on the same database is refused, and so is
+        // an empty one; neither changes anything.
+        let again = populate(&app.state, &options(8)).unwrap_err();
+        let problem = serde_json::to_value(again.problem()).unwrap();
+        assert_eq!(problem["status"], 409, "{problem}");
+        problem_snapshot(&problem);
+        let empty = Options {
+            persons: 0,
+            ..options(8)
+        };
+        let refused = populate(&app.state, &empty).unwrap_err();
+        let problem = serde_json::to_value(refused.problem()).unwrap();
+        assert_eq!(problem["status"], 422, "{problem}");
+        problem_snapshot(&problem);
+        assert_eq!(counts(&mut app.conn()).unwrap(), c);
     }
 );
 
