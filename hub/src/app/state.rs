@@ -55,7 +55,7 @@ pub struct AppState {
 }
 
 /// One read-only SQLite connection per thread that reads inline (the actix
-/// workers), opened on first use; a connection that failed is opened again.
+/// workers), opened on first use and kept.
 struct Readers {
     url: crate::app::config::DatabaseUrl,
     busy_timeout: Duration,
@@ -178,14 +178,20 @@ impl AppState {
             // Taken out while `f` runs: a nested read on this thread (there
             // is none) would open a second connection rather than panic.
             let taken = cell.borrow_mut().take();
-            let mut conn = match taken {
-                Some(conn) => conn,
-                None => store::open_reader(&readers.url, readers.busy_timeout)?,
+            let opened = match taken {
+                Some(conn) => Some(conn),
+                None => store::open_reader(&readers.url, readers.busy_timeout)
+                    .inspect_err(|e| {
+                        tracing::warn!(error = %e, "no read-only connection; reading on the pool");
+                    })
+                    .ok(),
             };
-            let outcome = store::read_inline(&mut conn, |conn| f(conn));
-            *cell.borrow_mut() = Some(conn);
-            if let store::Inline::Done(result) = outcome {
-                return result;
+            if let Some(mut conn) = opened {
+                let outcome = store::read_inline(&mut conn, |conn| f(conn));
+                *cell.borrow_mut() = Some(conn);
+                if let store::Inline::Done(result) = outcome {
+                    return result;
+                }
             }
         }
         self.db(move |conn| f(conn)).await
