@@ -51,19 +51,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Waits for a line starting with $2 in file $1; prints the rest of it.
-wait_line() {
-    for _ in $(seq 1 300); do
-        if line=$(grep -m1 "^$2" "$1" 2>/dev/null); then
-            echo "${line#"$2"}" | awk '{print $1}'
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "timed out waiting for '$2' in $1" >&2
-    cat "$1" >&2
-    return 1
-}
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 psql "$POSTGRES/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 HUB1_PORT=$("$LOADGEN" free-port)
