@@ -266,6 +266,16 @@ fn verdict_from(app: &TestApp, from: &Checkpoint) -> Verdict {
 }
 
 /// The latest checkpoint a verification checked.
+/// Appends `n` entries and has a checkpoint of exactly that size signed
+/// (the hub may have signed smaller ones meanwhile).
+async fn signed_after(app: &TestApp, n: u64) {
+    append_n(app, n as usize).await;
+    app.state
+        .audit
+        .checkpoint_covering(&mut app.conn(), n)
+        .unwrap();
+}
+
 fn latest_verified(app: &TestApp, verdict: Verdict) -> Checkpoint {
     let key = app.state.audit.signer().unwrap().verifier_key();
     match verdict {
@@ -288,12 +298,7 @@ fn allow_rewriting_entries(conn: &mut DbConnection) {
 storage_test!(
     verify_goes_on_from_the_checkpoint_verified_last_time,
     |app: TestApp| async move {
-        append_n(&app, 40).await;
-        // The hub may have signed smaller ones meanwhile: one of 40.
-        app.state
-            .audit
-            .checkpoint_covering(&mut app.conn(), 40)
-            .unwrap();
+        signed_after(&app, 40).await;
         let first = latest_verified(&app, verdict(&app));
         assert_eq!(first.size, 40);
         append_n(&app, 30).await;
@@ -339,12 +344,7 @@ storage_test!(
 storage_test!(
     verify_from_a_checkpoint_finds_a_changed_new_entry_only,
     |app: TestApp| async move {
-        append_n(&app, 40).await;
-        // The hub may have signed smaller ones meanwhile: one of 40.
-        app.state
-            .audit
-            .checkpoint_covering(&mut app.conn(), 40)
-            .unwrap();
+        signed_after(&app, 40).await;
         let first = latest_verified(&app, verdict(&app));
         assert_eq!(first.size, 40);
         append_n(&app, 30).await;
@@ -381,12 +381,7 @@ storage_test!(
 storage_test!(
     verify_from_a_checkpoint_of_another_tree_is_refused,
     |app: TestApp| async move {
-        append_n(&app, 40).await;
-        // The hub may have signed smaller ones meanwhile: one of 40.
-        app.state
-            .audit
-            .checkpoint_covering(&mut app.conn(), 40)
-            .unwrap();
+        signed_after(&app, 40).await;
         let signer = app.state.audit.signer().unwrap();
         let origin = signer.name().to_owned();
         // Signed by the log's own key, but not of this tree: the stored

@@ -170,9 +170,8 @@ impl AppState {
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + Sync + 'static,
+        F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        let f = Arc::new(f);
         if let Some(readers) = &self.readers {
             let cell = readers.connections.get_or_default();
             // Taken out while `f` runs: a nested read on this thread (there
@@ -187,7 +186,7 @@ impl AppState {
                     .ok(),
             };
             if let Some(mut conn) = opened {
-                let outcome = store::read_inline(&mut conn, |conn| f(conn));
+                let outcome = store::read_inline(&mut conn, &f);
                 *cell.borrow_mut() = Some(conn);
                 if let store::Inline::Done(result) = outcome {
                     return result;
